@@ -1,0 +1,281 @@
+//! The configuration file (DESIGN section 3): one file, the same on every box.
+//!
+//! [`parse`] turns text into a [`Config`] of fixed-capacity tables, or into a
+//! list of [`ConfigError`]s, each naming `FILE:LINE:COL`. The daemon reads the
+//! key file through [`load`]; everything else here is pure.
+
+use core::fmt;
+use core::net::Ipv4Addr;
+use core::time::Duration;
+
+use heapless::{String, Vec};
+
+use crate::limits::{MAX_ARGS, MAX_COMMAND, MAX_IFNAME, MAX_KEY, MAX_NAME, MAX_NODES, MAX_PEERS, MAX_VSERVERS};
+
+mod parse;
+
+pub use parse::{load, parse, ConfigError, Errors};
+
+/// A cluster, node or vserver name.
+pub type Name = String<MAX_NAME>;
+/// An interface name such as `eth0`.
+pub type IfName = String<MAX_IFNAME>;
+/// Index of a `node` line, in file order. The same on every box because the
+/// file is.
+pub type NodeId = u8;
+/// Index of a `vserver` block, in file order.
+pub type VsId = u8;
+
+/// Default multicast group (DESIGN section 3).
+pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 76, 7);
+/// Default UDP port.
+pub const DEFAULT_PORT: u16 = 7607;
+/// Default heartbeat interval.
+pub const DEFAULT_HELLO: Duration = Duration::from_millis(200);
+/// Default node priority.
+pub const DEFAULT_PRIORITY: u8 = 100;
+/// Default vserver poll interval.
+pub const DEFAULT_CHECK: Duration = Duration::from_millis(200);
+/// Default time PP0 has to reach UU1.
+pub const DEFAULT_TAKEOVER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The whole configuration, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Cluster name; part of every message's authentication.
+    pub cluster: Name,
+    /// The shared secret, or `Insecure` (authentication disabled, loudly).
+    pub key: Key,
+    /// Where the cluster talks.
+    pub interface: IfName,
+    /// Multicast group.
+    pub multicast: Ipv4Addr,
+    /// UDP port for the cluster.
+    pub port: u16,
+    /// Unicast peers, where multicast is unavailable.
+    pub peers: Vec<Ipv4Addr, MAX_PEERS>,
+    /// Heartbeat interval.
+    pub hello: Duration,
+    /// Silence after which a peer is suspected (default 3 x hello).
+    pub dead: Duration,
+    /// Live boxes needed before a boss acts (resolved from `auto`: majority).
+    pub quorum: u8,
+    /// Fencing mode (resolved from `auto`: lease when quorum >= 2).
+    pub fencing: Fencing,
+    /// Alert hook: run with the event name and fields as arguments.
+    pub notify: Option<Command>,
+    /// Every box, in file order; a box's index is its [`NodeId`].
+    pub nodes: Vec<Node, MAX_NODES>,
+    /// Every virtual server, in file order; the index is its [`VsId`].
+    pub vservers: Vec<VServer, MAX_VSERVERS>,
+}
+
+/// Where the key came from and what it is.
+#[derive(Clone, PartialEq)]
+pub enum Key {
+    /// The shared secret bytes (decoded from hex).
+    Secret(Vec<u8, MAX_KEY>),
+    /// `key-file insecure`: no authentication.
+    Insecure,
+    /// The key file was named but not read (parsing text without touching the
+    /// filesystem); [`load`] replaces it with `Secret`.
+    Unread(String<MAX_COMMAND>),
+}
+
+impl fmt::Debug for Key {
+    // Never print the secret, not even in a debug log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Secret(k) => write!(f, "Secret({} bytes)", k.len()),
+            Key::Insecure => f.write_str("Insecure"),
+            Key::Unread(p) => write!(f, "Unread({p})"),
+        }
+    }
+}
+
+/// Fencing mode (DESIGN section 4).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Fencing {
+    /// Hold a vserver only while a quorum-acknowledged lease is valid.
+    Lease,
+    /// No lease: duplicates during a partition are resolved when it heals.
+    None,
+}
+
+/// One fail-over box.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    /// Its name (`-n NAME`, default the host name, picks this box's line).
+    pub name: Name,
+    /// Its cluster address.
+    pub address: Ipv4Addr,
+    /// Configured priority; higher ranks first.
+    pub priority: u8,
+}
+
+/// A program and its arguments, split on whitespace, run without a shell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// The whole command line as written, single-spaced.
+    pub line: String<MAX_COMMAND>,
+}
+
+impl Command {
+    /// The program and its arguments.
+    pub fn argv(&self) -> impl Iterator<Item = &str> {
+        self.line.split_ascii_whitespace()
+    }
+
+    /// Number of words (program included); at most [`MAX_ARGS`].
+    pub fn argc(&self) -> usize {
+        self.argv().count()
+    }
+}
+
+/// A service check or a self-check (DESIGN section 3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Up when a TCP connect to this port succeeds.
+    Tcp(u16),
+    /// Up when the program exits 0 within the check's timeout.
+    Exec(Command),
+    /// No check: always up.
+    None,
+}
+
+/// How the boss tells whether the vserver's address answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reachability {
+    /// ARP request; also tells which MAC answers (original host, a box, nobody).
+    Arp,
+    /// TCP connect to this port.
+    Tcp(u16),
+}
+
+/// What happens when the original host answers again.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Failback {
+    /// Release to the original host.
+    Auto,
+    /// Alert and wait for `bongoyo release`.
+    Manual,
+}
+
+/// The four hooks of a takeover and a release, in the order they run.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HookKind {
+    /// Before the address is aliased.
+    PreTakeover,
+    /// After the alias and gratuitous ARP.
+    PostTakeover,
+    /// Before the address is removed.
+    PreRelease,
+    /// After the address is removed.
+    PostRelease,
+}
+
+/// One virtual server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VServer {
+    /// Its name.
+    pub name: Name,
+    /// The address taken over.
+    pub address: Ipv4Addr,
+    /// Its prefix length (`/24`).
+    pub prefix: u8,
+    /// The interface it is aliased on.
+    pub interface: IfName,
+    /// `interface eth1 dedicated`: set as the interface's own address, no label.
+    pub dedicated: bool,
+    /// The service check.
+    pub service: Check,
+    /// The reachability check.
+    pub reachability: Reachability,
+    /// Poll interval.
+    pub check: Duration,
+    /// Suitability module run on each volunteer.
+    pub self_check: Check,
+    /// PP0 must reach UU1 within this.
+    pub takeover_timeout: Duration,
+    /// Hooks, indexed by `HookKind as usize`.
+    pub hooks: [Option<Command>; 4],
+    /// Failback policy.
+    pub failback: Failback,
+}
+
+impl VServer {
+    /// The hook of one kind, if configured.
+    pub fn hook(&self, kind: HookKind) -> Option<&Command> {
+        self.hooks[kind as usize].as_ref()
+    }
+}
+
+impl Config {
+    /// The node with this name.
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.name == name).map(|i| i as NodeId)
+    }
+
+    /// The vserver with this name.
+    pub fn vserver_id(&self, name: &str) -> Option<VsId> {
+        self.vservers.iter().position(|v| v.name == name).map(|i| i as VsId)
+    }
+
+    /// A 32-bit digest of everything the boxes must agree on (nodes and
+    /// vservers in order, timers, quorum, fencing). Carried in hellos so a
+    /// box can tell a peer runs a different file.
+    pub fn digest(&self) -> u32 {
+        let mut h = Fnv::new();
+        h.str(&self.cluster);
+        h.u64(self.hello.as_millis() as u64);
+        h.u64(self.dead.as_millis() as u64);
+        h.u64(self.quorum as u64);
+        h.u64(matches!(self.fencing, Fencing::Lease) as u64);
+        for n in &self.nodes {
+            h.str(&n.name);
+            h.u64(u32::from(n.address) as u64);
+            h.u64(n.priority as u64);
+        }
+        for v in &self.vservers {
+            h.str(&v.name);
+            h.u64(u32::from(v.address) as u64);
+            h.u64(v.prefix as u64);
+        }
+        h.finish()
+    }
+
+    /// A 32-bit identifier of the cluster name, put in every datagram header.
+    pub fn cluster_id(&self) -> u32 {
+        let mut h = Fnv::new();
+        h.str(&self.cluster);
+        h.finish()
+    }
+}
+
+/// FNV-1a: a tiny stable hash for identifiers (not for security: the HMAC is).
+struct Fnv(u32);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0x811c_9dc5)
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        for &x in b {
+            self.0 ^= x as u32;
+            self.0 = self.0.wrapping_mul(0x0100_0193);
+        }
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+        self.bytes(&[0xff]);
+    }
+    fn u64(&mut self, v: u64) {
+        self.bytes(&v.to_le_bytes());
+    }
+    fn finish(&self) -> u32 {
+        self.0
+    }
+}
+
+/// `MAX_ARGS` re-exported for the parser's limit message.
+pub(crate) const ARGS_LIMIT: usize = MAX_ARGS;

@@ -1,0 +1,1 @@
+//! The mio shell. STUB until the shell work.

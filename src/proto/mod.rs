@@ -1,0 +1,13 @@
+//! Bytes on the wire (DESIGN section 6).
+//!
+//! Every datagram is a fixed [`Header`] (magic, version, cluster id, sender,
+//! incarnation, sequence), a postcard-encoded [`Body`], and an HMAC-SHA256 tag
+//! truncated to 16 bytes over header and body. [`msg`] holds the meaning
+//! (message types); [`codec`] holds the bytes (encode, decode, authenticate,
+//! reject replays, count every drop by reason).
+
+pub mod codec;
+pub mod msg;
+
+pub use codec::{Codec, DecodeError, Drops, Header};
+pub use msg::*;
