@@ -32,6 +32,8 @@ pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 76, 7);
 pub const DEFAULT_PORT: u16 = 7607;
 /// Default heartbeat interval.
 pub const DEFAULT_HELLO: Duration = Duration::from_millis(200);
+/// Default time a box may be lost before an alert (`lost-alert`).
+pub const DEFAULT_LOST_ALERT: Duration = Duration::from_secs(30);
 /// Default node priority.
 pub const DEFAULT_PRIORITY: u8 = 100;
 /// Default vserver poll interval.
@@ -64,6 +66,8 @@ pub struct Config {
     pub fencing: Fencing,
     /// Alert hook: run with the event name and fields as arguments.
     pub notify: Option<Command>,
+    /// A box lost for longer than this raises an alert (`lost-alert`, default 30s).
+    pub lost_alert: Duration,
     /// Every box, in file order; a box's index is its [`NodeId`].
     pub nodes: Vec<Node, MAX_NODES>,
     /// Every virtual server, in file order; the index is its [`VsId`].
