@@ -58,7 +58,11 @@ pub struct Combo {
 impl Combo {
     /// Build from the three parts.
     pub const fn new(service: Tri, reach: Tri, claims: Claims) -> Combo {
-        Combo { service, reach, claims }
+        Combo {
+            service,
+            reach,
+            claims,
+        }
     }
 
     /// The three ASCII characters, as carried in [`crate::proto::VsEntry`].
@@ -213,7 +217,9 @@ mod tests {
             assert_eq!(decide(c(state)), want, "state {state}");
         }
         // The table above and Combo::all() cover the same 27 states.
-        let listed: usize = Combo::all().filter(|s| table.iter().any(|(t, _)| c(t) == *s)).count();
+        let listed: usize = Combo::all()
+            .filter(|s| table.iter().any(|(t, _)| c(t) == *s))
+            .count();
         assert_eq!(listed, 27);
     }
 

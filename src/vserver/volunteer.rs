@@ -35,7 +35,13 @@ pub struct Round {
 impl Round {
     /// A round asking the boxes in the `asked` bitmap, open until `deadline`.
     pub fn new(number: u32, asked: u32, deadline: Instant) -> Round {
-        Round { number, deadline, asked, answered: 0, score: [0; MAX_NODES] }
+        Round {
+            number,
+            deadline,
+            asked,
+            answered: 0,
+            score: [0; MAX_NODES],
+        }
     }
 
     /// Record an answer. Answers from boxes not asked, to another round, or a
@@ -62,10 +68,18 @@ impl Round {
     /// The winner: highest score above 0, ties broken by `list` order (best
     /// first). Boxes not on the list lose ties to those on it.
     pub fn winner(&self, list: &[NodeId]) -> Option<NodeId> {
-        let rank = |n: usize| list.iter().position(|&m| m as usize == n).unwrap_or(MAX_NODES);
+        let rank = |n: usize| {
+            list.iter()
+                .position(|&m| m as usize == n)
+                .unwrap_or(MAX_NODES)
+        };
         (0..MAX_NODES)
             .filter(|&n| self.answered & (1 << n) != 0 && self.score[n] > 0)
-            .max_by(|&a, &b| self.score[a].cmp(&self.score[b]).then(rank(b).cmp(&rank(a))))
+            .max_by(|&a, &b| {
+                self.score[a]
+                    .cmp(&self.score[b])
+                    .then(rank(b).cmp(&rank(a)))
+            })
             .map(|n| n as NodeId)
     }
 }
