@@ -3,3 +3,4 @@
 
 pub mod arp;
 pub mod ifaddr;
+pub mod child;
