@@ -71,7 +71,7 @@
 //! * **Blocks**: `vserver NAME {` opens a block; the `{` may instead stand alone
 //!   on the next line. `}` stands alone on its line. Blocks do not nest.
 //! * **Errors** are all collected (up to MAX_CONFIG_ERRORS, then counted) and
-//!   printed one per line as `FILE:LINE:COL: message`, in the order found.
+//!   printed one per line as `FILE:LINE:COL: message`, sorted by place.
 //!   Lines and columns count from 1; a column counts characters, a tab is one.
 //!   Line 0, column 0 means the file as a whole: a missing required directive,
 //!   an unreadable file, or a box name not among the node lines.
@@ -130,7 +130,7 @@ pub struct ConfigError {
     pub message: String<MAX_MESSAGE>,
 }
 
-/// Every error of one file, in the order found.
+/// Every error of one file ([`parse`] sorts them by line and column).
 #[derive(Clone, Debug, Default)]
 pub struct Errors {
     /// The file name as given (cut at [`MAX_FILE_NAME`] bytes).
@@ -648,11 +648,32 @@ fn parse_at(file: &str, text: &str) -> Result<(Config, Pos), Errors> {
         p.line(no, line);
     }
     p.finish();
+    sort_by_place(&mut p.errs.list);
     if p.errs.is_empty() {
         let key_at = p.seen[Top::KeyFile as usize].unwrap_or_default();
         Ok((p.cfg, key_at))
     } else {
         Err(p.errs)
+    }
+}
+
+/// Orders errors by line and column, keeping the order found among errors
+/// at one place (a stable insertion sort: at most MAX_CONFIG_ERRORS, no
+/// allocation). Checks that need the whole file run last but report early
+/// lines; an operator reads the list top to bottom like the file.
+fn sort_by_place(list: &mut [ConfigError]) {
+    for i in 1..list.len() {
+        let mut j = i;
+        while j > 0 {
+            let (Some(a), Some(b)) = (list.get(j - 1), list.get(j)) else {
+                break;
+            };
+            if (a.line, a.col) <= (b.line, b.col) {
+                break;
+            }
+            list.swap(j - 1, j);
+            j -= 1;
+        }
     }
 }
 
@@ -2278,14 +2299,14 @@ vserver web {
             // A `}` at the end of a line is reported, and still closes.
             ("vserver v {\naddress 10.1.0.1/16\ninterface eth1 }\nhello 1s", &["t.conf:7:16: `}` must be on a line of its own"]),
             ("vserver v {\naddress 10.1.0.1/16\npre-takeover /x }\ninterface eth1", &[
-                "t.conf:7:17: `}` must be on a line of its own",
                 "t.conf:5:9: vserver `v` has no `interface` line",
+                "t.conf:7:17: `}` must be on a line of its own",
                 "t.conf:8:1: duplicate `interface` (first on line 3)",
             ]),
             ("vserver v { }\nhello 1s", &[
-                "t.conf:5:13: `}` must be on a line of its own",
                 "t.conf:5:9: vserver `v` has no `address` line",
                 "t.conf:5:9: vserver `v` has no `interface` line",
+                "t.conf:5:13: `}` must be on a line of its own",
             ]),
         ]);
         let c = parse(
