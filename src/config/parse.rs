@@ -2367,6 +2367,11 @@ vserver web {
             (&format!("notify {path} x"), &["t.conf:5:201: command too long (at most 192 bytes)"]),
             (&format!("notify {path}p"), &["t.conf:5:8: command too long (at most 192 bytes)"]),
         ]);
+        let key = format!("/{}", "k".repeat(MAX_COMMAND));
+        let e = errs(&format!(
+            "cluster c\nkey-file {key}\ninterface eth0\nnode a 10.0.0.1\n"
+        ));
+        assert_eq!(e, ["t.conf:2:10: path too long (at most 192 bytes)"]);
         let e = errs("cluster c\nkey-file insecure\ninterface abcdefghijklmnop\nnode a 10.0.0.1\n");
         assert_eq!(
             e,
