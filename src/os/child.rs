@@ -55,7 +55,8 @@ pub fn spawn(cmd: &Command, ctx: Context<'_>) -> io::Result<Child> {
     let program = argv
         .next()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
-    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
+    let (read, write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
     // The child's end must block: a hook writing to a non-blocking pipe
     // would see EAGAIN when the daemon is slow to read.
     let flags = nix::fcntl::fcntl(write.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)?;
@@ -76,21 +77,31 @@ pub fn spawn(cmd: &Command, ctx: Context<'_>) -> io::Result<Child> {
         .spawn()?;
     // The parent's copies of the write end are closed with the Process
     // (dropped here), so the pipe reports end-of-file when the child exits.
-    Ok(Child { pid: child.id() as i32, output: read })
+    Ok(Child {
+        pid: child.id() as i32,
+        output: read,
+    })
 }
 
 /// Kill a child that overran its deadline (SIGKILL: a hook that ignores its
 /// time limit does not get to negotiate). The exit is still reaped through
 /// SIGCHLD as usual.
 pub fn kill(pid: i32) -> io::Result<()> {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )?;
     Ok(())
 }
 
 /// Read what a child wrote. Calls `line` for each complete line (and for a
 /// final partial line at end of file); keeps a partial line in `pending`.
 /// Returns `Ok(true)` at end of file. Lines longer than the buffer are cut.
-pub fn read_output(fd: &OwnedFd, pending: &mut heapless::Vec<u8, 256>, mut line: impl FnMut(&str)) -> io::Result<bool> {
+pub fn read_output(
+    fd: &OwnedFd,
+    pending: &mut heapless::Vec<u8, 256>,
+    mut line: impl FnMut(&str),
+) -> io::Result<bool> {
     let mut buf = [0u8; 512];
     loop {
         match nix::unistd::read(fd.as_raw_fd(), &mut buf) {

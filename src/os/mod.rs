@@ -2,5 +2,5 @@
 #![allow(unsafe_code)]
 
 pub mod arp;
-pub mod ifaddr;
 pub mod child;
+pub mod ifaddr;
