@@ -40,7 +40,11 @@ fn board_examples_mean_what_they_say() {
     assert_eq!(full.lost_alert, std::time::Duration::from_secs(45));
     assert!(full.vservers[1].dedicated);
     let pair = read("pair.conf");
-    assert_eq!(pair.lost_alert, std::time::Duration::from_secs(30), "default");
+    assert_eq!(
+        pair.lost_alert,
+        std::time::Duration::from_secs(30),
+        "default"
+    );
     assert_eq!(
         (pair.nodes.len(), pair.quorum, pair.fencing),
         (2, 1, Fencing::None)

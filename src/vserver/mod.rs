@@ -4,6 +4,8 @@
 //! * [`combo`]: the three-character state and [`combo::decide`], the one
 //!   table that maps each of the 27 states to the boss's action.
 //! * [`volunteer`]: a volunteer round: who answered, who wins.
+//! * [`monitor`]: the boss's monitor: checks, combo states, orders.
 
 pub mod combo;
+pub mod monitor;
 pub mod volunteer;

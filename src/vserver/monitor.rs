@@ -1,0 +1,1209 @@
+//! The boss's vserver monitor (DESIGN section 5): it polls every vserver each
+//! `check`, keeps its combo state, and acts on it through [`decide`]: volunteer
+//! rounds, assume and release orders, alerts.
+//!
+//! Sans-IO like the rest of the core. It knows the cluster only through a
+//! [`View`] handed in with every input (who may volunteer, who claims what,
+//! which MAC is whose, who is lost), so it can be driven by the cluster core
+//! or by a test alone.
+//!
+//! # Refinements the three characters cannot express
+//!
+//! * **Hysteresis.** A verdict leaves `U` for `D` only after
+//!   [`DOWN_CONFIRM`] (2) consecutive failures: one lost SYN or ARP reply on a
+//!   busy segment must not move a vserver, and a second check one interval
+//!   later costs a single `check` of detection time. A success counts at
+//!   once (it is positive evidence). When a box is lost, the vservers it held
+//!   are re-checked at once and the first result counts: the loss itself is
+//!   the first piece of evidence.
+//! * **Nobody answers ARP → the service is down.** No host has the address,
+//!   so nothing can serve it; the service verdict follows at once.
+//! * **Fencing layer 3.** A reachability answer from the MAC of a box that is
+//!   lost means its kernel still holds the address (its daemon was killed or
+//!   froze). Nothing is reassigned while that lasts; the kernel lifetime
+//!   (layer 2) ends it within seconds, then the vserver goes `DD0`.
+//! * **DD1 with a live claimer.** The table says wait for the lease; a live
+//!   claimer's lease never runs out, so a live box that claims an address
+//!   nobody answers for (its alias is broken) is told to release after the
+//!   same grace as `DU1`. A lost claimer is waited for: its claim stops
+//!   counting when its lease has surely expired.
+//! * **Failback.** A holder with the original host's MAC answering too:
+//!   `failback auto` releases the holder; `manual` alerts once.
+
+use core::time::Duration;
+
+use heapless::{Deque, Vec};
+
+use crate::cluster::Dest;
+use crate::config::{Config, Failback, NodeId, VsId};
+use crate::limits::{MAX_NODES, MAX_VSERVERS};
+use crate::proto::{Body, VsEntry};
+use crate::time::Instant;
+
+use super::combo::{decide, Claims, Combo, Decision, Tri};
+use super::volunteer::Round;
+
+/// Consecutive failed checks before a verdict goes from up to down.
+pub const DOWN_CONFIRM: u8 = 2;
+/// Checks a dead service (DU1) or an unreachable claimer (DD1) is given
+/// before the holder is told to release.
+pub const GRACE_CHECKS: u32 = 3;
+/// How long a box that failed a takeover, or whose service died, is left out
+/// of volunteer rounds for that vserver, in takeover timeouts.
+pub const EXCLUDE_TIMEOUTS: u32 = 10;
+/// Actions the queue holds between two drains; when full the newest is
+/// dropped and counted (every action is re-derived at the next check).
+pub const MONITOR_QUEUE: usize = 64;
+
+/// What the monitor knows of the cluster, handed in with every input.
+#[derive(Copy, Clone, Debug)]
+pub struct View<'a> {
+    /// Bit `n`: node `n` may volunteer (alive, not joining, not on hold).
+    pub volunteers: u32,
+    /// Per vserver: bit `n` set if node `n` claims it and the claim counts
+    /// (an alive box's hello, or a lost box whose lease may still be valid).
+    pub claimers: &'a [u32],
+    /// The priority list, best first.
+    pub list: &'a [NodeId],
+    /// Each box's MAC as its hellos announce it (all-zero: unknown).
+    pub macs: &'a [[u8; 6]],
+    /// Bit `n`: node `n` is lost.
+    pub lost: u32,
+    /// The boss's generation (orders carry it).
+    pub generation: u32,
+}
+
+/// Which check the shell should run for a vserver (on the boss's box).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CheckKind {
+    /// The service check (`service tcp PORT | exec …`).
+    Service,
+    /// The reachability check (ARP probe collecting every MAC that answers,
+    /// or `tcp PORT`).
+    Reach,
+}
+
+/// Alerts about a vserver.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum VsAlert {
+    /// DU0: the service is dead, the address alive, nobody claims it.
+    ServiceDeadAddressAlive,
+    /// No box can volunteer (all on hold, excluded, or answering 0).
+    NoVolunteer,
+    /// `failback manual`: the original host answers while a box holds it.
+    OriginalIsBack,
+}
+
+/// What the monitor asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MonitorAction {
+    /// Start a check; its result comes back through `handle_service` /
+    /// `handle_reach`. The shell must always deliver a result (a time-out is
+    /// a failure).
+    Check {
+        /// The vserver.
+        vserver: VsId,
+        /// Which check.
+        kind: CheckKind,
+    },
+    /// Send a volunteer request, an assume or a release.
+    Send {
+        /// Destination.
+        to: Dest,
+        /// The order.
+        order: Order,
+    },
+    /// The combo state or holder changed (log it; the state sync carries it).
+    Changed {
+        /// The vserver.
+        vserver: VsId,
+        /// The new combo state.
+        combo: Combo,
+        /// The box told to serve it.
+        holder: Option<NodeId>,
+    },
+    /// Tell the operator.
+    Alert {
+        /// The vserver.
+        vserver: VsId,
+        /// What is wrong.
+        kind: VsAlert,
+    },
+}
+
+/// The boss's orders: the few messages the monitor sends (kept apart from
+/// [`Body`] so the action queue stays small).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Who will take over this vserver?
+    VolunteerRequest {
+        /// The vserver.
+        vserver: VsId,
+        /// The round's number.
+        round: u32,
+    },
+    /// Take over this vserver.
+    Assume {
+        /// The vserver.
+        vserver: VsId,
+        /// The round it was chosen in.
+        round: u32,
+        /// The boss's generation.
+        generation: u32,
+    },
+    /// Release this vserver.
+    Release {
+        /// The vserver.
+        vserver: VsId,
+        /// The boss's generation.
+        generation: u32,
+    },
+}
+
+impl Order {
+    /// The message that carries it.
+    pub fn body(self) -> Body {
+        match self {
+            Order::VolunteerRequest { vserver, round } => Body::VolunteerRequest { vserver, round },
+            Order::Assume {
+                vserver,
+                round,
+                generation,
+            } => Body::Assume {
+                vserver,
+                round,
+                generation,
+            },
+            Order::Release {
+                vserver,
+                generation,
+            } => Body::Release {
+                vserver,
+                generation,
+            },
+        }
+    }
+}
+
+/// A box's answer to a volunteer request.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The vserver.
+    pub vserver: VsId,
+    /// The round answered.
+    pub round: u32,
+    /// Suitability 0-100.
+    pub suitability: u8,
+    /// Vservers the box already holds.
+    pub holding: u8,
+}
+
+/// A verdict with hysteresis.
+#[derive(Copy, Clone, Debug)]
+struct Verdict {
+    state: Tri,
+    failures: u8,
+}
+
+impl Verdict {
+    const PENDING: Verdict = Verdict {
+        state: Tri::Pending,
+        failures: 0,
+    };
+
+    fn feed(&mut self, up: bool, urgent: bool) {
+        if up {
+            self.state = Tri::Up;
+            self.failures = 0;
+            return;
+        }
+        self.failures = self.failures.saturating_add(1);
+        if self.state != Tri::Up || urgent || self.failures >= DOWN_CONFIRM {
+            self.state = Tri::Down;
+        }
+    }
+}
+
+/// What the monitor is doing about one vserver.
+#[derive(Clone, Debug)]
+enum Phase {
+    /// Watching.
+    Idle,
+    /// A volunteer round is open.
+    Round(Round),
+    /// `node` was told to assume; it must claim before `deadline` (PP0).
+    Takeover {
+        node: NodeId,
+        round: u32,
+        deadline: Instant,
+    },
+    /// `node` was told to release; waiting for its claim to go.
+    Release { node: NodeId, deadline: Instant },
+}
+
+/// One vserver as the boss sees it.
+#[derive(Clone, Debug)]
+struct Vs {
+    service: Verdict,
+    reach: Verdict,
+    /// Boxes whose MAC answered the last ARP check.
+    answering: u32,
+    /// A MAC that is no box's answered the last ARP check.
+    original: bool,
+    holder: Option<NodeId>,
+    phase: Phase,
+    next_check: Instant,
+    in_flight: [bool; 2],
+    urgent: bool,
+    /// When a bad state (DU1, DD1) began, for the grace period.
+    bad_since: Option<Instant>,
+    excluded_until: [Instant; MAX_NODES],
+    last_combo: Combo,
+    since: Instant,
+    alerted: bool,
+    last_release: Option<Instant>,
+    // Configuration.
+    check: Duration,
+    takeover_timeout: Duration,
+    failback: Failback,
+}
+
+/// The boss's monitor of every vserver.
+pub struct Monitor {
+    vs: Vec<Vs, MAX_VSERVERS>,
+    rounds: u32,
+    round_window: Duration,
+    actions: Deque<MonitorAction, MONITOR_QUEUE>,
+    dropped: u32,
+}
+
+impl Monitor {
+    /// A monitor for every vserver of `config`; the first checks are due at `now`.
+    pub fn new(config: &Config, now: Instant) -> Monitor {
+        let mut vs = Vec::new();
+        for v in &config.vservers {
+            let entry = Vs {
+                service: Verdict::PENDING,
+                reach: Verdict::PENDING,
+                answering: 0,
+                original: false,
+                holder: None,
+                phase: Phase::Idle,
+                next_check: now,
+                in_flight: [false; 2],
+                urgent: false,
+                bad_since: None,
+                excluded_until: [Instant::ZERO; MAX_NODES],
+                last_combo: Combo::new(Tri::Pending, Tri::Pending, Claims::Zero),
+                since: now,
+                alerted: false,
+                last_release: None,
+                check: v.check,
+                takeover_timeout: v.takeover_timeout,
+                failback: v.failback,
+            };
+            // The config holds at most MAX_VSERVERS (checked by the parser).
+            if vs.push(entry).is_err() {
+                break;
+            }
+        }
+        Monitor {
+            vs,
+            rounds: 0,
+            round_window: config.hello,
+            actions: Deque::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Continue from a deputy's copy of the boss's table: holders, exclusions
+    /// and round numbers carry over; every verdict is re-checked at once.
+    pub fn restore(&mut self, now: Instant, entries: &[VsEntry]) {
+        for (v, e) in self.vs.iter_mut().zip(entries) {
+            v.holder = e.holder;
+            v.service = Verdict::PENDING;
+            v.reach = Verdict::PENDING;
+            v.urgent = true;
+            v.next_check = now;
+            for n in 0..MAX_NODES {
+                if e.excluded & (1 << n) != 0 {
+                    v.excluded_until[n] = now + v.takeover_timeout * EXCLUDE_TIMEOUTS;
+                }
+            }
+            self.rounds = self.rounds.max(e.round);
+        }
+    }
+
+    /// The table for the state sync and for `bongoyo status`.
+    pub fn entries(&self, now: Instant, view: &View<'_>, out: &mut Vec<VsEntry, MAX_VSERVERS>) {
+        out.clear();
+        for (i, v) in self.vs.iter().enumerate() {
+            let round = match &v.phase {
+                Phase::Round(r) => r.number,
+                Phase::Takeover { round, .. } => *round,
+                _ => 0,
+            };
+            let mut excluded = 0u32;
+            for n in 0..MAX_NODES {
+                if v.excluded_until[n] > now {
+                    excluded |= 1 << n;
+                }
+            }
+            let entry = VsEntry {
+                combo: combo_of(v, claimers(view, i)).to_bytes(),
+                holder: v.holder,
+                round,
+                since_ms: now.saturating_since(v.since).as_millis() as u64,
+                excluded,
+            };
+            if out.push(entry).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Actions dropped because the queue was full.
+    pub fn dropped_actions(&self) -> u32 {
+        self.dropped
+    }
+
+    /// A box was lost: re-check at once the vservers it held or claimed.
+    pub fn handle_lost(&mut self, now: Instant, node: NodeId, view: &View<'_>) {
+        for (i, v) in self.vs.iter_mut().enumerate() {
+            let claimed = claimers(view, i) & bit(node) != 0;
+            if v.holder == Some(node) || claimed {
+                v.urgent = true;
+                v.next_check = now;
+            }
+        }
+        self.evaluate(now, view);
+    }
+
+    /// The result of a service check.
+    pub fn handle_service(&mut self, now: Instant, vs: VsId, up: bool, view: &View<'_>) {
+        if let Some(v) = self.vs.get_mut(vs as usize) {
+            v.in_flight[0] = false;
+            if !matches!(v.phase, Phase::Takeover { .. }) {
+                v.service.feed(up, v.urgent);
+            }
+        }
+        self.evaluate(now, view);
+    }
+
+    /// The result of a reachability check: the MACs that answered (empty:
+    /// nobody). For `reachability tcp`, pass one all-zero MAC when it answered.
+    pub fn handle_reach(&mut self, now: Instant, vs: VsId, answered: &[[u8; 6]], view: &View<'_>) {
+        if let Some(v) = self.vs.get_mut(vs as usize) {
+            v.in_flight[1] = false;
+            let mut boxes = 0u32;
+            let mut original = false;
+            for mac in answered {
+                match view.macs.iter().position(|m| m == mac && *m != [0; 6]) {
+                    Some(n) if n < MAX_NODES => boxes |= bit(n as NodeId),
+                    _ => original |= *mac != [0; 6],
+                }
+            }
+            v.answering = boxes;
+            v.original = original;
+            if !matches!(v.phase, Phase::Takeover { .. }) {
+                let up = !answered.is_empty();
+                v.reach.feed(up, v.urgent);
+                if v.reach.state == Tri::Down {
+                    v.service = Verdict {
+                        state: Tri::Down,
+                        failures: DOWN_CONFIRM,
+                    };
+                }
+                // The loss has been acted on once the address's owner is
+                // known, unless a lost box's kernel still answers: then its
+                // first silence counts (fencing layer 3).
+                v.urgent = boxes & view.lost != 0;
+            }
+        }
+        self.evaluate(now, view);
+    }
+
+    /// A box's answer to a volunteer request.
+    pub fn handle_volunteer(&mut self, now: Instant, from: NodeId, a: Answer, view: &View<'_>) {
+        if let Some(Vs {
+            phase: Phase::Round(r),
+            ..
+        }) = self.vs.get_mut(a.vserver as usize)
+        {
+            r.answer(a.round, from, a.suitability, a.holding);
+        }
+        self.evaluate(now, view);
+    }
+
+    /// How an assume or release order ended on the box that got it.
+    pub fn handle_outcome(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        vs: VsId,
+        round: u32,
+        ok: bool,
+        view: &View<'_>,
+    ) {
+        if let Some(v) = self.vs.get_mut(vs as usize) {
+            if let Phase::Takeover { node, round: r, .. } = v.phase {
+                if node == from && r == round && !ok {
+                    fail_takeover(v, now, node);
+                }
+            }
+        }
+        self.evaluate(now, view);
+    }
+
+    /// Time passed.
+    pub fn handle_timeout(&mut self, now: Instant, view: &View<'_>) {
+        self.evaluate(now, view);
+    }
+
+    /// The next instant the monitor needs [`Monitor::handle_timeout`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.vs
+            .iter()
+            .map(|v| {
+                let phase = match &v.phase {
+                    Phase::Round(r) => r.deadline,
+                    Phase::Takeover { deadline, .. } | Phase::Release { deadline, .. } => *deadline,
+                    Phase::Idle => v.next_check,
+                };
+                phase.min(v.next_check)
+            })
+            .min()
+    }
+
+    /// The next action.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<MonitorAction> {
+        self.actions.pop_front()
+    }
+
+    /// The combo state of one vserver.
+    pub fn combo(&self, vs: VsId, view: &View<'_>) -> Option<Combo> {
+        self.vs
+            .get(vs as usize)
+            .map(|v| combo_of(v, claimers(view, vs as usize)))
+    }
+
+    /// The box told to serve one vserver.
+    pub fn holder(&self, vs: VsId) -> Option<NodeId> {
+        self.vs.get(vs as usize).and_then(|v| v.holder)
+    }
+
+    fn push(&mut self, a: MonitorAction) {
+        if self.actions.push_back(a).is_err() {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+
+    /// Walk every vserver: start due checks, then act on its combo state.
+    fn evaluate(&mut self, now: Instant, view: &View<'_>) {
+        for i in 0..self.vs.len() {
+            self.evaluate_one(now, i, view);
+        }
+    }
+
+    fn evaluate_one(&mut self, now: Instant, i: usize, view: &View<'_>) {
+        let vs = i as VsId;
+        let claim = claimers(view, i);
+        let mut out: Vec<MonitorAction, 4> = Vec::new();
+        let generation = view.generation;
+        let Some(v) = self.vs.get_mut(i) else { return };
+
+        // Checks: every `check`, both kinds, never two of a kind at once.
+        if now >= v.next_check {
+            for (k, kind) in [CheckKind::Service, CheckKind::Reach]
+                .into_iter()
+                .enumerate()
+            {
+                if !v.in_flight[k] {
+                    v.in_flight[k] = true;
+                    let _ = out.push(MonitorAction::Check { vserver: vs, kind });
+                }
+            }
+            v.next_check = now + v.check;
+        }
+
+        // Phase transitions driven by claims and deadlines.
+        match v.phase.clone() {
+            Phase::Takeover { node, deadline, .. } => {
+                if claim & bit(node) != 0 {
+                    // It claims: the takeover is done; check it at once.
+                    v.phase = Phase::Idle;
+                    v.holder = Some(node);
+                    v.service = Verdict::PENDING;
+                    v.reach = Verdict::PENDING;
+                    v.next_check = now;
+                } else if now >= deadline {
+                    fail_takeover(v, now, node);
+                }
+            }
+            Phase::Release { node, deadline } => {
+                if claim & bit(node) == 0 || now >= deadline {
+                    v.phase = Phase::Idle;
+                    if v.holder == Some(node) {
+                        v.holder = None;
+                    }
+                    v.urgent = true;
+                    v.next_check = now;
+                }
+            }
+            Phase::Round(_) | Phase::Idle => {}
+        }
+
+        let combo = combo_of(v, claim);
+        if combo != v.last_combo {
+            v.last_combo = combo;
+            v.since = now;
+            v.alerted = false;
+            if !matches!(
+                decide(combo),
+                Decision::ReleaseAfterGrace | Decision::AwaitLeaseThenReassign
+            ) {
+                v.bad_since = None;
+            }
+            let _ = out.push(MonitorAction::Changed {
+                vserver: vs,
+                combo,
+                holder: v.holder,
+            });
+        }
+
+        // A round only makes sense in DD0: the original host may be back.
+        if matches!(v.phase, Phase::Round(_)) && decide(combo) != Decision::VolunteerRound {
+            v.phase = Phase::Idle;
+        }
+
+        // Fencing layer 3: a lost box's kernel still answers for the address.
+        let fenced = v.answering & view.lost != 0 && combo.reach == Tri::Up;
+
+        // Failback: the original host answers while a box holds the address.
+        if combo.claims == Claims::One && v.original && !fenced && matches!(v.phase, Phase::Idle) {
+            match v.failback {
+                Failback::Auto => {
+                    let holder = lowest(claim);
+                    if let Some(h) = holder {
+                        release(v, now, h, generation, vs, &mut out);
+                    }
+                }
+                Failback::Manual => {
+                    if !v.alerted {
+                        v.alerted = true;
+                        let _ = out.push(MonitorAction::Alert {
+                            vserver: vs,
+                            kind: VsAlert::OriginalIsBack,
+                        });
+                    }
+                }
+            }
+        } else if !fenced {
+            match decide(combo) {
+                Decision::Nothing | Decision::AwaitCheck | Decision::AwaitTakeover => {}
+                Decision::VolunteerRound => match &mut v.phase {
+                    Phase::Idle => {
+                        let mut asked = view.volunteers;
+                        for n in 0..MAX_NODES {
+                            if v.excluded_until[n] > now {
+                                asked &= !bit(n as NodeId);
+                            }
+                        }
+                        if asked == 0 {
+                            if !v.alerted {
+                                v.alerted = true;
+                                let _ = out.push(MonitorAction::Alert {
+                                    vserver: vs,
+                                    kind: VsAlert::NoVolunteer,
+                                });
+                            }
+                        } else {
+                            self.rounds = self.rounds.wrapping_add(1).max(1);
+                            let number = self.rounds;
+                            v.phase =
+                                Phase::Round(Round::new(number, asked, now + self.round_window));
+                            let _ = out.push(MonitorAction::Send {
+                                to: Dest::All,
+                                order: Order::VolunteerRequest {
+                                    vserver: vs,
+                                    round: number,
+                                },
+                            });
+                        }
+                    }
+                    Phase::Round(r) if r.is_over(now) => {
+                        let number = r.number;
+                        match r.winner(view.list) {
+                            Some(node) => {
+                                v.phase = Phase::Takeover {
+                                    node,
+                                    round: number,
+                                    deadline: now + v.takeover_timeout,
+                                };
+                                v.holder = Some(node);
+                                v.service = Verdict::PENDING;
+                                v.reach = Verdict::PENDING;
+                                let _ = out.push(MonitorAction::Send {
+                                    to: Dest::Node(node),
+                                    order: Order::Assume {
+                                        vserver: vs,
+                                        round: number,
+                                        generation,
+                                    },
+                                });
+                                let c = combo_of(v, claim);
+                                v.last_combo = c;
+                                v.since = now;
+                                let _ = out.push(MonitorAction::Changed {
+                                    vserver: vs,
+                                    combo: c,
+                                    holder: v.holder,
+                                });
+                            }
+                            None => {
+                                v.phase = Phase::Idle;
+                                if !v.alerted {
+                                    v.alerted = true;
+                                    let _ = out.push(MonitorAction::Alert {
+                                        vserver: vs,
+                                        kind: VsAlert::NoVolunteer,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                },
+                Decision::KeepBestReleaseOthers => {
+                    let keep = match v.holder {
+                        Some(h) if claim & bit(h) != 0 => Some(h),
+                        _ => view
+                            .list
+                            .iter()
+                            .copied()
+                            .find(|&n| claim & bit(n) != 0)
+                            .or_else(|| lowest(claim)),
+                    };
+                    let due = v.last_release.is_none_or(|t| now >= t + v.check);
+                    if due {
+                        v.last_release = Some(now);
+                        v.holder = keep;
+                        for n in 0..MAX_NODES as NodeId {
+                            if claim & bit(n) != 0 && Some(n) != keep {
+                                let _ = out.push(MonitorAction::Send {
+                                    to: Dest::Node(n),
+                                    order: Order::Release {
+                                        vserver: vs,
+                                        generation,
+                                    },
+                                });
+                            }
+                        }
+                    }
+                }
+                Decision::ReleaseAfterGrace | Decision::AwaitLeaseThenReassign => {
+                    let holder = lowest(claim);
+                    let lost_holder = holder.is_some_and(|h| view.lost & bit(h) != 0);
+                    if !lost_holder && matches!(v.phase, Phase::Idle) {
+                        let since = *v.bad_since.get_or_insert(now);
+                        if now >= since + v.check * GRACE_CHECKS {
+                            if let Some(h) = holder {
+                                v.excluded_until[h as usize] =
+                                    now + v.takeover_timeout * EXCLUDE_TIMEOUTS;
+                                release(v, now, h, generation, vs, &mut out);
+                            }
+                            v.bad_since = None;
+                        }
+                    }
+                }
+                Decision::Alert => {
+                    if !v.alerted {
+                        v.alerted = true;
+                        let _ = out.push(MonitorAction::Alert {
+                            vserver: vs,
+                            kind: VsAlert::ServiceDeadAddressAlive,
+                        });
+                    }
+                }
+            }
+        }
+        for a in out {
+            self.push(a);
+        }
+    }
+}
+
+/// The claim bitmap of vserver `i`.
+fn claimers(view: &View<'_>, i: usize) -> u32 {
+    view.claimers.get(i).copied().unwrap_or(0)
+}
+
+fn bit(n: NodeId) -> u32 {
+    1u32.checked_shl(n as u32).unwrap_or(0)
+}
+
+fn lowest(mask: u32) -> Option<NodeId> {
+    (mask != 0).then(|| mask.trailing_zeros() as NodeId)
+}
+
+/// The combo state: verdicts and claims, with PP0 while a takeover is
+/// under way and nobody claims yet.
+fn combo_of(v: &Vs, claim: u32) -> Combo {
+    let claims = Claims::from_count(claim.count_ones());
+    if matches!(v.phase, Phase::Takeover { .. }) && claims == Claims::Zero {
+        return Combo::new(Tri::Pending, Tri::Pending, Claims::Zero);
+    }
+    Combo::new(v.service.state, v.reach.state, claims)
+}
+
+/// A takeover did not complete: back to DD0 without that box for a while.
+fn fail_takeover(v: &mut Vs, now: Instant, node: NodeId) {
+    v.excluded_until[node as usize] = now + v.takeover_timeout * EXCLUDE_TIMEOUTS;
+    v.phase = Phase::Idle;
+    v.holder = None;
+    v.service = Verdict {
+        state: Tri::Down,
+        failures: DOWN_CONFIRM,
+    };
+    v.reach = Verdict {
+        state: Tri::Down,
+        failures: DOWN_CONFIRM,
+    };
+}
+
+fn release(
+    v: &mut Vs,
+    now: Instant,
+    node: NodeId,
+    generation: u32,
+    vs: VsId,
+    out: &mut Vec<MonitorAction, 4>,
+) {
+    v.phase = Phase::Release {
+        node,
+        deadline: now + v.takeover_timeout,
+    };
+    let _ = out.push(MonitorAction::Send {
+        to: Dest::Node(node),
+        order: Order::Release {
+            vserver: vs,
+            generation,
+        },
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    const CONF: &str = "cluster t\nkey-file insecure\ninterface eth0\n\
+        node f1 10.0.0.11\nnode f2 10.0.0.12\nnode f3 10.0.0.13\n\
+        vserver web {\n address 10.0.0.50/24\n interface eth0\n service tcp 80\n check 200ms\n takeover-timeout 1s\n}\n";
+
+    const MACS: [[u8; 6]; 3] = [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 3]];
+    const ORIGINAL: [u8; 6] = [2, 0, 0, 0, 0, 0x50];
+    const LIST: [NodeId; 3] = [0, 1, 2];
+
+    /// A monitor and the cluster it sees, driven on a scripted timeline.
+    struct Rig {
+        m: Monitor,
+        claimers: [u32; 1],
+        lost: u32,
+        volunteers: u32,
+        now: Instant,
+        log: std::vec::Vec<MonitorAction>,
+    }
+
+    impl Rig {
+        fn new(text: &str) -> Rig {
+            let cfg = parse("t.conf", text).expect("config");
+            Rig {
+                m: Monitor::new(&cfg, Instant(0)),
+                claimers: [0],
+                lost: 0,
+                volunteers: 0b111,
+                now: Instant(0),
+                log: vec![],
+            }
+        }
+        fn view(&self) -> View<'_> {
+            View {
+                volunteers: self.volunteers,
+                claimers: &self.claimers,
+                list: &LIST,
+                macs: &MACS,
+                lost: self.lost,
+                generation: 4,
+            }
+        }
+        fn drain(&mut self) -> std::vec::Vec<MonitorAction> {
+            let mut out = vec![];
+            while let Some(a) = self.m.poll_action() {
+                out.push(a);
+            }
+            self.log.extend(out.iter().cloned());
+            out
+        }
+        fn at(&mut self, ms: u64) -> std::vec::Vec<MonitorAction> {
+            self.now = Instant(ms);
+            self.with(|m, now, v| m.handle_timeout(now, v))
+        }
+        fn with<F: FnOnce(&mut Monitor, Instant, &View<'_>)>(
+            &mut self,
+            f: F,
+        ) -> std::vec::Vec<MonitorAction> {
+            let claimers = self.claimers;
+            let view = View {
+                volunteers: self.volunteers,
+                claimers: &claimers,
+                list: &LIST,
+                macs: &MACS,
+                lost: self.lost,
+                generation: 4,
+            };
+            f(&mut self.m, self.now, &view);
+            self.drain()
+        }
+        fn service(&mut self, up: bool) -> std::vec::Vec<MonitorAction> {
+            self.with(|m, now, v| m.handle_service(now, 0, up, v))
+        }
+        fn reach(&mut self, macs: &[[u8; 6]]) -> std::vec::Vec<MonitorAction> {
+            let macs = macs.to_vec();
+            self.with(move |m, now, v| m.handle_reach(now, 0, &macs, v))
+        }
+        fn answer(&mut self, from: NodeId, round: u32, suit: u8) -> std::vec::Vec<MonitorAction> {
+            self.with(|m, now, v| {
+                let a = Answer {
+                    vserver: 0,
+                    round,
+                    suitability: suit,
+                    holding: 0,
+                };
+                m.handle_volunteer(now, from, a, v)
+            })
+        }
+        fn combo(&self) -> String {
+            self.m.combo(0, &self.view()).unwrap().to_string()
+        }
+        /// Checks are due: answer both.
+        fn checks(&mut self, service_up: bool, macs: &[[u8; 6]]) -> std::vec::Vec<MonitorAction> {
+            let mut out = self.service(service_up);
+            out.extend(self.reach(macs));
+            out
+        }
+    }
+
+    fn request(a: &[MonitorAction]) -> Option<u32> {
+        a.iter().find_map(|a| match a {
+            MonitorAction::Send {
+                to: Dest::All,
+                order: Order::VolunteerRequest { round, .. },
+            } => Some(*round),
+            _ => None,
+        })
+    }
+    fn assume(a: &[MonitorAction]) -> Option<NodeId> {
+        a.iter().find_map(|a| match a {
+            MonitorAction::Send {
+                to: Dest::Node(n),
+                order: Order::Assume { generation: 4, .. },
+            } => Some(*n),
+            _ => None,
+        })
+    }
+    fn releases(a: &[MonitorAction]) -> std::vec::Vec<NodeId> {
+        a.iter()
+            .filter_map(|a| match a {
+                MonitorAction::Send {
+                    to: Dest::Node(n),
+                    order: Order::Release { .. },
+                } => Some(*n),
+                _ => None,
+            })
+            .collect()
+    }
+    fn alerts(a: &[MonitorAction]) -> std::vec::Vec<VsAlert> {
+        a.iter()
+            .filter_map(|a| match a {
+                MonitorAction::Alert { kind, .. } => Some(*kind),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Bring the rig to UU1 held by `node`.
+    fn served_by(r: &mut Rig, node: NodeId) {
+        let a = r.at(0);
+        assert!(a.contains(&MonitorAction::Check {
+            vserver: 0,
+            kind: CheckKind::Service
+        }));
+        assert!(a.contains(&MonitorAction::Check {
+            vserver: 0,
+            kind: CheckKind::Reach
+        }));
+        let a = r.checks(false, &[]);
+        assert_eq!(r.combo(), "DD0");
+        let round = request(&a).expect("volunteer round on DD0");
+        for n in 0..3 {
+            let a = r.answer(n, round, if n == node { 90 } else { 50 });
+            if n == 2 {
+                assert_eq!(assume(&a), Some(node));
+            }
+        }
+        assert_eq!(r.combo(), "PP0");
+        r.claimers[0] = 1 << node;
+        r.at(10);
+        assert_eq!(r.combo(), "PP1");
+        r.checks(true, &[MACS[node as usize]]);
+        assert_eq!(r.combo(), "UU1");
+        assert_eq!(r.m.holder(0), Some(node));
+    }
+
+    #[test]
+    fn dd0_round_assume_uu1() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        // Steady: nothing but checks.
+        let a = r.at(200);
+        assert!(
+            a.iter().all(|a| matches!(a, MonitorAction::Check { .. })),
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn one_failed_check_does_not_move_it() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        r.at(200);
+        r.checks(false, &[MACS[1]]);
+        assert_eq!(r.combo(), "UU1", "one failure is hysteresis");
+        r.at(400);
+        r.checks(false, &[MACS[1]]);
+        assert_eq!(r.combo(), "DU1", "the second counts");
+    }
+
+    #[test]
+    fn du1_releases_after_grace_and_reassigns_elsewhere() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        let mut released = vec![];
+        for t in (200..=1400).step_by(200) {
+            let mut a = r.at(t);
+            a.extend(r.checks(false, &[MACS[1]]));
+            released.extend(releases(&a));
+            if !released.is_empty() {
+                assert!(
+                    t >= 400 + 200 * GRACE_CHECKS as u64,
+                    "grace honoured, released at {t}"
+                );
+                break;
+            }
+        }
+        assert_eq!(released, vec![1]);
+        // The holder lets go; nobody answers any more.
+        r.claimers[0] = 0;
+        r.at(1500);
+        let a = r.checks(false, &[]);
+        assert_eq!(r.combo(), "DD0");
+        let round = request(&a).expect("new round");
+        assert!(
+            assume(&r.answer(1, round, 100)).is_none(),
+            "round still open"
+        );
+        let mut got = None;
+        for n in [0, 2] {
+            got = got.or(assume(&r.answer(n, round, 40)));
+        }
+        assert_eq!(got, Some(0), "box 1 is excluded; best of the rest wins");
+    }
+
+    #[test]
+    fn takeover_timeout_excludes_that_box() {
+        let mut r = Rig::new(CONF);
+        r.at(0);
+        let round = request(&r.checks(false, &[])).unwrap();
+        for n in 0..3 {
+            r.answer(n, round, if n == 2 { 100 } else { 10 });
+        }
+        assert_eq!(r.combo(), "PP0");
+        // Box 2 never claims: after takeover-timeout (1 s) a new round without it.
+        let a = r.at(999);
+        assert!(request(&a).is_none());
+        let a = r.at(1000);
+        assert_eq!(r.combo(), "DD0");
+        let round2 = request(&a).expect("new round after the timeout");
+        assert!(round2 > round);
+        let a = r.answer(2, round2, 100);
+        assert!(assume(&a).is_none(), "excluded box's answer is not counted");
+        r.answer(0, round2, 20);
+        let a = r.answer(1, round2, 30);
+        assert_eq!(assume(&a), Some(1));
+    }
+
+    #[test]
+    fn failed_outcome_reassigns_at_once() {
+        let mut r = Rig::new(CONF);
+        r.at(0);
+        let round = request(&r.checks(false, &[])).unwrap();
+        for n in 0..3 {
+            r.answer(n, round, if n == 0 { 100 } else { 10 });
+        }
+        let a = r.with(|m, now, v| m.handle_outcome(now, 0, 0, round, false, v));
+        assert!(request(&a).is_some(), "{a:?}");
+    }
+
+    #[test]
+    fn several_claimers_keep_the_holder() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        r.claimers[0] = 0b111;
+        let a = r.at(200);
+        assert_eq!(r.combo(), "UUM");
+        let mut rel = releases(&a);
+        rel.sort();
+        assert_eq!(rel, vec![0, 2]);
+        // Not repeated within one check interval.
+        assert!(releases(&r.at(250)).is_empty());
+    }
+
+    #[test]
+    fn du0_alerts_once() {
+        let mut r = Rig::new(CONF);
+        r.at(0);
+        let a = r.checks(false, &[ORIGINAL]);
+        assert_eq!(r.combo(), "DU0");
+        assert_eq!(alerts(&a), vec![VsAlert::ServiceDeadAddressAlive]);
+        r.at(200);
+        assert!(alerts(&r.checks(false, &[ORIGINAL])).is_empty());
+    }
+
+    #[test]
+    fn lost_box_mac_fences_until_its_kernel_lets_go() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        // Box 1 is lost (lease expired, claim gone) but its kernel still answers.
+        r.lost = 0b010;
+        r.claimers[0] = 0;
+        r.with(|m, now, v| m.handle_lost(now, 1, v));
+        r.at(200);
+        let a = r.checks(false, &[MACS[1]]);
+        assert_eq!(r.combo(), "DU0");
+        assert!(
+            request(&a).is_none() && alerts(&a).is_empty(),
+            "fenced: no round, no alert: {a:?}"
+        );
+        // Its kernel lifetime ran out: nobody answers. One result counts (urgent).
+        r.at(400);
+        let a = r.checks(false, &[]);
+        assert_eq!(r.combo(), "DD0");
+        assert!(request(&a).is_some());
+    }
+
+    #[test]
+    fn lost_holder_is_rechecked_at_once_and_one_failure_counts() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        r.at(100);
+        r.lost = 0b010;
+        r.claimers[0] = 0;
+        let a = r.with(|m, now, v| m.handle_lost(now, 1, v));
+        assert!(
+            a.contains(&MonitorAction::Check {
+                vserver: 0,
+                kind: CheckKind::Reach
+            }),
+            "{a:?}"
+        );
+        let a = r.checks(false, &[]);
+        assert_eq!(r.combo(), "DD0");
+        assert!(request(&a).is_some());
+    }
+
+    #[test]
+    fn dd1_waits_for_a_lost_claimer_and_releases_a_live_one() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        r.lost = 0b010; // lost, but its lease may still be valid: its claim counts
+        for t in (200..=2000).step_by(200) {
+            let mut a = r.at(t);
+            a.extend(r.checks(false, &[]));
+            assert!(
+                releases(&a).is_empty() && request(&a).is_none(),
+                "waits for the lease at {t}"
+            );
+        }
+        assert_eq!(r.combo(), "DD1");
+        r.lost = 0;
+        let mut rel = vec![];
+        for t in (2200..=3400).step_by(200) {
+            rel.extend(releases(&r.at(t)));
+            rel.extend(releases(&r.checks(false, &[])));
+        }
+        assert_eq!(
+            rel,
+            vec![1],
+            "a live claimer nobody reaches is told to release"
+        );
+    }
+
+    #[test]
+    fn failback_auto_and_manual() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 2);
+        r.at(200);
+        let a = r.checks(true, &[MACS[2], ORIGINAL]);
+        assert_eq!(releases(&a), vec![2]);
+
+        let manual = CONF.replace(
+            "takeover-timeout 1s",
+            "takeover-timeout 1s\n failback manual",
+        );
+        let mut r = Rig::new(&manual);
+        served_by(&mut r, 2);
+        r.at(200);
+        let a = r.checks(true, &[MACS[2], ORIGINAL]);
+        assert!(releases(&a).is_empty());
+        assert_eq!(alerts(&a), vec![VsAlert::OriginalIsBack]);
+    }
+
+    #[test]
+    fn no_volunteer_alerts() {
+        let mut r = Rig::new(CONF);
+        r.volunteers = 0;
+        r.at(0);
+        let a = r.checks(false, &[]);
+        assert_eq!(alerts(&a), vec![VsAlert::NoVolunteer]);
+    }
+
+    #[test]
+    fn round_cancelled_when_the_original_returns() {
+        let mut r = Rig::new(CONF);
+        r.at(0);
+        let round = request(&r.checks(false, &[])).unwrap();
+        r.at(100);
+        r.checks(true, &[ORIGINAL]);
+        assert_eq!(r.combo(), "UU0");
+        for n in 0..3 {
+            assert!(assume(&r.answer(n, round, 90)).is_none());
+        }
+        assert!(assume(&r.at(1000)).is_none());
+    }
+
+    #[test]
+    fn entries_carry_the_table() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        let mut out = Vec::new();
+        r.m.entries(Instant(500), &r.view(), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0].combo, b"UU1");
+        assert_eq!(out[0].holder, Some(1));
+        let mut m2 = Monitor::new(&parse("t.conf", CONF).unwrap(), Instant(600));
+        m2.restore(Instant(600), &out);
+        assert_eq!(m2.holder(0), Some(1));
+    }
+}
