@@ -16,6 +16,8 @@ use core::time::Duration;
 
 use crate::time::Instant;
 
+pub mod holder;
+
 /// Gratuitous ARPs sent after a takeover, and their spacing. Several, because
 /// one can be lost; spaced, because a switch or client that is busy at the
 /// first one catches a later one. keepalived sends 5 by default; 4 spaced
@@ -31,6 +33,10 @@ pub enum Direction {
     Takeover,
     /// Give it up.
     Release,
+    /// Give it up at once: the lease lapsed or a takeover was aborted. The
+    /// alias goes first, then the post-release hook; no pre-release hook may
+    /// delay giving up an address this box may no longer own.
+    Fence,
 }
 
 /// One step the shell carries out.
@@ -108,6 +114,7 @@ impl Sequence {
         let first = match direction {
             Direction::Takeover => Step::PreTakeover,
             Direction::Release => Step::PreRelease,
+            Direction::Fence => Step::RemoveAlias,
         };
         s.enter(first);
         s
@@ -275,6 +282,17 @@ mod tests {
         s.step_done(t, Step::RemoveAlias, true);
         assert_eq!(s.outcome(), Some(Outcome::Done));
         assert_eq!(s.poll_step(t), None);
+    }
+
+    #[test]
+    fn fence_removes_the_alias_first() {
+        let mut s = Sequence::start(Direction::Fence, plan(true));
+        let t = Instant(0);
+        assert_eq!(s.poll_step(t), Some(Step::RemoveAlias));
+        s.step_done(t, Step::RemoveAlias, true);
+        assert_eq!(s.poll_step(t), Some(Step::PostRelease));
+        s.step_done(t, Step::PostRelease, true);
+        assert_eq!(s.outcome(), Some(Outcome::Done));
     }
 
     #[test]

@@ -1,0 +1,521 @@
+//! What one box holds, and the orders it carries out (DESIGN sections 4, 5).
+//!
+//! Every box, boss or not, runs a [`Holder`]: it takes assume and release
+//! orders from the boss, runs one [`Sequence`] per vserver, claims a vserver
+//! in its hellos only once the takeover is done, and reports the outcome to
+//! the boss. It also enforces fencing layer 1: a box holds a vserver only
+//! while its lease is valid. When the lease lapses, every address goes at
+//! once (remove the alias first, then the post-release hook: a pre-release
+//! hook must not delay giving up an address we may no longer own).
+//!
+//! While a vserver is held and the lease is valid, the holder asks the shell
+//! to renew the alias's kernel lifetime every hello (fencing layer 2).
+
+use heapless::{Deque, Vec};
+
+use crate::config::{Config, NodeId, VsId};
+use crate::limits::MAX_VSERVERS;
+use crate::time::Instant;
+
+use super::{Direction, Outcome, Plan, Sequence, Step, DEFAULT_GARP_COUNT, DEFAULT_GARP_SPACING};
+
+/// Actions the queue holds between two drains (when full, the newest is
+/// dropped and counted; claims and renewals are re-derived every hello).
+pub const HOLDER_QUEUE: usize = 64;
+
+/// Where one vserver stands on this box.
+#[derive(Clone, Debug)]
+enum Slot {
+    /// Not ours.
+    Free,
+    /// Taking it over for the boss's round `round`.
+    Taking {
+        seq: Sequence,
+        round: u32,
+        boss: NodeId,
+    },
+    /// Ours: claimed in hellos. The finished takeover's sequence is kept
+    /// while it still has spaced gratuitous ARPs to send.
+    Held { garps: Option<Sequence> },
+    /// Giving it up; `round` is reported back if an order asked for it.
+    Releasing { seq: Sequence },
+}
+
+/// What the holder asks the shell to do.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HolderAction {
+    /// Carry out one step of a takeover or release; report with
+    /// [`Holder::step_done`].
+    Step {
+        /// The vserver.
+        vserver: VsId,
+        /// The step.
+        step: Step,
+    },
+    /// Renew the kernel lifetime of this vserver's address.
+    Renew {
+        /// The vserver.
+        vserver: VsId,
+    },
+    /// Tell the boss how its assume order ended.
+    Outcome {
+        /// The boss that gave the order.
+        boss: NodeId,
+        /// The vserver.
+        vserver: VsId,
+        /// The order's round.
+        round: u32,
+        /// True if the vserver is now served here.
+        ok: bool,
+    },
+    /// The set of claimed vservers changed (bit per vserver): announce it.
+    Claims {
+        /// The new bitmap.
+        claims: u64,
+    },
+}
+
+/// Everything this box holds.
+pub struct Holder {
+    slots: Vec<Slot, MAX_VSERVERS>,
+    plans: Vec<Plan, MAX_VSERVERS>,
+    claims: u64,
+    actions: Deque<HolderAction, HOLDER_QUEUE>,
+    dropped: u32,
+}
+
+impl Holder {
+    /// Nothing held yet.
+    pub fn new(config: &Config) -> Holder {
+        let mut slots = Vec::new();
+        let mut plans = Vec::new();
+        for v in &config.vservers {
+            let plan = Plan {
+                hooks: [0, 1, 2, 3].map(|i| v.hooks[i].is_some()),
+                garp_count: DEFAULT_GARP_COUNT,
+                garp_spacing: DEFAULT_GARP_SPACING,
+            };
+            // At most MAX_VSERVERS (checked by the parser).
+            if slots.push(Slot::Free).is_err() || plans.push(plan).is_err() {
+                break;
+            }
+        }
+        Holder {
+            slots,
+            plans,
+            claims: 0,
+            actions: Deque::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Bit per vserver this box claims.
+    pub fn claims(&self) -> u64 {
+        self.claims
+    }
+
+    /// Vservers held or being taken over (the "holding" a volunteer reports).
+    pub fn holding(&self) -> u8 {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s, Slot::Held { .. } | Slot::Taking { .. }))
+            .count() as u8
+    }
+
+    /// True if `vs` is held, taken over or released here right now: an
+    /// address may be on an interface.
+    pub fn busy(&self, vs: VsId) -> bool {
+        !matches!(self.slots.get(vs as usize), Some(Slot::Free) | None)
+    }
+
+    /// Actions dropped because the queue was full.
+    pub fn dropped_actions(&self) -> u32 {
+        self.dropped
+    }
+
+    /// The boss says: take over `vs`. Ignored while the lease is not valid
+    /// (reported as failed, so the boss picks another box at once), and when
+    /// already held (reported as done).
+    pub fn assume(&mut self, now: Instant, boss: NodeId, vs: VsId, round: u32, lease_valid: bool) {
+        let Some(slot) = self.slots.get_mut(vs as usize) else {
+            return;
+        };
+        let plan = self.plans[vs as usize];
+        match slot {
+            Slot::Held { .. } => self.push(HolderAction::Outcome {
+                boss,
+                vserver: vs,
+                round,
+                ok: true,
+            }),
+            Slot::Free if lease_valid => {
+                *slot = Slot::Taking {
+                    seq: Sequence::start(Direction::Takeover, plan),
+                    round,
+                    boss,
+                };
+                self.drive(now, vs);
+            }
+            Slot::Free => self.push(HolderAction::Outcome {
+                boss,
+                vserver: vs,
+                round,
+                ok: false,
+            }),
+            // Already moving: the boss's timeout or our outcome settles it.
+            Slot::Taking { .. } | Slot::Releasing { .. } => {}
+        }
+    }
+
+    /// The boss says: release `vs` (or the operator, or a shutdown).
+    pub fn release(&mut self, now: Instant, vs: VsId) {
+        let Some(slot) = self.slots.get_mut(vs as usize) else {
+            return;
+        };
+        let plan = self.plans[vs as usize];
+        match slot {
+            Slot::Held { .. } => {
+                *slot = Slot::Releasing {
+                    seq: Sequence::start(Direction::Release, plan),
+                };
+                self.drive(now, vs);
+            }
+            Slot::Taking { round, boss, .. } => {
+                // Abort: the alias may already be up, so remove it first.
+                let (round, boss) = (*round, *boss);
+                *slot = Slot::Releasing {
+                    seq: Sequence::start(Direction::Fence, plan),
+                };
+                self.push(HolderAction::Outcome {
+                    boss,
+                    vserver: vs,
+                    round,
+                    ok: false,
+                });
+                self.drive(now, vs);
+            }
+            Slot::Free | Slot::Releasing { .. } => {}
+        }
+    }
+
+    /// Release everything (SIGTERM, `bongoyo hold` after hand-over).
+    pub fn release_all(&mut self, now: Instant) {
+        for vs in 0..self.slots.len() {
+            self.release(now, vs as VsId);
+        }
+    }
+
+    /// Every hello: renew the kernel lifetimes while the lease holds; when
+    /// it has lapsed, give up every address at once (fencing layer 1).
+    pub fn tick(&mut self, now: Instant, lease_valid: bool) {
+        for vs in 0..self.slots.len() {
+            let plan = self.plans[vs];
+            let slot = &mut self.slots[vs];
+            match slot {
+                Slot::Held { .. } if lease_valid => {
+                    self.push(HolderAction::Renew {
+                        vserver: vs as VsId,
+                    });
+                }
+                Slot::Held { .. } | Slot::Taking { .. } if !lease_valid => {
+                    if let Slot::Taking { round, boss, .. } = slot {
+                        let (round, boss) = (*round, *boss);
+                        self.push(HolderAction::Outcome {
+                            boss,
+                            vserver: vs as VsId,
+                            round,
+                            ok: false,
+                        });
+                    }
+                    self.slots[vs] = Slot::Releasing {
+                        seq: Sequence::start(Direction::Fence, plan),
+                    };
+                    self.drive(now, vs as VsId);
+                }
+                _ => {}
+            }
+        }
+        self.update_claims();
+        // Gratuitous ARPs are spaced in time: let due ones out.
+        for vs in 0..self.slots.len() {
+            self.drive(now, vs as VsId);
+        }
+    }
+
+    /// The result of a step the shell ran.
+    pub fn step_done(&mut self, now: Instant, vs: VsId, step: Step, ok: bool) {
+        match self.slots.get_mut(vs as usize) {
+            Some(Slot::Taking { seq, .. })
+            | Some(Slot::Releasing { seq })
+            | Some(Slot::Held { garps: Some(seq) }) => seq.step_done(now, step, ok),
+            _ => return,
+        }
+        self.drive(now, vs);
+    }
+
+    /// When [`Holder::tick`] is next needed for a spaced gratuitous ARP.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.slots
+            .iter()
+            .filter_map(|s| match s {
+                Slot::Taking { seq, .. }
+                | Slot::Releasing { seq }
+                | Slot::Held { garps: Some(seq) } => seq.poll_timeout(),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// The next action.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<HolderAction> {
+        self.actions.pop_front()
+    }
+
+    fn push(&mut self, a: HolderAction) {
+        if self.actions.push_back(a).is_err() {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+
+    /// Hand out due steps and settle a finished sequence.
+    fn drive(&mut self, now: Instant, vs: VsId) {
+        let i = vs as usize;
+        let mut steps: Vec<Step, 4> = Vec::new();
+        let mut done = None;
+        match self.slots.get_mut(i) {
+            Some(Slot::Taking { seq, round, boss }) => {
+                while let Some(s) = seq.poll_step(now) {
+                    let _ = steps.push(s);
+                }
+                if let Some(o) = seq.outcome() {
+                    done = Some((Direction::Takeover, o, *round, *boss));
+                }
+            }
+            Some(Slot::Releasing { seq }) => {
+                while let Some(s) = seq.poll_step(now) {
+                    let _ = steps.push(s);
+                }
+                if let Some(o) = seq.outcome() {
+                    done = Some((Direction::Release, o, 0, 0));
+                }
+            }
+            Some(Slot::Held { garps }) => {
+                if let Some(seq) = garps {
+                    while let Some(s) = seq.poll_step(now) {
+                        let _ = steps.push(s);
+                    }
+                    if seq.poll_timeout().is_none() {
+                        *garps = None;
+                    }
+                }
+            }
+            _ => {}
+        }
+        for step in steps {
+            self.push(HolderAction::Step { vserver: vs, step });
+        }
+        match done {
+            Some((Direction::Takeover, outcome, round, boss)) => {
+                let ok = outcome == Outcome::Done;
+                if ok {
+                    // Held; the remaining spaced gratuitous ARPs go on.
+                    let seq = match &self.slots[i] {
+                        Slot::Taking { seq, .. } => seq.clone(),
+                        _ => return,
+                    };
+                    let more = seq.poll_timeout().is_some();
+                    self.slots[i] = Slot::Held {
+                        garps: more.then_some(seq),
+                    };
+                } else {
+                    // A failed takeover may have left the alias: undo it.
+                    let plan = self.plans[i];
+                    self.slots[i] = Slot::Releasing {
+                        seq: Sequence::start(Direction::Fence, plan),
+                    };
+                }
+                self.push(HolderAction::Outcome {
+                    boss,
+                    vserver: vs,
+                    round,
+                    ok,
+                });
+                self.update_claims();
+                if !ok {
+                    self.drive(now, vs);
+                }
+            }
+            Some((_, _, _, _)) => {
+                self.slots[i] = Slot::Free;
+                self.update_claims();
+            }
+            None => {}
+        }
+    }
+
+    fn update_claims(&mut self) {
+        let mut claims = 0u64;
+        for (i, s) in self.slots.iter().enumerate() {
+            // A releasing address may still be up: keep claiming it until
+            // it is gone, so the boss never sees "nobody" while it answers.
+            if matches!(s, Slot::Held { .. } | Slot::Releasing { .. }) {
+                claims |= 1 << i;
+            }
+        }
+        if claims != self.claims {
+            self.claims = claims;
+            self.push(HolderAction::Claims { claims });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    const CONF: &str = "cluster t\nkey-file insecure\ninterface eth0\nnode f1 10.0.0.11\nnode f2 10.0.0.12\n\
+        vserver web {\n address 10.0.0.50/24\n interface eth0\n}\n\
+        vserver db {\n address 10.0.0.51/24\n interface eth0\n pre-takeover /bin/true\n pre-release /bin/true\n}\n";
+
+    fn holder() -> Holder {
+        Holder::new(&parse("t.conf", CONF).expect("config"))
+    }
+
+    fn drain(h: &mut Holder) -> std::vec::Vec<HolderAction> {
+        std::iter::from_fn(|| h.poll_action()).collect()
+    }
+
+    fn step(vs: VsId, step: Step) -> HolderAction {
+        HolderAction::Step { vserver: vs, step }
+    }
+
+    #[test]
+    fn takeover_claims_reports_and_renews() {
+        let mut h = holder();
+        h.assume(Instant(0), 1, 0, 7, true);
+        assert_eq!(drain(&mut h), vec![step(0, Step::AddAlias)]);
+        assert_eq!(h.claims(), 0, "no claim before the address is up");
+        h.step_done(Instant(5), 0, Step::AddAlias, true);
+        let a = drain(&mut h);
+        assert!(a.contains(&step(0, Step::Garp)), "{a:?}");
+        assert!(a.contains(&HolderAction::Outcome {
+            boss: 1,
+            vserver: 0,
+            round: 7,
+            ok: true
+        }));
+        assert!(a.contains(&HolderAction::Claims { claims: 1 }));
+        assert_eq!(h.holding(), 1);
+        // The other gratuitous ARPs follow at their spacing, then renewals.
+        assert_eq!(h.poll_timeout(), Some(Instant(105)));
+        h.tick(Instant(105), true);
+        let a = drain(&mut h);
+        assert!(
+            a.contains(&step(0, Step::Garp)) && a.contains(&HolderAction::Renew { vserver: 0 }),
+            "{a:?}"
+        );
+        h.tick(Instant(205), true);
+        h.tick(Instant(305), true);
+        assert_eq!(h.poll_timeout(), None, "all gratuitous ARPs sent");
+        // A repeated order is answered, not redone.
+        drain(&mut h);
+        h.assume(Instant(400), 1, 0, 8, true);
+        assert_eq!(
+            drain(&mut h),
+            vec![HolderAction::Outcome {
+                boss: 1,
+                vserver: 0,
+                round: 8,
+                ok: true
+            }]
+        );
+    }
+
+    #[test]
+    fn no_lease_no_takeover() {
+        let mut h = holder();
+        h.assume(Instant(0), 1, 0, 3, false);
+        assert_eq!(
+            drain(&mut h),
+            vec![HolderAction::Outcome {
+                boss: 1,
+                vserver: 0,
+                round: 3,
+                ok: false
+            }]
+        );
+        assert!(!h.busy(0));
+    }
+
+    #[test]
+    fn lapsed_lease_gives_everything_up_alias_first() {
+        let mut h = holder();
+        h.assume(Instant(0), 1, 1, 3, true);
+        assert_eq!(drain(&mut h), vec![step(1, Step::PreTakeover)]);
+        h.step_done(Instant(1), 1, Step::PreTakeover, true);
+        h.step_done(Instant(2), 1, Step::AddAlias, true);
+        drain(&mut h);
+        assert_eq!(h.claims(), 0b10);
+        h.tick(Instant(400), false);
+        let a = drain(&mut h);
+        assert!(
+            a.contains(&step(1, Step::RemoveAlias)),
+            "no pre-release hook first: {a:?}"
+        );
+        assert!(!a.contains(&step(1, Step::PreRelease)));
+        assert_eq!(h.claims(), 0b10, "claimed until the address is gone");
+        h.step_done(Instant(401), 1, Step::RemoveAlias, true);
+        assert_eq!(h.claims(), 0);
+        assert!(!h.busy(1));
+    }
+
+    #[test]
+    fn release_runs_hooks_in_order() {
+        let mut h = holder();
+        h.assume(Instant(0), 1, 1, 3, true);
+        h.step_done(Instant(1), 1, Step::PreTakeover, true);
+        h.step_done(Instant(2), 1, Step::AddAlias, true);
+        drain(&mut h);
+        h.release(Instant(10), 1);
+        assert_eq!(drain(&mut h), vec![step(1, Step::PreRelease)]);
+        h.step_done(Instant(11), 1, Step::PreRelease, true);
+        assert_eq!(drain(&mut h), vec![step(1, Step::RemoveAlias)]);
+        h.step_done(Instant(12), 1, Step::RemoveAlias, true);
+        assert_eq!(drain(&mut h), vec![HolderAction::Claims { claims: 0 }]);
+    }
+
+    #[test]
+    fn failed_alias_reports_and_cleans_up() {
+        let mut h = holder();
+        h.assume(Instant(0), 1, 0, 9, true);
+        drain(&mut h);
+        h.step_done(Instant(1), 0, Step::AddAlias, false);
+        let a = drain(&mut h);
+        assert!(
+            a.contains(&HolderAction::Outcome {
+                boss: 1,
+                vserver: 0,
+                round: 9,
+                ok: false
+            }),
+            "{a:?}"
+        );
+        assert!(
+            a.contains(&step(0, Step::RemoveAlias)),
+            "undo whatever was done: {a:?}"
+        );
+        assert_eq!(h.holding(), 0);
+    }
+
+    #[test]
+    fn release_all_on_shutdown() {
+        let mut h = holder();
+        h.assume(Instant(0), 1, 0, 1, true);
+        h.step_done(Instant(1), 0, Step::AddAlias, true);
+        drain(&mut h);
+        h.release_all(Instant(2));
+        assert!(drain(&mut h).contains(&step(0, Step::RemoveAlias)));
+    }
+}
