@@ -42,7 +42,14 @@ impl Core {
         Core
     }
     /// A verified message from `from` (incarnation from the header).
-    pub fn handle_message(&mut self, _now: Instant, _from: NodeId, _incarnation: u64, _body: &Body) {}
+    pub fn handle_message(
+        &mut self,
+        _now: Instant,
+        _from: NodeId,
+        _incarnation: u64,
+        _body: &Body,
+    ) {
+    }
     /// Time passed.
     pub fn handle_timeout(&mut self, _now: Instant) {}
     /// An operator command.

@@ -10,7 +10,9 @@ use core::time::Duration;
 
 use heapless::{String, Vec};
 
-use crate::limits::{MAX_ARGS, MAX_COMMAND, MAX_IFNAME, MAX_KEY, MAX_NAME, MAX_NODES, MAX_PEERS, MAX_VSERVERS};
+use crate::limits::{
+    MAX_ARGS, MAX_COMMAND, MAX_IFNAME, MAX_KEY, MAX_NAME, MAX_NODES, MAX_PEERS, MAX_VSERVERS,
+};
 
 mod parse;
 
@@ -217,12 +219,18 @@ impl VServer {
 impl Config {
     /// The node with this name.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
-        self.nodes.iter().position(|n| n.name == name).map(|i| i as NodeId)
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| i as NodeId)
     }
 
     /// The vserver with this name.
     pub fn vserver_id(&self, name: &str) -> Option<VsId> {
-        self.vservers.iter().position(|v| v.name == name).map(|i| i as VsId)
+        self.vservers
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| i as VsId)
     }
 
     /// A 32-bit digest of everything the boxes must agree on (nodes and

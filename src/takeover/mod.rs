@@ -1,4 +1,292 @@
-//! The ordered steps of a takeover (pre-takeover hook, alias, gratuitous ARP,
-//! post-takeover hook, claim) and of a release, as sans-IO actions.
+//! The ordered steps of a takeover and of a release, for one vserver on one
+//! box (DESIGN section 5, seed 000 section 7). Sans-IO: [`Sequence`] says
+//! which step to start ([`Step`]); the shell runs it (a hook as a child
+//! process, an alias through ioctl, a gratuitous ARP on the packet socket) and
+//! feeds the result back. A failed hook or alias aborts the sequence and
+//! reports, so the boss can pick another box.
 //!
-//! Arrives with the vserver work (issue 5).
+//! Takeover: pre-takeover hook → alias the address → first gratuitous ARP →
+//! post-takeover hook → claim (the remaining gratuitous ARPs keep going out
+//! at their spacing meanwhile, so clients update even if the hook is slow).
+//! Release is the reverse: pre-release hook → remove the alias → post-release
+//! hook → stop claiming. The claim is dropped last, after the address is gone,
+//! so the boss never sees "nobody claims" while the address still answers.
+
+use core::time::Duration;
+
+use crate::time::Instant;
+
+/// Gratuitous ARPs sent after a takeover, and their spacing. Several, because
+/// one can be lost; spaced, because a switch or client that is busy at the
+/// first one catches a later one. keepalived sends 5 by default; 4 spaced
+/// 100 ms cover a 300 ms window for under 250 bytes of traffic.
+pub const DEFAULT_GARP_COUNT: u8 = 4;
+/// Default spacing between gratuitous ARPs.
+pub const DEFAULT_GARP_SPACING: Duration = Duration::from_millis(100);
+
+/// Which way the sequence goes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Take the address over.
+    Takeover,
+    /// Give it up.
+    Release,
+}
+
+/// One step the shell carries out.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Run the pre-takeover hook (skipped by the sequence if not configured).
+    PreTakeover,
+    /// Add the address (alias label or dedicated interface).
+    AddAlias,
+    /// Send one gratuitous ARP for the address.
+    Garp,
+    /// Run the post-takeover hook.
+    PostTakeover,
+    /// Run the pre-release hook.
+    PreRelease,
+    /// Remove the address.
+    RemoveAlias,
+    /// Run the post-release hook.
+    PostRelease,
+}
+
+/// How a sequence ended.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Takeover complete: claim the vserver. Release complete: stop claiming.
+    Done,
+    /// A step failed; the sequence stopped there.
+    Failed(Step),
+}
+
+/// Where a sequence is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the result of this step.
+    Running(Step),
+    /// Finished.
+    Over(Outcome),
+}
+
+/// What configuration the sequence needs: which hooks exist, ARP settings.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Hooks configured, indexed like `config::HookKind`.
+    pub hooks: [bool; 4],
+    /// Gratuitous ARPs to send.
+    pub garp_count: u8,
+    /// Their spacing.
+    pub garp_spacing: Duration,
+}
+
+/// One takeover or release in progress.
+#[derive(Clone, Debug)]
+pub struct Sequence {
+    direction: Direction,
+    plan: Plan,
+    phase: Phase,
+    /// Gratuitous ARPs still to send, and when the next is due.
+    garps_left: u8,
+    next_garp: Option<Instant>,
+    /// Steps handed out and not yet polled.
+    pending: Option<Step>,
+}
+
+impl Sequence {
+    /// Start a sequence; the first step is ready at once.
+    pub fn start(direction: Direction, plan: Plan) -> Sequence {
+        let mut s = Sequence {
+            direction,
+            plan,
+            phase: Phase::Over(Outcome::Done),
+            garps_left: 0,
+            next_garp: None,
+            pending: None,
+        };
+        let first = match direction {
+            Direction::Takeover => Step::PreTakeover,
+            Direction::Release => Step::PreRelease,
+        };
+        s.enter(first);
+        s
+    }
+
+    /// Which way it goes.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// The result, once over.
+    pub fn outcome(&self) -> Option<Outcome> {
+        match self.phase {
+            Phase::Over(o) => Some(o),
+            Phase::Running(_) => None,
+        }
+    }
+
+    /// The next step to start, if any (call until `None`).
+    #[must_use]
+    pub fn poll_step(&mut self, now: Instant) -> Option<Step> {
+        if let Some(s) = self.pending.take() {
+            return Some(s);
+        }
+        match self.next_garp {
+            Some(due) if now >= due && self.garps_left > 0 => {
+                self.garps_left -= 1;
+                self.next_garp = (self.garps_left > 0).then(|| now + self.plan.garp_spacing);
+                Some(Step::Garp)
+            }
+            _ => None,
+        }
+    }
+
+    /// When [`Sequence::poll_step`] next has something without an input.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.garps_left > 0 {
+            self.next_garp
+        } else {
+            None
+        }
+    }
+
+    /// The result of a step the shell ran. Results for steps not running are
+    /// ignored (a late hook exit after an abort, for example).
+    pub fn step_done(&mut self, now: Instant, step: Step, ok: bool) {
+        if self.phase != Phase::Running(step) {
+            return;
+        }
+        if !ok {
+            self.garps_left = 0;
+            self.next_garp = None;
+            self.phase = Phase::Over(Outcome::Failed(step));
+            return;
+        }
+        match step {
+            Step::PreTakeover => self.enter(Step::AddAlias),
+            Step::AddAlias => {
+                self.garps_left = self.plan.garp_count;
+                self.next_garp = Some(now);
+                self.enter(Step::PostTakeover);
+            }
+            Step::PostTakeover | Step::PostRelease => self.phase = Phase::Over(Outcome::Done),
+            Step::PreRelease => self.enter(Step::RemoveAlias),
+            Step::RemoveAlias => self.enter(Step::PostRelease),
+            Step::Garp => {}
+        }
+    }
+
+    /// Start `step`, skipping hooks that are not configured.
+    fn enter(&mut self, step: Step) {
+        let hook = match step {
+            Step::PreTakeover => Some(0),
+            Step::PostTakeover => Some(1),
+            Step::PreRelease => Some(2),
+            Step::PostRelease => Some(3),
+            _ => None,
+        };
+        if let Some(i) = hook {
+            if !self.plan.hooks[i] {
+                // Not configured: it succeeds at once.
+                self.phase = Phase::Running(step);
+                let after = match step {
+                    Step::PreTakeover => Some(Step::AddAlias),
+                    Step::PreRelease => Some(Step::RemoveAlias),
+                    _ => None,
+                };
+                match after {
+                    Some(next) => self.enter(next),
+                    None => self.phase = Phase::Over(Outcome::Done),
+                }
+                return;
+            }
+        }
+        self.phase = Phase::Running(step);
+        self.pending = Some(step);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(hooks: bool) -> Plan {
+        Plan {
+            hooks: [hooks; 4],
+            garp_count: 3,
+            garp_spacing: Duration::from_millis(100),
+        }
+    }
+
+    #[test]
+    fn takeover_in_order_with_spaced_garps() {
+        let mut s = Sequence::start(Direction::Takeover, plan(true));
+        let t0 = Instant(1000);
+        assert_eq!(s.poll_step(t0), Some(Step::PreTakeover));
+        assert_eq!(s.poll_step(t0), None);
+        s.step_done(t0, Step::PreTakeover, true);
+        assert_eq!(s.poll_step(t0), Some(Step::AddAlias));
+        s.step_done(t0, Step::AddAlias, true);
+        // The post hook starts, and the first gratuitous ARP is due at once.
+        assert_eq!(s.poll_step(t0), Some(Step::PostTakeover));
+        assert_eq!(s.poll_step(t0), Some(Step::Garp));
+        assert_eq!(s.poll_step(t0), None);
+        assert_eq!(s.poll_timeout(), Some(Instant(1100)));
+        assert_eq!(s.poll_step(Instant(1099)), None);
+        assert_eq!(s.poll_step(Instant(1100)), Some(Step::Garp));
+        s.step_done(Instant(1150), Step::PostTakeover, true);
+        assert_eq!(s.outcome(), Some(Outcome::Done));
+        // The last gratuitous ARP still goes out after the claim.
+        assert_eq!(s.poll_step(Instant(1200)), Some(Step::Garp));
+        assert_eq!(s.poll_step(Instant(1300)), None);
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn failed_alias_aborts_and_reports() {
+        let mut s = Sequence::start(Direction::Takeover, plan(true));
+        let t = Instant(0);
+        assert_eq!(s.poll_step(t), Some(Step::PreTakeover));
+        s.step_done(t, Step::PreTakeover, true);
+        assert_eq!(s.poll_step(t), Some(Step::AddAlias));
+        s.step_done(t, Step::AddAlias, false);
+        assert_eq!(s.outcome(), Some(Outcome::Failed(Step::AddAlias)));
+        assert_eq!(s.poll_step(t), None, "no ARP for an address we do not have");
+    }
+
+    #[test]
+    fn failed_hook_aborts() {
+        let mut s = Sequence::start(Direction::Takeover, plan(true));
+        let _ = s.poll_step(Instant(0));
+        s.step_done(Instant(5), Step::PreTakeover, false);
+        assert_eq!(s.outcome(), Some(Outcome::Failed(Step::PreTakeover)));
+        // A stray late result changes nothing.
+        s.step_done(Instant(6), Step::AddAlias, true);
+        assert_eq!(s.outcome(), Some(Outcome::Failed(Step::PreTakeover)));
+    }
+
+    #[test]
+    fn release_reverses_and_skips_missing_hooks() {
+        let mut s = Sequence::start(Direction::Release, plan(false));
+        let t = Instant(0);
+        assert_eq!(s.poll_step(t), Some(Step::RemoveAlias));
+        assert_eq!(s.outcome(), None);
+        s.step_done(t, Step::RemoveAlias, true);
+        assert_eq!(s.outcome(), Some(Outcome::Done));
+        assert_eq!(s.poll_step(t), None);
+    }
+
+    #[test]
+    fn release_with_hooks() {
+        let mut s = Sequence::start(Direction::Release, plan(true));
+        let t = Instant(0);
+        assert_eq!(s.poll_step(t), Some(Step::PreRelease));
+        s.step_done(t, Step::PreRelease, true);
+        assert_eq!(s.poll_step(t), Some(Step::RemoveAlias));
+        s.step_done(t, Step::RemoveAlias, true);
+        assert_eq!(s.poll_step(t), Some(Step::PostRelease));
+        s.step_done(t, Step::PostRelease, false);
+        assert_eq!(s.outcome(), Some(Outcome::Failed(Step::PostRelease)));
+    }
+}

@@ -1,4 +1,9 @@
 //! Virtual servers: combo states, the action table and volunteer rounds
 //! (DESIGN section 5). Sans-IO, driven by the cluster core.
 //!
-//! Arrives with the vserver work (issue 5).
+//! * [`combo`]: the three-character state and [`combo::decide`], the one
+//!   table that maps each of the 27 states to the boss's action.
+//! * [`volunteer`]: a volunteer round: who answered, who wins.
+
+pub mod combo;
+pub mod volunteer;

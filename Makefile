@@ -1,0 +1,73 @@
+# bongoyo: the few targets a person needs. Every target installs what it uses
+# (rustup targets, Debian packages) so it works on a fresh machine.
+#
+#   make build          static x86_64 musl binary  -> target/x86_64-unknown-linux-musl/release/bongoyo
+#   make build-aarch64  static aarch64 musl binary -> target/aarch64-unknown-linux-musl/release/bongoyo
+#   make test           format, lints, unit + simulator + namespace tests (as root)
+#   make sim SEEDS=N SEED=S   N random simulator scenarios from seed S
+#   make bench          figures (size, ...) into bench-results/
+#   make demo           three boxes in network namespaces
+#   make fuzz           run the datagram decoder fuzzer for a while (installs cargo-fuzz)
+
+X86     := x86_64-unknown-linux-musl
+ARM     := aarch64-unknown-linux-musl
+BIN_X86 := target/$(X86)/release/bongoyo
+BIN_ARM := target/$(ARM)/release/bongoyo
+SEEDS   ?= 1000
+SEED    ?= 1
+CI_SEEDS ?= 300
+APT_PKGS := nftables iproute2 procps psmisc file
+
+CARGO ?= cargo
+
+.PHONY: all build build-aarch64 targets deps test lint unit sim bench demo fuzz clean size
+
+all: build
+
+targets:
+	@rustup target list --installed | grep -qx $(X86) || rustup target add $(X86)
+	@rustup target list --installed | grep -qx $(ARM) || rustup target add $(ARM)
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+
+# Debian packages the tests and the demo use; installed only when missing.
+deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
+	fi
+
+build: targets
+	$(CARGO) build --release --locked --target $(X86)
+	@ls -l $(BIN_X86); file $(BIN_X86) 2>/dev/null || true
+
+build-aarch64: targets
+	$(CARGO) build --release --locked --target $(ARM)
+	@ls -l $(BIN_ARM); file $(BIN_ARM) 2>/dev/null || true
+
+lint: targets
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+unit: targets
+	SIM_SEEDS=$(CI_SEEDS) $(CARGO) test --locked
+
+test: deps lint build unit
+	@echo "make test: all passed"
+
+sim: targets
+	SIM_SEEDS=$(SEEDS) SIM_SEED=$(SEED) $(CARGO) test --locked --test sim -- --nocapture
+
+bench: deps build build-aarch64
+	@bash tests/bench/run.sh
+
+demo: deps build
+	@bash tests/demo.sh $(BIN_X86)
+
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	cd fuzz && $(CARGO) fuzz run decode -- -max_total_time=60
+
+clean:
+	$(CARGO) clean
