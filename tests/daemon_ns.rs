@@ -99,6 +99,22 @@ fn one_box_logs_answers_reloads_and_stops() {
     assert!(!st.success());
     assert!(sock.exists(), "the refused twin removed the live socket");
 
+    // A datagram that is not ours: received, dropped by the codec, counted.
+    daemon_util::sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &ns.name,
+        "bash",
+        "-c",
+        "echo not-a-bongoyo-datagram > /dev/udp/127.0.0.1/7607",
+    ]);
+    let counted = eventually(Duration::from_secs(3), || {
+        let (_, json) = status(&sock, true);
+        (json.contains("\"received\":1,") && json.contains("\"drops\":{\"total\":1,")).then_some(())
+    });
+    assert!(counted.is_some(), "{}", status(&sock, false).1);
+
     // SIGHUP with a broken file: every error logged, daemon keeps running.
     std::fs::write(&conf, "cluster t\nkey-file insecure\nbogus-directive 42\n").unwrap();
     d.signal("HUP");
