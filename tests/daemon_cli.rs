@@ -104,3 +104,41 @@ fn usage_errors_exit_64() {
     assert_eq!(client(&["release"]).status.code(), Some(64));
     assert_eq!(client(&["--help"]).status.code(), Some(0));
 }
+
+#[test]
+fn run_refuses_a_config_whose_key_file_cannot_be_read() {
+    let dir = TempDir::new("nokey");
+    let key = dir.path("missing.key");
+    let conf = dir.path("bongoyo.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "cluster t\nkey-file {}\ninterface lo\nnode f1 127.0.0.1\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let sock = dir.path("ctl.sock");
+    let out = std::process::Command::new(daemon_util::BIN)
+        .args([
+            "run",
+            "-n",
+            "f1",
+            "-c",
+            conf.to_str().unwrap(),
+            "-s",
+            sock.to_str().unwrap(),
+        ])
+        .env("BONGOYO_SYSLOG_SOCKET", dir.path("no-syslog.sock"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Names the file and line of the key-file directive and the key's path.
+    assert!(err.contains(&format!("{}:2:", conf.display())), "{err}");
+    assert!(err.contains(key.to_str().unwrap()), "{err}");
+    // The missing syslog was reported once.
+    assert_eq!(err.matches("syslog unavailable").count(), 1, "{err}");
+    assert!(!sock.exists());
+}

@@ -168,6 +168,11 @@ fn a_slow_control_client_does_not_stall_the_daemon() {
     assert!(answered.is_some());
     assert!(t.elapsed() < Duration::from_secs(4));
     drop(idle);
+    let s = sock.to_str().unwrap();
+    let hold = client(&["hold", "-s", s]);
+    assert_eq!(hold.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&hold.stdout).starts_with("ok hold"));
+    assert_eq!(client(&["resume", "-s", s]).status.code(), Some(0));
     let (code, _) = {
         let out = client(&["release", "no-such-vserver", "-s", sock.to_str().unwrap()]);
         (out.status.code(), ())
