@@ -206,8 +206,8 @@ fn check(c: &Check) -> u8 {
         }
         Ok(cfg) => {
             if let Some(name) = &c.name {
-                if cfg.node_id(name).is_none() {
-                    eprintln!("{path}: no node line for {name:?}");
+                if let Err(errs) = crate::config::validate_node(&path, &cfg, name) {
+                    let _ = write!(io::stderr(), "{errs}");
                     return EX_DATAERR;
                 }
             }

@@ -130,11 +130,8 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
         Some(n) => n.clone(),
         None => process::hostname().map_err(|e| Failure::os(format_args!("uname"), e))?,
     };
-    let me = config.node_id(&name).ok_or_else(|| {
-        Failure::data(format!(
-            "{path}: no node line for this box's name {name:?} (use -n NAME)"
-        ))
-    })?;
+    let me = config::validate_node(&path, &config, &name)
+        .map_err(|errs| Failure::data(format!("{errs}").trim_end().to_owned()))?;
     let mut d = Daemon::start(config, me, signals, &opts.socket, path)?;
     let r = d.run_loop();
     control::remove(&opts.socket);

@@ -2,7 +2,8 @@
 //!
 //! [`parse`] turns text into a [`Config`] of fixed-capacity tables, or into a
 //! list of [`ConfigError`]s, each naming `FILE:LINE:COL`. The daemon reads the
-//! key file through [`load`]; everything else here is pure.
+//! key file through [`load`]; everything else here is pure. The grammar and
+//! every decision DESIGN leaves open are documented in `parse.rs`.
 
 use core::fmt;
 use core::net::Ipv4Addr;
@@ -11,12 +12,15 @@ use core::time::Duration;
 use heapless::{String, Vec};
 
 use crate::limits::{
-    MAX_ARGS, MAX_COMMAND, MAX_IFNAME, MAX_KEY, MAX_NAME, MAX_NODES, MAX_PEERS, MAX_VSERVERS,
+    MAX_COMMAND, MAX_IFNAME, MAX_KEY, MAX_NAME, MAX_NODES, MAX_PEERS, MAX_VSERVERS,
 };
 
 mod parse;
 
-pub use parse::{load, parse, ConfigError, Errors};
+pub use parse::{
+    load, parse, validate_node, ConfigError, Errors, MAX_DURATION, MAX_FILE_NAME, MAX_MESSAGE,
+    MIN_INTERVAL,
+};
 
 /// A cluster, node or vserver name.
 pub type Name = String<MAX_NAME>;
@@ -132,7 +136,7 @@ impl Command {
         self.line.split_ascii_whitespace()
     }
 
-    /// Number of words (program included); at most [`MAX_ARGS`].
+    /// Number of words (program included); at most [`MAX_ARGS`](crate::limits::MAX_ARGS).
     pub fn argc(&self) -> usize {
         self.argv().count()
     }
@@ -288,6 +292,3 @@ impl Fnv {
         self.0
     }
 }
-
-/// `MAX_ARGS` re-exported for the parser's limit message.
-pub(crate) const ARGS_LIMIT: usize = MAX_ARGS;

@@ -112,6 +112,9 @@ pub struct StateSync {
 }
 
 /// Every message the cluster exchanges.
+// Hello and StateSync are far larger than the rest; boxing them would
+// allocate on every datagram, which the core must never do.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Body {
     /// The heartbeat.

@@ -1,0 +1,496 @@
+//! Interface addresses: the vserver alias (SIOCSIFADDR family of ioctls), its
+//! kernel lifetime (rtnetlink), and the list of addresses a box already has.
+//!
+//! Fencing layer 2 (DESIGN section 4) lives here: after the ioctl adds the
+//! address, [`set_lifetime`] gives it a valid and preferred lifetime in whole
+//! seconds through an `RTM_NEWADDR` with `NLM_F_REPLACE`. The daemon renews it
+//! every hello while its lease holds; a daemon that is killed or frozen stops
+//! renewing and the kernel's own address-lifetime worker removes the address
+//! 1-2 s later (the kernel counts lifetimes in whole seconds, rounding down
+//! the age, so a 1 s lifetime ends between 1 and 2 s after the last renewal).
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use heapless::{String, Vec};
+
+use crate::limits::MAX_IFNAME;
+
+/// Bytes in a kernel interface name, NUL included (IFNAMSIZ).
+const IFNAMSIZ: usize = 16;
+
+/// `struct ifreq` with the address member of its union. 40 bytes: as large as
+/// the kernel's `struct ifreq` on every 64- and 32-bit target, so the kernel
+/// never reads past it.
+#[repr(C)]
+struct IfReqAddr {
+    name: [u8; IFNAMSIZ],
+    addr: libc::sockaddr_in,
+    _pad: [u8; 8],
+}
+
+/// `struct ifreq` with the flags member of its union.
+#[repr(C)]
+struct IfReqFlags {
+    name: [u8; IFNAMSIZ],
+    flags: libc::c_short,
+    _pad: [u8; 22],
+}
+
+fn ifname_bytes(name: &str) -> io::Result<[u8; IFNAMSIZ]> {
+    let b = name.as_bytes();
+    if b.is_empty() || b.len() >= IFNAMSIZ || b.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "bad interface name",
+        ));
+    }
+    let mut out = [0u8; IFNAMSIZ];
+    out[..b.len()].copy_from_slice(b);
+    Ok(out)
+}
+
+fn sockaddr(addr: Ipv4Addr) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(addr).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// An `AF_INET` datagram socket: the handle the interface ioctls go through.
+fn inet_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2); the fd is owned at once.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh, valid descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// One ioctl on an interface request. `req` is the request number; its C type
+/// differs between libcs (musl: `c_int`, glibc: `c_ulong`), hence the cast.
+fn ioctl<T>(fd: &OwnedFd, req: libc::c_ulong, arg: &mut T) -> io::Result<()> {
+    // SAFETY: `arg` is a live, properly sized ifreq-shaped struct for the
+    // duration of the call.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), req as _, arg as *mut T) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn set_addr(fd: &OwnedFd, name: &str, req: libc::c_ulong, addr: Ipv4Addr) -> io::Result<()> {
+    let mut r = IfReqAddr {
+        name: ifname_bytes(name)?,
+        addr: sockaddr(addr),
+        _pad: [0; 8],
+    };
+    ioctl(fd, req, &mut r)
+}
+
+/// The netmask of a prefix length (0..=32).
+pub fn netmask(prefix: u8) -> Ipv4Addr {
+    let p = prefix.min(32) as u32;
+    Ipv4Addr::from(if p == 0 { 0 } else { u32::MAX << (32 - p) })
+}
+
+/// The broadcast address of `addr/prefix`.
+pub fn broadcast(addr: Ipv4Addr, prefix: u8) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(addr) | !u32::from(netmask(prefix)))
+}
+
+/// Add `addr/prefix` as the address of `label` (an alias label `eth0:N`, or
+/// the interface itself for `dedicated`) with SIOCSIFADDR, SIOCSIFNETMASK,
+/// SIOCSIFBRDADDR, then bring the label up with SIOCSIFFLAGS.
+///
+/// Also turns on `promote_secondaries` for the interface: without it, removing
+/// the first address of a subnet (the "primary", which a vserver address is
+/// when the box has no address of its own in that subnet) silently removes
+/// every other vserver address in that subnet with it.
+pub fn add_alias(label: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
+    let base = label.split(':').next().unwrap_or(label);
+    // Best effort: a box without /proc still gets its alias.
+    let _ = promote_secondaries(base);
+    let fd = inet_socket()?;
+    set_addr(&fd, label, libc::SIOCSIFADDR as _, addr)?;
+    set_addr(&fd, label, libc::SIOCSIFNETMASK as _, netmask(prefix))?;
+    if prefix < 31 {
+        set_addr(
+            &fd,
+            label,
+            libc::SIOCSIFBRDADDR as _,
+            broadcast(addr, prefix),
+        )?;
+    }
+    let mut f = IfReqFlags {
+        name: ifname_bytes(label)?,
+        flags: 0,
+        _pad: [0; 22],
+    };
+    ioctl(&fd, libc::SIOCGIFFLAGS as _, &mut f)?;
+    f.flags |= libc::IFF_UP as libc::c_short;
+    ioctl(&fd, libc::SIOCSIFFLAGS as _, &mut f)
+}
+
+/// Set `net.ipv4.conf.IFACE.promote_secondaries = 1` (see [`add_alias`]).
+pub fn promote_secondaries(ifname: &str) -> io::Result<()> {
+    ifname_bytes(ifname)?;
+    if ifname.contains('/') || ifname.starts_with('.') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "bad interface name",
+        ));
+    }
+    let mut path: String<64> = String::new();
+    use core::fmt::Write;
+    write!(path, "/proc/sys/net/ipv4/conf/{ifname}/promote_secondaries")
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad interface name"))?;
+    std::fs::write(path.as_str(), b"1")
+}
+
+/// Remove the address `addr/prefix` from interface `ifindex` with an
+/// `RTM_DELADDR`: exact (it names the address), and the same for alias labels
+/// and dedicated interfaces. Removing an address that is already gone (the
+/// kernel's lifetime took it) is not an error.
+pub fn remove_address(ifindex: u32, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
+    let mut msg = NlMsg::new(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, ifindex, prefix);
+    msg.attr(IFA_LOCAL, &addr.octets());
+    msg.attr(IFA_ADDRESS, &addr.octets());
+    match netlink_request(&msg) {
+        Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(()),
+        r => r,
+    }
+}
+
+/// Give `addr/prefix` on `ifindex` a kernel lifetime: after `valid_s` seconds
+/// without renewal the kernel removes the address by itself (fencing layer 2).
+/// `valid_s` must be at least 1; the preferred lifetime is set equal to it.
+pub fn set_lifetime(
+    ifindex: u32,
+    label: &str,
+    addr: Ipv4Addr,
+    prefix: u8,
+    valid_s: u32,
+) -> io::Result<()> {
+    let valid = valid_s.max(1);
+    let mut msg = NlMsg::new(
+        RTM_NEWADDR,
+        NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE,
+        ifindex,
+        prefix,
+    );
+    msg.attr(IFA_LOCAL, &addr.octets());
+    msg.attr(IFA_ADDRESS, &addr.octets());
+    if prefix < 31 {
+        msg.attr(IFA_BROADCAST, &broadcast(addr, prefix).octets());
+    }
+    let mut label_z = [0u8; IFNAMSIZ];
+    let lb = ifname_bytes(label)?;
+    let n = lb.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ - 1);
+    label_z[..n].copy_from_slice(&lb[..n]);
+    msg.attr(IFA_LABEL, &label_z[..n + 1]);
+    // struct ifa_cacheinfo { ifa_prefered, ifa_valid, cstamp, tstamp } (u32 each).
+    let mut ci = [0u8; 16];
+    ci[0..4].copy_from_slice(&valid.to_ne_bytes());
+    ci[4..8].copy_from_slice(&valid.to_ne_bytes());
+    msg.attr(IFA_CACHEINFO, &ci);
+    netlink_request(&msg)
+}
+
+/// One IPv4 address the kernel reports: its label (`eth0`, `eth0:3`) and address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IfAddr {
+    /// Interface name or alias label.
+    pub label: String<MAX_IFNAME>,
+    /// The address.
+    pub addr: Ipv4Addr,
+}
+
+/// Addresses listed at most (more are ignored: a box with this many IPv4
+/// addresses is not an appliance we aim at).
+pub const MAX_LISTED: usize = 128;
+
+/// Every IPv4 address on every interface that is up, with its label
+/// (SIOCGIFCONF). Used to pick a free alias label and, at start-up, to find
+/// vserver addresses left behind by an earlier crash.
+pub fn list_addresses() -> io::Result<Vec<IfAddr, MAX_LISTED>> {
+    #[repr(C)]
+    struct IfConf {
+        len: libc::c_int,
+        buf: *mut u8,
+    }
+    let fd = inet_socket()?;
+    // One ifreq is 40 bytes on 64-bit targets and 32 on 32-bit ones; the
+    // buffer is on the stack so a takeover allocates nothing.
+    let stride = core::mem::size_of::<libc::ifreq>().min(40);
+    let mut buf = [0u8; 40 * MAX_LISTED];
+    let mut conf = IfConf {
+        len: (stride * MAX_LISTED) as libc::c_int,
+        buf: buf.as_mut_ptr(),
+    };
+    ioctl(&fd, libc::SIOCGIFCONF as _, &mut conf)?;
+    let used = (conf.len.max(0) as usize).min(buf.len());
+    let mut out = Vec::new();
+    for req in buf[..used].chunks_exact(stride) {
+        let name_len = req[..IFNAMSIZ]
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(IFNAMSIZ);
+        let Ok(name) = core::str::from_utf8(&req[..name_len]) else {
+            continue;
+        };
+        // sockaddr_in: family (2), port (2), address (4, network order).
+        let a = &req[IFNAMSIZ..IFNAMSIZ + 8];
+        if u16::from_ne_bytes([a[0], a[1]]) != libc::AF_INET as u16 {
+            continue;
+        }
+        let addr = Ipv4Addr::new(a[4], a[5], a[6], a[7]);
+        let mut label = String::new();
+        if label.push_str(name).is_err() {
+            continue;
+        }
+        if out.push(IfAddr { label, addr }).is_err() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The lowest free alias label `BASE:N` given the labels in use, or `None`
+/// when the label would not fit in an interface name.
+pub fn free_label(base: &str, in_use: &[IfAddr]) -> Option<String<MAX_IFNAME>> {
+    for n in 0u32..10_000 {
+        let mut s: String<MAX_IFNAME> = String::new();
+        use core::fmt::Write;
+        write!(s, "{base}:{n}").ok()?;
+        if !in_use.iter().any(|a| a.label == s) {
+            return Some(s);
+        }
+    }
+    None
+}
+
+/// The index of an interface, by name.
+pub fn ifindex(name: &str) -> io::Result<u32> {
+    let z = ifname_bytes(name)?;
+    // SAFETY: `z` is NUL-terminated (ifname_bytes leaves at least one 0).
+    let i = unsafe { libc::if_nametoindex(z.as_ptr() as *const libc::c_char) };
+    if i == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(i)
+    }
+}
+
+// rtnetlink ABI constants (include/uapi/linux/netlink.h, if_addr.h, rtnetlink.h).
+const NETLINK_ROUTE: libc::c_int = 0;
+const NLMSG_ERROR: u16 = 2;
+const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_ACK: u16 = 0x4;
+const NLM_F_REPLACE: u16 = 0x100;
+const RTM_NEWADDR: u16 = 20;
+const RTM_DELADDR: u16 = 21;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const IFA_LABEL: u16 = 3;
+const IFA_BROADCAST: u16 = 4;
+const IFA_CACHEINFO: u16 = 6;
+
+/// A small hand-built rtnetlink address message: nlmsghdr (16 bytes),
+/// ifaddrmsg (8 bytes), then attributes, each padded to 4 bytes.
+struct NlMsg {
+    buf: [u8; 128],
+    len: usize,
+}
+
+impl NlMsg {
+    fn new(kind: u16, flags: u16, ifindex: u32, prefix: u8) -> NlMsg {
+        let mut m = NlMsg {
+            buf: [0; 128],
+            len: 24,
+        };
+        m.buf[4..6].copy_from_slice(&kind.to_ne_bytes());
+        m.buf[6..8].copy_from_slice(&flags.to_ne_bytes());
+        m.buf[8..12].copy_from_slice(&1u32.to_ne_bytes()); // sequence
+                                                           // ifaddrmsg { family, prefixlen, flags, scope, index }
+        m.buf[16] = libc::AF_INET as u8;
+        m.buf[17] = prefix;
+        m.buf[20..24].copy_from_slice(&ifindex.to_ne_bytes());
+        m
+    }
+
+    fn attr(&mut self, kind: u16, data: &[u8]) {
+        let alen = 4 + data.len();
+        let padded = (alen + 3) & !3;
+        // Every message here is built from fixed, small attributes.
+        debug_assert!(self.len + padded <= self.buf.len());
+        if self.len + padded > self.buf.len() {
+            return;
+        }
+        let at = self.len;
+        self.buf[at..at + 2].copy_from_slice(&(alen as u16).to_ne_bytes());
+        self.buf[at + 2..at + 4].copy_from_slice(&kind.to_ne_bytes());
+        self.buf[at + 4..at + alen].copy_from_slice(data);
+        self.len += padded;
+    }
+
+    fn bytes(&mut self) -> &[u8] {
+        let len = self.len as u32;
+        self.buf[0..4].copy_from_slice(&len.to_ne_bytes());
+        &self.buf[..self.len]
+    }
+}
+
+/// Send one request on a fresh rtnetlink socket and read its acknowledgement.
+/// The kernel answers an `NLM_F_ACK` request at once, so the blocking read is
+/// bounded by a receive timeout as a belt and braces.
+fn netlink_request(msg: &NlMsg) -> io::Result<()> {
+    let mut msg = NlMsg {
+        buf: msg.buf,
+        len: msg.len,
+    };
+    // SAFETY: plain socket(2).
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            NETLINK_ROUTE,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptor, owned from here on.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let tv = libc::timeval {
+        tv_sec: 1,
+        tv_usec: 0,
+    };
+    // SAFETY: valid option buffer of the right size.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            core::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        );
+    }
+    // SAFETY: an all-zero sockaddr_nl addresses the kernel.
+    let mut kernel: libc::sockaddr_nl = unsafe { core::mem::zeroed() };
+    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    let bytes = msg.bytes();
+    // SAFETY: buffer and address are valid for the call.
+    let n = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            bytes.as_ptr() as *const libc::c_void,
+            bytes.len(),
+            0,
+            &kernel as *const _ as *const libc::sockaddr,
+            core::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut reply = [0u8; 512];
+    // SAFETY: reply is a valid writable buffer.
+    let n = unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            reply.as_mut_ptr() as *mut libc::c_void,
+            reply.len(),
+            0,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    parse_ack(&reply[..n as usize])
+}
+
+/// The status in a netlink acknowledgement: `NLMSG_ERROR` with error 0 is
+/// success, a negative errno is that error.
+fn parse_ack(reply: &[u8]) -> io::Result<()> {
+    if reply.len() < 20 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "short netlink reply",
+        ));
+    }
+    let kind = u16::from_ne_bytes([reply[4], reply[5]]);
+    if kind != NLMSG_ERROR {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "unexpected netlink reply",
+        ));
+    }
+    let err = i32::from_ne_bytes([reply[16], reply[17], reply[18], reply[19]]);
+    if err == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(-err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_and_broadcasts() {
+        assert_eq!(netmask(24), Ipv4Addr::new(255, 255, 255, 0));
+        assert_eq!(netmask(0), Ipv4Addr::new(0, 0, 0, 0));
+        assert_eq!(netmask(32), Ipv4Addr::new(255, 255, 255, 255));
+        assert_eq!(
+            broadcast(Ipv4Addr::new(10, 0, 0, 50), 24),
+            Ipv4Addr::new(10, 0, 0, 255)
+        );
+        assert_eq!(
+            broadcast(Ipv4Addr::new(10, 1, 2, 3), 16),
+            Ipv4Addr::new(10, 1, 255, 255)
+        );
+    }
+
+    #[test]
+    fn labels_pick_the_lowest_free() {
+        let used = |l: &str| IfAddr {
+            label: String::try_from(l).unwrap(),
+            addr: Ipv4Addr::LOCALHOST,
+        };
+        let in_use = [used("eth0"), used("eth0:0"), used("eth0:2"), used("eth1:1")];
+        assert_eq!(free_label("eth0", &in_use).unwrap(), "eth0:1");
+        assert_eq!(free_label("eth1", &in_use).unwrap(), "eth1:0");
+        // "abcdefghijklm:0" is 15 bytes and fits; one more does not.
+        assert!(free_label("abcdefghijklm", &[]).is_some());
+        assert!(free_label("abcdefghijklmn", &[]).is_none());
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(ifname_bytes("").is_err());
+        assert!(ifname_bytes("0123456789abcdef").is_err());
+        assert!(ifname_bytes("eth0:15").is_ok());
+    }
+
+    #[test]
+    fn acks_parse() {
+        let mut r = [0u8; 36];
+        r[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        assert!(parse_ack(&r).is_ok());
+        r[16..20].copy_from_slice(&(-libc::EEXIST).to_ne_bytes());
+        assert_eq!(
+            parse_ack(&r).unwrap_err().raw_os_error(),
+            Some(libc::EEXIST)
+        );
+        assert!(parse_ack(&r[..10]).is_err());
+    }
+}
