@@ -50,11 +50,11 @@ fn one_box_logs_answers_reloads_and_stops() {
     }
     let dir = TempDir::new("one");
     let ns = Netns::new("one");
-    ns.multicast_on_lo();
+    ns.lonely_veth("10.78.0.1/24");
     let key = dir.path("key");
     write_key(&key);
     let conf = dir.path("bongoyo.conf");
-    std::fs::write(&conf, config(&key, "lo", "127.0.0.1", "127.0.0.2")).unwrap();
+    std::fs::write(&conf, config(&key, "veth0", "10.78.0.1", "10.78.0.2")).unwrap();
     let sock = dir.path("ctl.sock");
     let mut syslog = Syslog::bind(&dir.path("log.sock"));
     let mut d = Daemon::start(&ns, &conf, "f1", &sock, &dir.path("log.sock"));
@@ -107,7 +107,7 @@ fn one_box_logs_answers_reloads_and_stops() {
         &ns.name,
         "bash",
         "-c",
-        "echo not-a-bongoyo-datagram > /dev/udp/127.0.0.1/7607",
+        "echo not-a-bongoyo-datagram > /dev/udp/10.78.0.1/7607",
     ]);
     let counted = eventually(Duration::from_secs(3), || {
         let (_, json) = status(&sock, true);
@@ -147,11 +147,11 @@ fn a_slow_control_client_does_not_stall_the_daemon() {
     }
     let dir = TempDir::new("slow");
     let ns = Netns::new("slow");
-    ns.multicast_on_lo();
+    ns.lonely_veth("10.78.0.1/24");
     let key = dir.path("key");
     write_key(&key);
     let conf = dir.path("bongoyo.conf");
-    std::fs::write(&conf, config(&key, "lo", "127.0.0.1", "127.0.0.2")).unwrap();
+    std::fs::write(&conf, config(&key, "veth0", "10.78.0.1", "10.78.0.2")).unwrap();
     let sock = dir.path("ctl.sock");
     let _syslog = Syslog::bind(&dir.path("log.sock"));
     let mut d = Daemon::start(&ns, &conf, "f1", &sock, &dir.path("log.sock"));

@@ -61,10 +61,18 @@ impl Netns {
         sh(&v);
     }
 
-    /// Loopback with multicast: for a single box talking to nobody.
-    pub fn multicast_on_lo(&self) {
-        self.ip(&["link", "set", "lo", "multicast", "on"]);
-        self.ip(&["route", "add", "224.0.0.0/4", "dev", "lo"]);
+    /// A veth pair inside this namespace, `veth0` with `addr` (a /24) and
+    /// the multicast route: a single box talking to nobody. (Not loopback:
+    /// on `lo` a box's own multicast comes back in whatever the loop option
+    /// says, and would muddle the counters the tests read.)
+    pub fn lonely_veth(&self, addr: &str) {
+        self.ip(&[
+            "link", "add", "veth0", "type", "veth", "peer", "name", "veth1",
+        ]);
+        self.ip(&["addr", "add", addr, "dev", "veth0"]);
+        self.ip(&["link", "set", "veth0", "up"]);
+        self.ip(&["link", "set", "veth1", "up"]);
+        self.ip(&["route", "add", "224.0.0.0/4", "dev", "veth0"]);
     }
 }
 
