@@ -3,6 +3,11 @@
 //! `run` is the daemon; `check` validates a configuration; `status`, `hold`,
 //! `resume` and `release` talk to a running daemon over its control socket;
 //! `keygen` prints a fresh cluster key.
+//!
+//! `run` never forks: init systems supervise it in the foreground (systemd,
+//! procd, busybox `start-stop-daemon -b`; see `board/`). `-f` copies the log
+//! to standard error. Start-up failures are also printed on standard error,
+//! with the sysexits code as the exit status.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
