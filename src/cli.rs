@@ -1,1 +1,336 @@
-//! The command line. STUB until the shell work.
+//! The command line (DESIGN section 2, argh) and its sysexits exit codes.
+//!
+//! `run` is the daemon; `check` validates a configuration; `status`, `hold`,
+//! `resume` and `release` talk to a running daemon over its control socket;
+//! `keygen` prints a fresh cluster key.
+//!
+//! `run` never forks: init systems supervise it in the foreground (systemd,
+//! procd, busybox `start-stop-daemon -b`; see `board/`). `-f` copies the log
+//! to standard error. Start-up failures are also printed on standard error,
+//! with the sysexits code as the exit status.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use argh::FromArgs;
+
+use crate::daemon::{self, EX_DATAERR, EX_NOPERM, EX_OSERR, EX_UNAVAILABLE};
+use crate::os::{control, random};
+
+/// sysexits: the command was used incorrectly.
+pub const EX_USAGE: u8 = 64;
+/// Default configuration file.
+pub const DEFAULT_CONFIG: &str = "/etc/bongoyo.conf";
+/// Default control socket.
+pub const DEFAULT_SOCKET: &str = "/run/bongoyo.sock";
+/// How long a client command waits for the daemon.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(FromArgs, Debug)]
+/// bongoyo: IP fail-over for appliances.
+pub struct Args {
+    #[argh(subcommand)]
+    /// what to do
+    pub command: Command,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+/// The subcommands.
+pub enum Command {
+    /// `bongoyo run`
+    Run(Run),
+    /// `bongoyo check`
+    Check(Check),
+    /// `bongoyo status`
+    Status(Status),
+    /// `bongoyo hold`
+    Hold(Hold),
+    /// `bongoyo resume`
+    Resume(Resume),
+    /// `bongoyo release`
+    Release(Release),
+    /// `bongoyo keygen`
+    Keygen(Keygen),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "run")]
+/// Run the daemon.
+pub struct Run {
+    #[argh(option, short = 'c', default = "PathBuf::from(DEFAULT_CONFIG)")]
+    /// configuration file (default /etc/bongoyo.conf)
+    pub config: PathBuf,
+    #[argh(option, short = 'n')]
+    /// this box's node name (default: the host name)
+    pub name: Option<String>,
+    #[argh(option, short = 's', default = "PathBuf::from(DEFAULT_SOCKET)")]
+    /// control socket (default /run/bongoyo.sock)
+    pub socket: PathBuf,
+    #[argh(switch, short = 'f')]
+    /// stay in the foreground and log to stderr too
+    pub foreground: bool,
+    #[argh(switch, short = 'v')]
+    /// more log detail (repeat for more)
+    pub verbose: u8,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "check")]
+/// Validate a configuration file; print every error as FILE:LINE:COL: message.
+pub struct Check {
+    #[argh(option, short = 'c', default = "PathBuf::from(DEFAULT_CONFIG)")]
+    /// configuration file (default /etc/bongoyo.conf)
+    pub config: PathBuf,
+    #[argh(option, short = 'n')]
+    /// also check that this node name has a node line
+    pub name: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "status")]
+/// Show the running daemon's view of the cluster.
+pub struct Status {
+    #[argh(switch)]
+    /// print JSON
+    pub json: bool,
+    #[argh(option, short = 's', default = "PathBuf::from(DEFAULT_SOCKET)")]
+    /// control socket (default /run/bongoyo.sock)
+    pub socket: PathBuf,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "hold")]
+/// Put this box on hold.
+pub struct Hold {
+    #[argh(option, short = 's', default = "PathBuf::from(DEFAULT_SOCKET)")]
+    /// control socket (default /run/bongoyo.sock)
+    pub socket: PathBuf,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "resume")]
+/// Put this box back on the list.
+pub struct Resume {
+    #[argh(option, short = 's', default = "PathBuf::from(DEFAULT_SOCKET)")]
+    /// control socket (default /run/bongoyo.sock)
+    pub socket: PathBuf,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "release")]
+/// Ask the boss to move a vserver off its holder.
+pub struct Release {
+    #[argh(positional)]
+    /// the vserver's name
+    pub vserver: String,
+    #[argh(option, short = 's', default = "PathBuf::from(DEFAULT_SOCKET)")]
+    /// control socket (default /run/bongoyo.sock)
+    pub socket: PathBuf,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "keygen")]
+/// Print a fresh random cluster key (64 hex digits).
+pub struct Keygen {}
+
+/// Parse the process's arguments and run; returns the exit code.
+pub fn main() -> u8 {
+    let args: Vec<String> = std::env::args().collect();
+    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (name, rest) = match strs.split_first() {
+        Some((n, r)) => (*n, r),
+        None => ("bongoyo", &[][..]),
+    };
+    match Args::from_args(&[name], rest) {
+        Ok(a) => execute(a.command),
+        Err(early) => match early.status {
+            Ok(()) => {
+                println!("{}", early.output);
+                0
+            }
+            Err(()) => {
+                eprintln!("{}", early.output);
+                EX_USAGE
+            }
+        },
+    }
+}
+
+/// Run one parsed command; returns the exit code.
+pub fn execute(cmd: Command) -> u8 {
+    match cmd {
+        Command::Run(r) => run(r),
+        Command::Check(c) => check(&c),
+        Command::Status(s) => ask(&s.socket, if s.json { "status-json" } else { "status" }),
+        Command::Hold(h) => ask(&h.socket, "hold"),
+        Command::Resume(r) => ask(&r.socket, "resume"),
+        Command::Release(r) => {
+            if r.vserver.is_empty() || r.vserver.contains(char::is_whitespace) {
+                eprintln!("bongoyo: bad vserver name {:?}", r.vserver);
+                return EX_USAGE;
+            }
+            ask(&r.socket, &format!("release {}", r.vserver))
+        }
+        Command::Keygen(_) => keygen(),
+    }
+}
+
+fn run(r: Run) -> u8 {
+    crate::os::log::init(r.foreground, r.verbose);
+    let opts = daemon::Options {
+        config: r.config,
+        name: r.name,
+        socket: r.socket,
+        foreground: r.foreground,
+        verbose: r.verbose,
+    };
+    match daemon::run(&opts) {
+        Ok(()) => 0,
+        Err(f) => {
+            for line in f.message.lines() {
+                log::error!("fatal {line}");
+            }
+            // Without -f the log may go only to syslog; an init script's
+            // operator should see why it did not start.
+            if !opts.foreground {
+                eprintln!("bongoyo: {}", f.message);
+            }
+            f.code
+        }
+    }
+}
+
+fn check(c: &Check) -> u8 {
+    let path = c.config.to_string_lossy();
+    match crate::config::load(&path) {
+        Err(errs) => {
+            let _ = write!(io::stderr(), "{errs}");
+            EX_DATAERR
+        }
+        Ok(cfg) => {
+            if let Some(name) = &c.name {
+                if let Err(errs) = crate::config::validate_node(&path, &cfg, name) {
+                    let _ = write!(io::stderr(), "{errs}");
+                    return EX_DATAERR;
+                }
+            }
+            println!(
+                "{path}: ok: cluster {}, {} nodes, {} vservers, quorum {}",
+                cfg.cluster,
+                cfg.nodes.len(),
+                cfg.vservers.len(),
+                cfg.quorum
+            );
+            0
+        }
+    }
+}
+
+/// Send one request to the daemon and relay its answer. An answer starting
+/// `error CODE ` exits with CODE.
+fn ask(socket: &Path, line: &str) -> u8 {
+    match control::request(socket, line, CLIENT_TIMEOUT) {
+        Ok(answer) => {
+            if let Some(rest) = answer.strip_prefix("error ") {
+                let (code, msg) = rest.split_once(' ').unwrap_or(("70", rest));
+                eprint!("bongoyo: {msg}");
+                code.parse().unwrap_or(EX_OSERR)
+            } else if answer.is_empty() {
+                eprintln!(
+                    "bongoyo: the daemon at {} closed without answering",
+                    socket.display()
+                );
+                EX_UNAVAILABLE
+            } else {
+                print!("{answer}");
+                0
+            }
+        }
+        Err(e) => match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+                eprintln!(
+                    "bongoyo: daemon not running (no control socket at {})",
+                    socket.display()
+                );
+                EX_UNAVAILABLE
+            }
+            io::ErrorKind::PermissionDenied => {
+                eprintln!(
+                    "bongoyo: no permission to use the control socket {}",
+                    socket.display()
+                );
+                EX_NOPERM
+            }
+            _ => {
+                eprintln!("bongoyo: control socket {}: {e}", socket.display());
+                EX_OSERR
+            }
+        },
+    }
+}
+
+fn keygen() -> u8 {
+    let mut key = [0u8; 32];
+    if let Err(e) = random::fill(&mut key) {
+        eprintln!("bongoyo: random source: {e}");
+        return EX_OSERR;
+    }
+    let mut hex = [0u8; 65];
+    for (i, b) in key.iter().enumerate() {
+        hex[2 * i] = HEX[(b >> 4) as usize];
+        hex[2 * i + 1] = HEX[(b & 15) as usize];
+    }
+    hex[64] = b'\n';
+    match io::stdout().write_all(&hex) {
+        Ok(()) => 0,
+        Err(_) => EX_OSERR,
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, argh::EarlyExit> {
+        Args::from_args(&["bongoyo"], args)
+    }
+
+    #[test]
+    fn run_defaults_and_counted_verbosity() {
+        let a = parse(&["run", "-f", "-v", "-v"]).unwrap();
+        let Command::Run(r) = a.command else {
+            panic!("not run")
+        };
+        assert_eq!(r.config, PathBuf::from(DEFAULT_CONFIG));
+        assert_eq!(r.socket, PathBuf::from(DEFAULT_SOCKET));
+        assert!(r.foreground);
+        assert_eq!(r.verbose, 2);
+        assert!(r.name.is_none());
+    }
+
+    #[test]
+    fn release_needs_a_name_and_unknown_words_fail() {
+        assert!(parse(&["release"]).is_err());
+        assert!(parse(&["frobnicate"]).is_err());
+        let Command::Release(r) = parse(&["release", "web", "-s", "/tmp/x"]).unwrap().command
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (r.vserver.as_str(), r.socket),
+            ("web", PathBuf::from("/tmp/x"))
+        );
+    }
+
+    #[test]
+    fn ask_without_a_daemon_is_unavailable() {
+        assert_eq!(
+            ask(Path::new("/nonexistent/bongoyo.sock"), "status"),
+            EX_UNAVAILABLE
+        );
+    }
+}

@@ -1,6 +1,19 @@
-//! The only layer with system calls. STUB until the shell work.
+//! The only layer with system calls (DESIGN section 8): the clock, the random
+//! source, signals, sockets, the control socket, processes, ARP, interface
+//! addresses and the log.
+//!
+//! Each file is one concern and hands the rest of the crate a small safe API;
+//! `unsafe` is allowed here and nowhere else. Nothing here decides anything:
+//! the core decides, the shell ([`crate::daemon`]) calls these.
 #![allow(unsafe_code)]
 
 pub mod arp;
 pub mod child;
+pub mod clock;
+pub mod control;
 pub mod ifaddr;
+pub mod log;
+pub mod net;
+pub mod process;
+pub mod random;
+pub mod signals;

@@ -1,0 +1,210 @@
+//! The daemon's log: syslog (facility daemon, ident `bongoyo`, with the pid)
+//! and, with `-f`, standard error too.
+//!
+//! Messages are one line, `event key=value key=value`, so an operator can
+//! grep them and a script can split them.
+//!
+//! The syslog socket is `/dev/log`; the environment variable
+//! `BONGOYO_SYSLOG_SOCKET` names another one (the tests bind a datagram
+//! socket of their own there). If no syslog daemon listens, the log warns
+//! once on standard error and goes to standard error from then on.
+//!
+//! `log` has no alert level: an `error!` with target [`ALERT`] is sent with
+//! syslog severity alert (DESIGN section 4, records and alerts).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+use syslog::{Facility, Formatter3164, LoggerBackend};
+
+/// Environment variable naming the syslog socket instead of `/dev/log`.
+pub const SOCKET_ENV: &str = "BONGOYO_SYSLOG_SOCKET";
+/// The default syslog socket.
+pub const DEFAULT_SOCKET: &str = "/dev/log";
+/// The ident every line carries.
+pub const IDENT: &str = "bongoyo";
+/// Log target that raises the syslog severity to alert: `error!(target: ALERT, ...)`.
+pub const ALERT: &str = "alert";
+
+type Syslog = syslog::Logger<LoggerBackend, Formatter3164>;
+
+struct State {
+    syslog: Option<Syslog>,
+    /// Standard error as well: `-f`, or syslog unavailable.
+    stderr: bool,
+}
+
+/// The fan-out logger: syslog and (optionally) standard error.
+pub struct Fanout {
+    state: Mutex<State>,
+    path: PathBuf,
+}
+
+fn formatter() -> Formatter3164 {
+    Formatter3164 {
+        facility: Facility::LOG_DAEMON,
+        hostname: None,
+        process: IDENT.into(),
+        pid: std::process::id(),
+    }
+}
+
+/// The syslog socket path: `$BONGOYO_SYSLOG_SOCKET` or `/dev/log`.
+pub fn socket_path() -> PathBuf {
+    std::env::var_os(SOCKET_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
+}
+
+impl Fanout {
+    /// Connect to syslog at `path`; with `stderr`, also copy every line to
+    /// standard error. A missing syslog is reported once on standard error.
+    pub fn new(path: PathBuf, stderr: bool) -> Fanout {
+        let syslog = match syslog::unix_custom(formatter(), &path) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{IDENT}: warning: syslog unavailable at {} ({e}); logging to stderr",
+                    path.display()
+                );
+                None
+            }
+        };
+        let stderr = stderr || syslog.is_none();
+        Fanout {
+            state: Mutex::new(State { syslog, stderr }),
+            path,
+        }
+    }
+
+    fn send(s: &mut Syslog, level: Level, alert: bool, msg: &core::fmt::Arguments) -> bool {
+        let r = if alert {
+            s.alert(msg)
+        } else {
+            match level {
+                Level::Error => s.err(msg),
+                Level::Warn => s.warning(msg),
+                Level::Info => s.info(msg),
+                Level::Debug | Level::Trace => s.debug(msg),
+            }
+        };
+        r.is_ok()
+    }
+}
+
+impl Log for Fanout {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        let alert = record.target() == ALERT;
+        let args = record.args();
+        if let Some(s) = st.syslog.as_mut() {
+            if !Fanout::send(s, record.level(), alert, args) {
+                // syslogd restarted: its socket is new; reconnect once.
+                match syslog::unix_custom(formatter(), &self.path) {
+                    Ok(mut fresh) => {
+                        Fanout::send(&mut fresh, record.level(), alert, args);
+                        st.syslog = Some(fresh);
+                    }
+                    Err(_) => {
+                        st.syslog = None;
+                        st.stderr = true;
+                    }
+                }
+            }
+        }
+        if st.stderr {
+            let lvl = if alert {
+                "alert"
+            } else {
+                level_name(record.level())
+            };
+            let _ = writeln!(
+                std::io::stderr(),
+                "{IDENT}[{}] {lvl}: {args}",
+                std::process::id()
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn level_name(l: Level) -> &'static str {
+    match l {
+        Level::Error => "error",
+        Level::Warn => "warning",
+        Level::Info => "info",
+        Level::Debug => "debug",
+        Level::Trace => "trace",
+    }
+}
+
+/// Install the logger for the whole process. `verbosity` counts `-v`:
+/// 0 info, 1 debug, 2 or more trace.
+pub fn init(foreground: bool, verbosity: u8) {
+    let level = match verbosity {
+        0 => LevelFilter::Info,
+        1 => LevelFilter::Debug,
+        _ => LevelFilter::Trace,
+    };
+    let logger = Box::new(Fanout::new(socket_path(), foreground));
+    // A second init (tests) keeps the first logger; that is fine.
+    if log::set_boxed_logger(logger).is_ok() {
+        log::set_max_level(level);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    #[test]
+    fn lines_reach_syslog_with_ident_facility_and_severity() {
+        let path = std::env::temp_dir().join(format!("bongoyo-log-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let rx = UnixDatagram::bind(&path).unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        let f = Fanout::new(path.clone(), false);
+        log::set_max_level(LevelFilter::Info);
+        f.log(
+            &Record::builder()
+                .level(Level::Info)
+                .args(format_args!("start node=f1"))
+                .build(),
+        );
+        f.log(
+            &Record::builder()
+                .level(Level::Error)
+                .target(ALERT)
+                .args(format_args!("lost node=f2"))
+                .build(),
+        );
+        let mut b = [0u8; 512];
+        let n = rx.recv(&mut b).unwrap();
+        let line = std::str::from_utf8(&b[..n]).unwrap();
+        // daemon (3) * 8 + info (6) = 30
+        assert!(line.starts_with("<30>"), "{line}");
+        assert!(
+            line.contains(&format!("bongoyo[{}]: start node=f1", std::process::id())),
+            "{line}"
+        );
+        let n = rx.recv(&mut b).unwrap();
+        // daemon * 8 + alert (1) = 25
+        assert!(std::str::from_utf8(&b[..n]).unwrap().starts_with("<25>"));
+        let _ = std::fs::remove_file(&path);
+    }
+}

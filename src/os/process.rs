@@ -1,0 +1,97 @@
+//! This process and its children: the host name (the default `-n NAME`),
+//! the pid, and reaping exited children after SIGCHLD.
+
+use std::io;
+
+/// The host name from `uname(2)`, which picks this box's `node` line when
+/// `-n` is not given.
+pub fn hostname() -> io::Result<String> {
+    // SAFETY: utsname is plain old data; all-zero is a valid value.
+    let mut u: libc::utsname = unsafe { core::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let bytes: Vec<u8> = u
+        .nodename
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "host name is not UTF-8"))
+}
+
+/// This process's id.
+pub fn pid() -> u32 {
+    std::process::id()
+}
+
+/// How a reaped child ended.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal killed it.
+    Signal(i32),
+}
+
+/// Reap every child that has exited, without blocking, calling `each` with
+/// its pid and how it ended. Returns how many were reaped.
+pub fn reap(mut each: impl FnMut(i32, Exit)) -> usize {
+    let mut n = 0;
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: `status` is a valid, writable int.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid > 0 {
+            n += 1;
+            let how = if libc::WIFEXITED(status) {
+                Exit::Code(libc::WEXITSTATUS(status))
+            } else {
+                Exit::Signal(libc::WTERMSIG(status))
+            };
+            each(pid, how);
+            continue;
+        }
+        if pid < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        // 0: children remain but none has exited; ECHILD: no children at all.
+        return n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostname_is_not_empty() {
+        assert!(!hostname().unwrap().is_empty());
+    }
+
+    #[test]
+    // reap() is the wait: that is what is under test.
+    #[allow(clippy::zombie_processes)]
+    fn reaps_an_exited_child() {
+        let child = std::process::Command::new("sh")
+            .args(["-c", "exit 3"])
+            .spawn()
+            .unwrap();
+        let want = child.id() as i32;
+        let mut seen = None;
+        for _ in 0..200 {
+            reap(|pid, how| {
+                if pid == want {
+                    seen = Some(how)
+                }
+            });
+            if seen.is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(seen, Some(Exit::Code(3)));
+    }
+}

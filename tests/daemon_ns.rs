@@ -1,0 +1,240 @@
+//! The real daemon in network namespaces this test creates: start-up log
+//! to syslog, status over the control socket, SIGHUP with a broken file,
+//! SIGTERM, and two boxes on a veth pair hearing each other.
+//!
+//! Needs root (namespaces); prints SKIPPED otherwise.
+
+mod daemon_util;
+
+use std::path::Path;
+use std::time::Duration;
+
+use daemon_util::{client, eventually, root_or_skip, write_key, Daemon, Netns, Syslog, TempDir};
+
+fn config(key: &Path, interface: &str, a: &str, b: &str) -> String {
+    format!(
+        "# bongoyo test configuration\n\
+         cluster test-{pid}\n\
+         key-file {key}\n\
+         interface {interface}\n\
+         multicast 239.255.76.7 port 7607\n\
+         hello 100ms\n\
+         node f1 {a} priority 200\n\
+         node f2 {b}\n\
+         vserver web {{\n\
+         \x20   address 10.9.9.9/24\n\
+         \x20   interface {interface}\n\
+         \x20   service none\n\
+         }}\n",
+        pid = std::process::id(),
+        key = key.display(),
+    )
+}
+
+fn status(sock: &Path, json: bool) -> (Option<i32>, String) {
+    let mut args = vec!["status", "-s", sock.to_str().unwrap()];
+    if json {
+        args.push("--json");
+    }
+    let out = client(&args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn one_box_logs_answers_reloads_and_stops() {
+    if !root_or_skip("one_box_logs_answers_reloads_and_stops") {
+        return;
+    }
+    let dir = TempDir::new("one");
+    let ns = Netns::new("one");
+    ns.lonely_veth("10.78.0.1/24");
+    let key = dir.path("key");
+    write_key(&key);
+    let conf = dir.path("bongoyo.conf");
+    std::fs::write(&conf, config(&key, "veth0", "10.78.0.1", "10.78.0.2")).unwrap();
+    let sock = dir.path("ctl.sock");
+    let mut syslog = Syslog::bind(&dir.path("log.sock"));
+    let mut d = Daemon::start(&ns, &conf, "f1", &sock, &dir.path("log.sock"));
+
+    // Start message: facility daemon (3), so priority <3x>, ident bongoyo with pid.
+    let start = syslog.wait_for(Duration::from_secs(5), |l| {
+        l.contains(" start ") || l.contains(": start ")
+    });
+    let start = start.unwrap_or_else(|| panic!("no start line; got {:?}", syslog.lines));
+    assert!(start.starts_with("<3"), "{start}");
+    assert!(
+        start.contains(&format!("bongoyo[{}]: start node=f1", d.pid())),
+        "{start}"
+    );
+    assert!(
+        d.wait_ready(Duration::from_secs(5)),
+        "control socket never answered"
+    );
+
+    let (code, text) = status(&sock, false);
+    assert_eq!(code, Some(0));
+    assert!(text.contains("node        f1"), "{text}");
+    assert!(text.contains("role "), "{text}");
+    assert!(text.contains("generation "), "{text}");
+    assert!(text.contains("f2"), "{text}");
+    assert!(
+        text.contains("web") && text.contains("state unknown"),
+        "{text}"
+    );
+    assert!(text.contains("drops       total"), "{text}");
+    let (code, json) = status(&sock, true);
+    assert_eq!(code, Some(0));
+    assert!(json.starts_with("{\"node\":\"f1\""), "{json}");
+    assert!(json.contains("\"members\":[{\"name\":\"f1\""), "{json}");
+    assert!(json.contains("\"vservers\":[{\"name\":\"web\""), "{json}");
+    assert!(json.trim_end().ends_with('}'), "{json}");
+    // A second daemon on the same socket refuses to start.
+    let mut twin = Daemon::start(&ns, &conf, "f1", &sock, &dir.path("log.sock"));
+    let st = twin
+        .wait(Duration::from_secs(5))
+        .expect("second daemon did not exit");
+    assert!(!st.success());
+    assert!(sock.exists(), "the refused twin removed the live socket");
+
+    // A datagram that is not ours: received, dropped by the codec, counted.
+    daemon_util::sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &ns.name,
+        "bash",
+        "-c",
+        "echo not-a-bongoyo-datagram > /dev/udp/10.78.0.1/7607",
+    ]);
+    let counted = eventually(Duration::from_secs(3), || {
+        let (_, json) = status(&sock, true);
+        (json.contains("\"received\":1,") && json.contains("\"drops\":{\"total\":1,")).then_some(())
+    });
+    assert!(counted.is_some(), "{}", status(&sock, false).1);
+
+    // SIGHUP with a broken file: every error logged, daemon keeps running.
+    std::fs::write(&conf, "cluster t\nkey-file insecure\nbogus-directive 42\n").unwrap();
+    d.signal("HUP");
+    let want = format!("{}:3:", conf.display());
+    let err = syslog.wait_for(Duration::from_secs(5), |l| l.contains(&want));
+    assert!(err.is_some(), "no {want} in {:?}", syslog.lines);
+    assert!(syslog
+        .wait_for(Duration::from_secs(2), |l| l.contains("reload-rejected"))
+        .is_some());
+    assert!(d.alive());
+    assert_eq!(status(&sock, false).0, Some(0));
+
+    // SIGTERM: exit 0, socket gone.
+    d.signal("TERM");
+    let st = d
+        .wait(Duration::from_secs(5))
+        .expect("daemon did not stop on SIGTERM");
+    assert_eq!(st.code(), Some(0));
+    assert!(!sock.exists(), "control socket left behind");
+    assert!(syslog
+        .wait_for(Duration::from_secs(2), |l| l
+            .contains("stop signal=SIGTERM"))
+        .is_some());
+}
+
+#[test]
+fn a_slow_control_client_does_not_stall_the_daemon() {
+    if !root_or_skip("a_slow_control_client_does_not_stall_the_daemon") {
+        return;
+    }
+    let dir = TempDir::new("slow");
+    let ns = Netns::new("slow");
+    ns.lonely_veth("10.78.0.1/24");
+    let key = dir.path("key");
+    write_key(&key);
+    let conf = dir.path("bongoyo.conf");
+    std::fs::write(&conf, config(&key, "veth0", "10.78.0.1", "10.78.0.2")).unwrap();
+    let sock = dir.path("ctl.sock");
+    let _syslog = Syslog::bind(&dir.path("log.sock"));
+    let mut d = Daemon::start(&ns, &conf, "f1", &sock, &dir.path("log.sock"));
+    assert!(d.wait_ready(Duration::from_secs(5)));
+    // Connections that never send a line, more than there are slots.
+    let idle: Vec<_> = (0..6)
+        .map(|_| std::os::unix::net::UnixStream::connect(&sock).unwrap())
+        .collect();
+    let t = std::time::Instant::now();
+    // Answered once the idle ones time out (1 s), well within the client's 5 s.
+    let answered = eventually(Duration::from_secs(4), || {
+        (status(&sock, false).0 == Some(0)).then_some(())
+    });
+    assert!(answered.is_some());
+    assert!(t.elapsed() < Duration::from_secs(4));
+    drop(idle);
+    let s = sock.to_str().unwrap();
+    let hold = client(&["hold", "-s", s]);
+    assert_eq!(hold.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&hold.stdout).starts_with("ok hold"));
+    assert_eq!(client(&["resume", "-s", s]).status.code(), Some(0));
+    let (code, _) = {
+        let out = client(&["release", "no-such-vserver", "-s", sock.to_str().unwrap()]);
+        (out.status.code(), ())
+    };
+    assert_eq!(code, Some(65));
+}
+
+#[test]
+fn two_boxes_on_a_veth_pair_hear_each_other() {
+    if !root_or_skip("two_boxes_on_a_veth_pair_hear_each_other") {
+        return;
+    }
+    let dir = TempDir::new("two");
+    let a = Netns::new("a");
+    let b = Netns::new("b");
+    // Both ends are called veth0: the file is the same on every box.
+    a.ip(&[
+        "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", &b.name,
+    ]);
+    for (ns, addr) in [(&a, "10.77.0.1/24"), (&b, "10.77.0.2/24")] {
+        ns.ip(&["addr", "add", addr, "dev", "veth0"]);
+        ns.ip(&["link", "set", "veth0", "up"]);
+        ns.ip(&["route", "add", "224.0.0.0/4", "dev", "veth0"]);
+    }
+    let key = dir.path("key");
+    write_key(&key);
+    let conf = dir.path("bongoyo.conf");
+    std::fs::write(&conf, config(&key, "veth0", "10.77.0.1", "10.77.0.2")).unwrap();
+    let (sa, sb) = (dir.path("a.sock"), dir.path("b.sock"));
+    let _log = Syslog::bind(&dir.path("log.sock"));
+    let mut da = Daemon::start(&a, &conf, "f1", &sa, &dir.path("log.sock"));
+    let mut db = Daemon::start(&b, &conf, "f2", &sb, &dir.path("log.sock"));
+    assert!(da.wait_ready(Duration::from_secs(5)) && db.wait_ready(Duration::from_secs(5)));
+    // Each sees the other's authenticated datagrams: "received" > 0 for the
+    // other member in its JSON status.
+    for (sock, other) in [(&sa, "f2"), (&sb, "f1")] {
+        let seen = eventually(Duration::from_secs(5), || {
+            let (_, json) = status(sock, true);
+            let at = json.find(&format!("{{\"name\":\"{other}\""))?;
+            let rest = &json[at..];
+            let r = rest.find("\"received\":")? + "\"received\":".len();
+            let n: u64 = rest[r..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()?;
+            (n > 0).then_some(n)
+        });
+        assert!(
+            seen.is_some(),
+            "{sock:?} never heard {other}: {}",
+            status(sock, false).1
+        );
+    }
+    da.signal("TERM");
+    db.signal("TERM");
+    assert_eq!(
+        da.wait(Duration::from_secs(5)).and_then(|s| s.code()),
+        Some(0)
+    );
+    assert_eq!(
+        db.wait(Duration::from_secs(5)).and_then(|s| s.code()),
+        Some(0)
+    );
+}
