@@ -2,7 +2,7 @@
 //!
 //! # Wire format
 //!
-//! Every datagram is a fixed 27-byte header, a postcard-encoded [`Body`], and
+//! Every datagram is a fixed 28-byte header, a postcard-encoded [`Body`], and
 //! a tag. Integers in the header are big-endian (network order).
 //!
 //! | offset | bytes | field |
@@ -12,11 +12,17 @@
 //! | 3 | 1 | flags: bit 0 [`FLAG_UNKEYED`] (no tag follows); the other bits are reserved and must be zero |
 //! | 4 | 4 | cluster id (`Config::cluster_id`, a hash of the cluster name) |
 //! | 8 | 1 | sender [`NodeId`] |
-//! | 9 | 8 | sender's incarnation (random per boot) |
-//! | 17 | 8 | datagram sequence, assigned by [`Codec::seal`], strictly increasing per incarnation |
-//! | 25 | 2 | body length |
-//! | 27 | n | postcard body |
-//! | 27 + n | 16 | tag: HMAC-SHA256 truncated to 16 bytes (absent when unkeyed) |
+//! | 9 | 1 | destination [`NodeId`], or [`TO_ALL`] |
+//! | 10 | 8 | sender's incarnation (random per boot) |
+//! | 18 | 8 | datagram sequence, assigned by [`Codec::seal`], strictly increasing per incarnation |
+//! | 26 | 2 | body length |
+//! | 28 | n | postcard body |
+//! | 28 + n | 16 | tag: HMAC-SHA256 truncated to 16 bytes (absent when unkeyed) |
+//!
+//! The destination is authenticated with the rest, so a datagram meant for
+//! one box (an `Assume`, a `Response`) cannot be replayed to another: the
+//! replay window is per sender, not per sender and receiver, and a box that
+//! never saw a datagram addressed to a neighbour would otherwise accept it.
 //!
 //! The tag covers `label || len(name) || name || header || body`, where
 //! `name` is the cluster name: two clusters that share a key (an operator who
@@ -93,8 +99,11 @@ pub const VERSION: u8 = 1;
 pub const FLAG_UNKEYED: u8 = 0x01;
 /// Flag bits this version knows; any other set bit is a newer protocol.
 const KNOWN_FLAGS: u8 = FLAG_UNKEYED;
+/// Destination byte of a datagram for every box (multicast, or the same
+/// datagram sent to every unicast peer). Never a node index (< `MAX_NODES`).
+pub const TO_ALL: u8 = 0xff;
 /// Bytes in the fixed header.
-pub const HEADER_LEN: usize = 27;
+pub const HEADER_LEN: usize = 28;
 /// Bytes of the truncated HMAC-SHA256 tag on a keyed datagram.
 pub const TAG_LEN: usize = 16;
 /// Largest postcard body a keyed datagram can carry.
@@ -110,9 +119,10 @@ const OFF_VERSION: usize = 2;
 const OFF_FLAGS: usize = 3;
 const OFF_CLUSTER: usize = 4;
 const OFF_SENDER: usize = 8;
-const OFF_INCARNATION: usize = 9;
-const OFF_SEQ: usize = 17;
-const OFF_LEN: usize = 25;
+const OFF_DEST: usize = 9;
+const OFF_INCARNATION: usize = 10;
+const OFF_SEQ: usize = 18;
+const OFF_LEN: usize = 26;
 
 /// Domain separation for the MAC input, so the key is never used for the
 /// same input format by anything else.
@@ -125,6 +135,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct Header {
     /// Sending node.
     pub sender: NodeId,
+    /// The one box it was addressed to; `None`: every box.
+    pub to: Option<NodeId>,
     /// Sender's incarnation.
     pub incarnation: u64,
     /// Datagram sequence (replay protection).
@@ -154,6 +166,8 @@ pub enum DecodeError {
     UnknownSender,
     /// Our own datagram (multicast loops back): dropped silently.
     FromSelf,
+    /// Addressed to another box (a unicast message seen on multicast).
+    NotForUs,
     /// Authentication failed: wrong key, wrong cluster name, or altered bytes.
     BadTag,
     /// Authenticated, but the body does not decode (or has trailing bytes).
@@ -168,7 +182,7 @@ pub enum DecodeError {
 
 impl DecodeError {
     /// Number of reasons (the size of [`Drops`]).
-    pub const COUNT: usize = 15;
+    pub const COUNT: usize = 16;
 
     /// Every reason, in counter order.
     pub const ALL: [DecodeError; DecodeError::COUNT] = [
@@ -182,6 +196,7 @@ impl DecodeError {
         DecodeError::Keyed,
         DecodeError::UnknownSender,
         DecodeError::FromSelf,
+        DecodeError::NotForUs,
         DecodeError::BadTag,
         DecodeError::Malformed,
         DecodeError::Replayed,
@@ -202,6 +217,7 @@ impl DecodeError {
             DecodeError::Keyed => "keyed",
             DecodeError::UnknownSender => "unknown-sender",
             DecodeError::FromSelf => "from-self",
+            DecodeError::NotForUs => "not-for-us",
             DecodeError::BadTag => "bad-tag",
             DecodeError::Malformed => "malformed",
             DecodeError::Replayed => "replayed",
@@ -221,7 +237,10 @@ impl DecodeError {
     pub fn is_routine(self) -> bool {
         matches!(
             self,
-            DecodeError::FromSelf | DecodeError::Replayed | DecodeError::UnverifiedIncarnation
+            DecodeError::FromSelf
+                | DecodeError::NotForUs
+                | DecodeError::Replayed
+                | DecodeError::UnverifiedIncarnation
         )
     }
 }
@@ -247,6 +266,7 @@ impl fmt::Display for DecodeError {
                 "sender is not a node of this config: every box needs the same node lines"
             }
             DecodeError::FromSelf => "our own datagram looped back",
+            DecodeError::NotForUs => "datagram addressed to another box",
             DecodeError::BadTag => {
                 "authentication failed: wrong key, another cluster name, or a corrupted or forged datagram"
             }
@@ -535,10 +555,23 @@ impl Codec {
             .map(|w| w.incarnation)
     }
 
-    /// Frame `body` into `buf`; returns the datagram length. `buf` should
-    /// hold `limits::MAX_DATAGRAM` bytes; nothing longer is ever produced.
-    /// Every datagram gets the next sequence number; a failed seal uses none.
+    /// Frame `body` for every box into `buf`; returns the datagram length.
+    /// Same as [`Codec::seal_to`] with `None`.
     pub fn seal(&mut self, body: &Body, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        self.seal_to(None, body, buf)
+    }
+
+    /// Frame `body` into `buf` for one box (`Some(node)`: every other box
+    /// drops it as [`DecodeError::NotForUs`]) or for all (`None`); returns
+    /// the datagram length. `buf` should hold `limits::MAX_DATAGRAM` bytes;
+    /// nothing longer is ever produced. Every datagram gets the next
+    /// sequence number; a failed seal uses none.
+    pub fn seal_to(
+        &mut self,
+        to: Option<NodeId>,
+        body: &Body,
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
         let tag_len = self.auth.tag_len();
         if matches!(self.auth, Auth::Unusable) {
             return Err(EncodeError::NoKey);
@@ -569,6 +602,7 @@ impl Codec {
         head[OFF_FLAGS] = flags;
         head[OFF_CLUSTER..OFF_SENDER].copy_from_slice(&self.cluster_id.to_be_bytes());
         head[OFF_SENDER] = self.me;
+        head[OFF_DEST] = to.unwrap_or(TO_ALL);
         head[OFF_INCARNATION..OFF_SEQ].copy_from_slice(&self.incarnation.to_be_bytes());
         head[OFF_SEQ..OFF_LEN].copy_from_slice(&seq.to_be_bytes());
         // body_len <= MAX_BODY < 2^16.
@@ -595,8 +629,9 @@ impl Codec {
     }
 
     /// A message the codec itself wants sent (challenge or response), and to
-    /// whom. Send it by unicast to that node where possible: a challenge on
-    /// multicast makes every box answer. Call until `None` after each `open`.
+    /// whom. Seal it with [`Codec::seal_to`]`(Some(node), ..)` (so no other
+    /// box answers it) and send it to that node, by unicast or multicast.
+    /// Call until `None` after each `open`.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<(NodeId, Body)> {
         for i in 0..self.nodes {
@@ -735,6 +770,10 @@ impl Codec {
         }
         let header = Header {
             sender: head[OFF_SENDER],
+            to: match head[OFF_DEST] {
+                TO_ALL => None,
+                n => Some(n),
+            },
             incarnation: be_u64(head, OFF_INCARNATION),
             seq: be_u64(head, OFF_SEQ),
         };
@@ -743,6 +782,9 @@ impl Codec {
         }
         if header.sender == self.me {
             return Err(DecodeError::FromSelf);
+        }
+        if header.to.is_some_and(|to| to != self.me) {
+            return Err(DecodeError::NotForUs);
         }
         let end = HEADER_LEN + body_len;
         let (signed, tag) = buf.split_at(end);
@@ -841,6 +883,7 @@ mod tests {
         });
         d.extend_from_slice(&ID.to_be_bytes());
         d.push(c.me);
+        d.push(TO_ALL);
         d.extend_from_slice(&incarnation.to_be_bytes());
         d.extend_from_slice(&seq.to_be_bytes());
         d.extend_from_slice(&(body.len() as u16).to_be_bytes());
@@ -887,13 +930,14 @@ mod tests {
         assert_eq!(d[3], 0);
         assert_eq!(&d[4..8], &ID.to_be_bytes());
         assert_eq!(d[8], 1);
-        assert_eq!(&d[9..17], &0x0102_0304_0506_0708u64.to_be_bytes());
-        assert_eq!(&d[17..25], &1u64.to_be_bytes());
-        let body_len = usize::from(u16::from_be_bytes([d[25], d[26]]));
+        assert_eq!(d[9], TO_ALL);
+        assert_eq!(&d[10..18], &0x0102_0304_0506_0708u64.to_be_bytes());
+        assert_eq!(&d[18..26], &1u64.to_be_bytes());
+        let body_len = usize::from(u16::from_be_bytes([d[26], d[27]]));
         assert_eq!(d.len(), HEADER_LEN + body_len + TAG_LEN);
         // The sequence is assigned by the codec and strictly increases.
         let d2 = seal(&mut a, &probe());
-        assert_eq!(&d2[17..25], &2u64.to_be_bytes());
+        assert_eq!(&d2[18..26], &2u64.to_be_bytes());
         assert_eq!(a.last_seq(), 2);
     }
 
@@ -1014,6 +1058,7 @@ mod tests {
             r.header,
             Header {
                 sender: 1,
+                to: None,
                 incarnation: 5,
                 seq: a.last_seq()
             }
@@ -1035,6 +1080,26 @@ mod tests {
         assert_eq!(a.open(T0, &d), Err(DecodeError::FromSelf));
         assert!(a.poll_transmit().is_none());
         assert_eq!(a.drops().get(DecodeError::FromSelf), 1);
+    }
+
+    #[test]
+    fn not_for_us() {
+        let mut a = keyed(1, 5);
+        let mut b = keyed(0, 6);
+        let mut c = keyed(2, 7);
+        verify(&mut a, &mut b, T0);
+        verify(&mut a, &mut c, T0);
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let n = a.seal_to(Some(2), &probe(), &mut buf).unwrap();
+        assert_eq!(b.open(T0, &buf[..n]), Err(DecodeError::NotForUs));
+        let r = c.open(T0, &buf[..n]).unwrap().unwrap();
+        assert_eq!(r.header.to, Some(2));
+        // Readdressing it breaks the tag.
+        let mut d = buf[..n].to_vec();
+        d[OFF_DEST] = 0;
+        assert_eq!(b.open(T0, &d), Err(DecodeError::BadTag));
+        d[OFF_DEST] = TO_ALL;
+        assert_eq!(b.open(T0, &d), Err(DecodeError::BadTag));
     }
 
     #[test]
