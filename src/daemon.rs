@@ -320,7 +320,7 @@ impl Daemon {
             return Err(Failure::os(format_args!("epoll register"), e));
         }
 
-        let codec = Codec::new(config.cluster_id(), &config.key, me, incarnation, seed);
+        let codec = Codec::for_config(&config, me, incarnation, seed);
         let core = Core::new(&config, me, incarnation, now);
         let conns = core::array::from_fn(|_| Conn {
             stream: None,
@@ -514,7 +514,13 @@ impl Daemon {
     }
 
     fn send(&mut self, to: Dest, body: &Body) {
-        let len = match self.codec.seal(body, &mut self.tx[..]) {
+        // A unicast datagram names its one receiver (authenticated), so it
+        // cannot be replayed to another box.
+        let dest = match to {
+            Dest::All => None,
+            Dest::Node(n) => Some(n),
+        };
+        let len = match self.codec.seal_to(dest, body, &mut self.tx[..]) {
             Ok(len) => len,
             Err(e) => {
                 self.counters.send_errors += 1;
