@@ -16,7 +16,11 @@
 //!   `(now, input)` and hands back actions; it never opens a socket, reads a
 //!   clock or allocates.
 //! * [`vserver`]: combo states, the action table, volunteer rounds (sans-IO).
-//! * [`takeover`]: the ordered steps of a takeover and a release (sans-IO).
+//! * [`takeover`]: the ordered steps of a takeover and a release, and what
+//!   one box holds (sans-IO).
+//! * [`node`]: one box's whole sans-IO brain: the cluster core, the boss's
+//!   vserver monitor and this box's holder, joined. The shell and the
+//!   simulator drive a `Node`.
 //! * [`config`]: the configuration file, parsed into fixed-capacity tables,
 //!   every error as `FILE:LINE:COL: message`.
 //! * [`os`]: the only place with system calls: sockets, signalfd, ioctl,
@@ -36,6 +40,7 @@ pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod limits;
+pub mod node;
 pub mod os;
 pub mod proto;
 pub mod takeover;

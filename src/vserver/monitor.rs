@@ -316,6 +316,31 @@ impl Monitor {
         }
     }
 
+    /// Start acting (again): forget everything this box knew from an earlier
+    /// term as boss, and continue from `entries`, the table the previous boss
+    /// streamed (empty at a cold start).
+    pub fn restart(&mut self, now: Instant, entries: &[VsEntry]) {
+        for v in self.vs.iter_mut() {
+            v.service = Verdict::PENDING;
+            v.reach = Verdict::PENDING;
+            v.answering = 0;
+            v.original = false;
+            v.holder = None;
+            v.phase = Phase::Idle;
+            v.next_check = now;
+            v.in_flight = [false; 2];
+            v.urgent = false;
+            v.bad_since = None;
+            v.excluded_until = [Instant::ZERO; MAX_NODES];
+            v.last_combo = Combo::new(Tri::Pending, Tri::Pending, Claims::Zero);
+            v.since = now;
+            v.alerted = false;
+            v.last_release = None;
+        }
+        self.actions.clear();
+        self.restore(now, entries);
+    }
+
     /// Continue from a deputy's copy of the boss's table: holders, exclusions
     /// and round numbers carry over; every verdict is re-checked at once.
     pub fn restore(&mut self, now: Instant, entries: &[VsEntry]) {

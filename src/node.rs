@@ -1,0 +1,541 @@
+//! One box's whole sans-IO brain: the cluster [`Core`], the boss's vserver
+//! [`Monitor`] and this box's [`Holder`], joined.
+//!
+//! The shell (the mio loop, or the simulator) feeds a [`Node`] the same
+//! `(now, input)` pairs it would feed the core, plus the results of the OS
+//! work the node asked for (checks, takeover steps), and drains [`Output`]s.
+//!
+//! What the join decides:
+//!
+//! * Only the **acting boss** (boss with quorum and a valid boss lease) runs
+//!   the monitor. When a box starts acting it continues from the table its
+//!   predecessor streamed to it ([`Monitor::restore`]), and it hands its own
+//!   table to the core every turn to stream to its deputies.
+//! * Orders are obeyed only from the boss this box follows, at the
+//!   generation it follows or newer.
+//! * A **claim counts** (for the combo state's third character) if an alive or
+//!   suspect box announces it, or if a lost box announced it and its lease
+//!   has not surely lapsed (DESIGN section 4: the boss waits for the lease).
+//! * A box takes over only while its own lease is valid, and gives up
+//!   everything when it lapses ([`Holder::tick`], fencing layer 1).
+//! * Orders to itself (the boss is a volunteer too) are delivered locally.
+
+use core::time::Duration;
+
+use heapless::{Deque, Vec};
+
+use crate::cluster::{Action, AlertKind, Control, Core, Dest, MemberState};
+use crate::config::{Check, Config, Fencing, NodeId, VsId};
+use crate::limits::{MAX_NODES, MAX_VSERVERS};
+use crate::proto::{Body, Role, VsEntry};
+use crate::takeover::holder::{Holder, HolderAction};
+use crate::takeover::Step;
+use crate::time::Instant;
+use crate::vserver::combo::Combo;
+use crate::vserver::monitor::{Answer, CheckKind, Monitor, MonitorAction, Order, View, VsAlert};
+
+/// Outputs the queue holds between two drains. Policy when full: the newest
+/// is dropped and counted; hellos, checks and renewals repeat, orders are
+/// retried by the boss's timeouts.
+pub const OUTPUT_QUEUE: usize = 128;
+
+/// What the node asks the shell to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Send a message.
+    Send {
+        /// Destination.
+        to: Dest,
+        /// The message.
+        body: Body,
+    },
+    /// Run a boss-side check of a vserver; answer with
+    /// [`Node::handle_service`] or [`Node::handle_reach`].
+    Check {
+        /// The vserver.
+        vserver: VsId,
+        /// Which check.
+        kind: CheckKind,
+    },
+    /// Run this box's self-check for a vserver; answer with
+    /// [`Node::handle_self_check`].
+    SelfCheck {
+        /// The vserver.
+        vserver: VsId,
+    },
+    /// One step of a takeover or release; answer with [`Node::handle_step`].
+    Step {
+        /// The vserver.
+        vserver: VsId,
+        /// The step.
+        step: Step,
+    },
+    /// Renew the kernel lifetime of a held vserver's address.
+    Renew {
+        /// The vserver.
+        vserver: VsId,
+    },
+    /// Role, boss or generation changed.
+    RoleChanged {
+        /// The new role.
+        role: Role,
+        /// The boss followed.
+        boss: Option<NodeId>,
+        /// Its generation.
+        generation: u32,
+    },
+    /// A vserver's combo state or holder changed (boss only).
+    VsChanged {
+        /// The vserver.
+        vserver: VsId,
+        /// New combo state.
+        combo: Combo,
+        /// The box told to serve it.
+        holder: Option<NodeId>,
+    },
+    /// A box needs the operator (syslog LOG_ALERT and the notify hook).
+    NodeAlert {
+        /// The box.
+        node: NodeId,
+        /// What happened.
+        kind: AlertKind,
+    },
+    /// A vserver needs the operator.
+    VsAlert {
+        /// The vserver.
+        vserver: VsId,
+        /// What happened.
+        kind: VsAlert,
+    },
+}
+
+/// One box.
+pub struct Node {
+    core: Core,
+    monitor: Monitor,
+    holder: Holder,
+    me: NodeId,
+    nodes: u8,
+    hello: Duration,
+    fencing_none: bool,
+    /// Self-check verdicts as suitability 0-100, per vserver.
+    suitability: [u8; MAX_VSERVERS],
+    self_check: [bool; MAX_VSERVERS],
+    check_every: [Duration; MAX_VSERVERS],
+    next_self_check: [Instant; MAX_VSERVERS],
+    self_check_in_flight: [bool; MAX_VSERVERS],
+    nvs: usize,
+    acting: bool,
+    lost: u32,
+    next_tick: Instant,
+    lease_valid: bool,
+    claims_sent: u64,
+    claimers: [u32; MAX_VSERVERS],
+    table: Vec<VsEntry, MAX_VSERVERS>,
+    out: Deque<Output, OUTPUT_QUEUE>,
+    dropped: u32,
+    stopping: bool,
+}
+
+impl Node {
+    /// Box `me` of `config`, starting at `now` with a fresh incarnation.
+    pub fn new(config: &Config, me: NodeId, incarnation: u64, now: Instant) -> Node {
+        let mut n = Node {
+            core: Core::new(config, me, incarnation, now),
+            monitor: Monitor::new(config, now),
+            holder: Holder::new(config),
+            me,
+            nodes: config.nodes.len() as u8,
+            hello: config.hello,
+            fencing_none: config.fencing == Fencing::None,
+            suitability: [0; MAX_VSERVERS],
+            self_check: [false; MAX_VSERVERS],
+            check_every: [Duration::ZERO; MAX_VSERVERS],
+            next_self_check: [now; MAX_VSERVERS],
+            self_check_in_flight: [false; MAX_VSERVERS],
+            nvs: config.vservers.len().min(MAX_VSERVERS),
+            acting: false,
+            lost: 0,
+            next_tick: now,
+            lease_valid: false,
+            claims_sent: u64::MAX,
+            claimers: [0; MAX_VSERVERS],
+            table: Vec::new(),
+            out: Deque::new(),
+            dropped: 0,
+            stopping: false,
+        };
+        for (i, v) in config.vservers.iter().enumerate().take(MAX_VSERVERS) {
+            // No self-check configured: always suitable.
+            n.self_check[i] = !matches!(v.self_check, Check::None);
+            n.suitability[i] = if n.self_check[i] { 0 } else { 100 };
+            n.check_every[i] = v.check;
+        }
+        n
+    }
+
+    /// The cluster core (role, boss, members, list, leases).
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// The holder (what this box serves).
+    pub fn holder(&self) -> &Holder {
+        &self.holder
+    }
+
+    /// The vserver table: the boss's own, or the one streamed to a deputy.
+    pub fn vservers(&self) -> &[VsEntry] {
+        if self.acting {
+            &self.table
+        } else {
+            self.core.vservers()
+        }
+    }
+
+    /// Outputs dropped because the queue was full.
+    pub fn dropped_outputs(&self) -> u32 {
+        self.dropped
+    }
+
+    /// Set the MAC announced in hellos.
+    pub fn set_mac(&mut self, mac: [u8; 6]) {
+        self.core.set_mac(mac);
+    }
+
+    /// A verified message from `from`.
+    pub fn handle_message(&mut self, now: Instant, from: NodeId, incarnation: u64, body: &Body) {
+        if from >= self.nodes || from == self.me {
+            return;
+        }
+        self.core.handle_message(now, from, incarnation, body);
+        let follows = self.core.boss() == Some(from);
+        match *body {
+            Body::VolunteerRequest { vserver, round } if follows => {
+                let a = self.answer(vserver, round);
+                self.emit(Output::Send {
+                    to: Dest::Node(from),
+                    body: Body::VolunteerAnswer {
+                        vserver,
+                        round,
+                        suitability: a.suitability,
+                        holding: a.holding,
+                    },
+                });
+            }
+            Body::VolunteerAnswer { vserver, round, suitability, holding } if self.acting => {
+                let a = Answer { vserver, round, suitability, holding };
+                self.with_view(now, |m, now, v| m.handle_volunteer(now, from, a, v));
+            }
+            Body::Assume { vserver, round, generation } if follows && generation >= self.core.generation() => {
+                let lease = self.lease_ok(now);
+                self.holder.assume(now, from, vserver, round, lease && !self.stopping);
+            }
+            Body::Release { vserver, generation } if follows && generation >= self.core.generation() => {
+                self.holder.release(now, vserver);
+            }
+            Body::Outcome { vserver, round, ok } if self.acting => {
+                self.with_view(now, |m, now, v| m.handle_outcome(now, from, vserver, round, ok, v));
+            }
+            _ => {}
+        }
+        self.pump(now);
+    }
+
+    /// Time passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.core.handle_timeout(now);
+        self.pump(now);
+    }
+
+    /// An operator command. `Hold` hands this box's vservers over first:
+    /// it releases them (the boss sees them free and picks another box, never
+    /// this one while on hold), then stops volunteering.
+    pub fn handle_control(&mut self, now: Instant, cmd: Control) {
+        if cmd == Control::Hold {
+            self.holder.release_all(now);
+        }
+        self.core.handle_control(now, cmd);
+        self.pump(now);
+    }
+
+    /// Graceful stop (SIGTERM): release everything this box holds. The shell
+    /// exits once [`Node::stopped`] is true (or after its own deadline).
+    pub fn shutdown(&mut self, now: Instant) {
+        self.stopping = true;
+        self.holder.release_all(now);
+        self.pump(now);
+    }
+
+    /// True once a shutdown has released everything.
+    pub fn stopped(&self) -> bool {
+        self.stopping && (0..self.nvs).all(|v| !self.holder.busy(v as VsId))
+    }
+
+    /// This box's health (0 = hold), from load and memory checks.
+    pub fn handle_health(&mut self, now: Instant, health: u8) {
+        self.core.handle_health(now, health);
+        self.pump(now);
+    }
+
+    /// Result of a boss-side service check.
+    pub fn handle_service(&mut self, now: Instant, vserver: VsId, up: bool) {
+        if self.acting {
+            self.with_view(now, |m, now, v| m.handle_service(now, vserver, up, v));
+        }
+        self.pump(now);
+    }
+
+    /// Result of a boss-side reachability check: every MAC that answered.
+    pub fn handle_reach(&mut self, now: Instant, vserver: VsId, answered: &[[u8; 6]]) {
+        if self.acting {
+            self.with_view(now, |m, now, v| m.handle_reach(now, vserver, answered, v));
+        }
+        self.pump(now);
+    }
+
+    /// Result of this box's self-check for a vserver.
+    pub fn handle_self_check(&mut self, now: Instant, vserver: VsId, up: bool) {
+        if let Some(s) = self.suitability.get_mut(vserver as usize) {
+            *s = if up { 100 } else { 0 };
+            self.self_check_in_flight[vserver as usize] = false;
+        }
+        self.pump(now);
+    }
+
+    /// Result of a takeover or release step.
+    pub fn handle_step(&mut self, now: Instant, vserver: VsId, step: Step, ok: bool) {
+        self.holder.step_done(now, vserver, step, ok);
+        self.pump(now);
+    }
+
+    /// The next instant [`Node::handle_timeout`] is needed.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = self.next_tick;
+        let mut at = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = t.min(x);
+            }
+        };
+        at(self.core.poll_timeout());
+        at(self.holder.poll_timeout());
+        if self.acting {
+            at(self.monitor.poll_timeout());
+        }
+        for v in 0..self.nvs {
+            if self.self_check[v] && !self.self_check_in_flight[v] {
+                at(Some(self.next_self_check[v]));
+            }
+        }
+        Some(t)
+    }
+
+    /// The next output.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    fn emit(&mut self, o: Output) {
+        if self.out.push_back(o).is_err() {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+
+    fn lease_ok(&self, now: Instant) -> bool {
+        match self.core.lease_until() {
+            Some(u) => now < u,
+            // `fencing none`: a box holds until told otherwise.
+            None => self.fencing_none,
+        }
+    }
+
+    fn answer(&self, vserver: VsId, round: u32) -> Answer {
+        let suitability = if self.core.on_hold() || self.stopping {
+            0
+        } else {
+            self.suitability.get(vserver as usize).copied().unwrap_or(0)
+        };
+        Answer { vserver, round, suitability, holding: self.holder.holding() }
+    }
+
+    /// Call into the monitor with a fresh view of the cluster.
+    fn with_view(&mut self, now: Instant, f: impl FnOnce(&mut Monitor, Instant, &View<'_>)) {
+        let mut volunteers = 0u32;
+        let mut lost = 0u32;
+        let mut macs = [[0u8; 6]; MAX_NODES];
+        for n in 0..self.nodes {
+            let state = self.core.member(n);
+            if state == MemberState::Alive && !(n == self.me && (self.core.on_hold() || self.stopping)) {
+                volunteers |= 1 << n;
+            }
+            if state == MemberState::Lost {
+                lost |= 1 << n;
+            }
+            macs[n as usize] = if n == self.me { self.core.mac() } else { self.core.peer_mac(n) };
+        }
+        for v in 0..self.nvs {
+            let mut c = 0u32;
+            for n in 0..self.nodes {
+                let claims = if n == self.me { self.holder.claims() } else { self.core.peer_claims(n) };
+                if claims & (1u64 << v) == 0 {
+                    continue;
+                }
+                let counts = match self.core.member(n) {
+                    MemberState::Alive | MemberState::Suspect | MemberState::Hold => true,
+                    MemberState::Lost => !self.core.lease_lapsed(n),
+                    MemberState::Unknown | MemberState::Joining => false,
+                };
+                if counts {
+                    c |= 1 << n;
+                }
+            }
+            self.claimers[v] = c;
+        }
+        let list = self.core.list();
+        let view = View {
+            volunteers,
+            claimers: &self.claimers[..self.nvs],
+            list,
+            macs: &macs[..self.nodes as usize],
+            lost,
+            generation: self.core.generation(),
+        };
+        f(&mut self.monitor, now, &view);
+        self.monitor.entries(now, &view, &mut self.table);
+    }
+
+    /// Move everything between the parts until nothing is left to move.
+    fn pump(&mut self, now: Instant) {
+        // Bounded: each round only moves queued items; local deliveries
+        // create a bounded number of follow-ups.
+        for _ in 0..16 {
+            let mut moved = false;
+
+            while let Some(a) = self.core.poll_action() {
+                moved = true;
+                match a {
+                    Action::Send { to, body } => self.emit(Output::Send { to, body }),
+                    Action::RoleChanged { role, boss, generation } => {
+                        self.emit(Output::RoleChanged { role, boss, generation })
+                    }
+                    Action::Alert { node, kind } => self.emit(Output::NodeAlert { node, kind }),
+                }
+            }
+
+            // Start or stop acting as boss.
+            let acting = self.core.is_acting(now);
+            if acting && !self.acting {
+                self.monitor.restart(now, self.core.vservers());
+                self.lost = self.lost_mask();
+            }
+            self.acting = acting;
+
+            if self.acting {
+                let lost = self.lost_mask();
+                let newly = lost & !self.lost;
+                self.lost = lost;
+                for n in 0..self.nodes {
+                    if newly & (1 << n) != 0 {
+                        self.with_view(now, |m, now, v| m.handle_lost(now, n, v));
+                    }
+                }
+                if self.monitor.poll_timeout().is_some_and(|t| t <= now) {
+                    self.with_view(now, |m, now, v| m.handle_timeout(now, v));
+                }
+                while let Some(a) = self.monitor.poll_action() {
+                    moved = true;
+                    self.monitor_action(now, a);
+                }
+                self.core.set_vservers(&self.table);
+            }
+
+            // Every hello, at a lease change, or for a spaced gratuitous ARP.
+            let lease = self.lease_ok(now);
+            let garp_due = self.holder.poll_timeout().is_some_and(|t| t <= now);
+            if now >= self.next_tick || lease != self.lease_valid || garp_due {
+                if now >= self.next_tick {
+                    self.next_tick = now + self.hello;
+                }
+                self.lease_valid = lease;
+                self.holder.tick(now, lease);
+            }
+            while let Some(a) = self.holder.poll_action() {
+                moved = true;
+                self.holder_action(now, a);
+            }
+
+            for v in 0..self.nvs {
+                if self.self_check[v] && !self.self_check_in_flight[v] && now >= self.next_self_check[v] {
+                    self.self_check_in_flight[v] = true;
+                    self.next_self_check[v] = now + self.check_every[v];
+                    self.emit(Output::SelfCheck { vserver: v as VsId });
+                }
+            }
+
+            let claims = self.holder.claims();
+            if claims != self.claims_sent {
+                self.claims_sent = claims;
+                self.core.set_claims(claims, &self.suitability[..self.nvs]);
+            }
+
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn lost_mask(&self) -> u32 {
+        (0..self.nodes).filter(|&n| self.core.member(n) == MemberState::Lost).fold(0, |m, n| m | 1 << n)
+    }
+
+    fn monitor_action(&mut self, now: Instant, a: MonitorAction) {
+        match a {
+            MonitorAction::Check { vserver, kind } => self.emit(Output::Check { vserver, kind }),
+            MonitorAction::Changed { vserver, combo, holder } => {
+                self.emit(Output::VsChanged { vserver, combo, holder })
+            }
+            MonitorAction::Alert { vserver, kind } => self.emit(Output::VsAlert { vserver, kind }),
+            MonitorAction::Send { to, order } => {
+                let me = self.me;
+                // The boss is a box like the others: orders to it are
+                // delivered here, the rest go on the wire.
+                match (to, order) {
+                    (Dest::All, Order::VolunteerRequest { vserver, round }) => {
+                        self.emit(Output::Send { to, body: order.body() });
+                        let a = self.answer(vserver, round);
+                        self.with_view(now, |m, now, v| m.handle_volunteer(now, me, a, v));
+                    }
+                    (Dest::Node(n), Order::Assume { vserver, round, .. }) if n == me => {
+                        let lease = self.lease_ok(now) && !self.stopping;
+                        self.holder.assume(now, me, vserver, round, lease);
+                    }
+                    (Dest::Node(n), Order::Release { vserver, .. }) if n == me => {
+                        self.holder.release(now, vserver);
+                    }
+                    _ => self.emit(Output::Send { to, body: order.body() }),
+                }
+            }
+        }
+    }
+
+    fn holder_action(&mut self, now: Instant, a: HolderAction) {
+        match a {
+            HolderAction::Step { vserver, step } => self.emit(Output::Step { vserver, step }),
+            HolderAction::Renew { vserver } => self.emit(Output::Renew { vserver }),
+            HolderAction::Claims { claims } => {
+                self.claims_sent = claims;
+                self.core.set_claims(claims, &self.suitability[..self.nvs]);
+            }
+            HolderAction::Outcome { boss, vserver, round, ok } => {
+                if boss == self.me {
+                    if self.acting {
+                        self.with_view(now, |m, now, v| m.handle_outcome(now, boss, vserver, round, ok, v));
+                    }
+                } else {
+                    self.emit(Output::Send { to: Dest::Node(boss), body: Body::Outcome { vserver, round, ok } });
+                }
+            }
+        }
+    }
+}
