@@ -1,0 +1,230 @@
+//! Who is boss (DESIGN section 4): cold start, succession, quorum, merge,
+//! hold.
+//!
+//! * **Following.** A box follows the best box that announces boss or
+//!   semi-boss among those it hears ("best" by the merge order below). It
+//!   leaves its boss for another claimant when the other is better, or when
+//!   its boss is suspect and someone else claims.
+//! * **Succession.** When the followed boss is lost (after the indirect
+//!   probe), steps down, or there never was one (cold start, after joining
+//!   for one dead interval), the candidates are the published list without
+//!   the old boss (deputy 1, deputy 2, then the rest), then other live boxes
+//!   by rank. A box claims when no eligible candidate (alive or joining, not
+//!   on hold) is ahead of it, or when the k candidates ahead of it have let
+//!   k dead intervals pass without claiming. It claims with the highest
+//!   generation it has seen + 1.
+//! * **Quorum.** A claimant that sees at least `quorum` live boxes (itself
+//!   included) is boss, otherwise semi-boss: it monitors but does not act.
+//!   A box that hears nobody never claims (unless quorum is 1: a two-box
+//!   pair must be able to fail over, at the price of a split brain during a
+//!   partition, resolved by the merge when it heals).
+//! * **Acting.** A boss acts only while its boss lease holds (see
+//!   [`lease`](super::lease)).
+//! * **Merge.** A claimant that hears a better claimant steps down at once
+//!   and follows it. Order: a boss (with quorum) beats a semi-boss; then the
+//!   lower generation; then the longer uptime (in buckets, see
+//!   [`list`](super::list)); then the lower name. A semi-boss cut off in a
+//!   minority therefore yields to the boss the majority elected meanwhile.
+//! * **Hold.** A box on hold never claims; a boss put on hold steps down at
+//!   once and its followers elect a successor without waiting for a loss.
+//! * **Continuity.** A deputy keeps the boss's streamed state; when it
+//!   claims after that boss, it continues from the records (and vserver
+//!   table) instead of starting afresh.
+
+use super::{ms, Action, Core, MemberState};
+use crate::config::NodeId;
+use crate::proto::Role;
+use crate::time::Instant;
+
+impl Core {
+    /// Merge-order key: (not boss, generation, -uptime bucket, name rank).
+    fn claim_key(&self, x: NodeId, now: Instant) -> (bool, u32, u64, u8) {
+        let (boss, generation, uptime) = if x == self.me {
+            (self.role == Role::Boss, self.generation, now.saturating_since(self.started).as_millis() as u64)
+        } else {
+            let p = &self.peers[x as usize];
+            (p.role == Role::Boss, p.generation, p.uptime(now))
+        };
+        (!boss, generation, u64::MAX - uptime / self.t.uptime_bucket, self.name_rank[x as usize])
+    }
+
+    /// Whether claimant `a` wins the merge against claimant `b`.
+    pub(super) fn better(&self, a: NodeId, b: NodeId, now: Instant) -> bool {
+        self.claim_key(a, now) < self.claim_key(b, now)
+    }
+
+    /// The best other box heard announcing boss or semi-boss.
+    fn best_claimant(&self, now: Instant) -> Option<NodeId> {
+        let mut best: Option<NodeId> = None;
+        for x in self.others() {
+            let p = &self.peers[x as usize];
+            if p.state == MemberState::Alive && p.claims() && best.is_none_or(|b| self.better(x, b, now)) {
+                best = Some(x);
+            }
+        }
+        best
+    }
+
+    fn live_count(&self) -> usize {
+        1 + self.others().filter(|&x| self.peers[x as usize].state.is_live()).count()
+    }
+
+    /// Decide role and boss after any input.
+    pub(super) fn decide(&mut self, now: Instant) {
+        let before = (self.role, self.boss, self.generation);
+        let hold = self.on_hold();
+        let joining = now < self.joining_until;
+        if self.boss == Some(self.me) {
+            if hold {
+                // Never boss on hold: step down at once.
+                self.switch_boss(None);
+            } else if let Some(c) = self.best_claimant(now) {
+                if self.better(c, self.me, now) {
+                    self.switch_boss(Some(c));
+                }
+            }
+        }
+        if self.boss != Some(self.me) {
+            self.follow(now, !hold && !joining);
+        }
+        self.role = if self.boss == Some(self.me) {
+            if self.live_count() >= self.quorum as usize {
+                Role::Boss
+            } else {
+                Role::SemiBoss
+            }
+        } else if hold {
+            Role::Hold
+        } else if joining {
+            Role::Joining
+        } else if self.deputies().contains(&self.me) {
+            Role::Deputy
+        } else {
+            Role::Member
+        };
+        if (self.role, self.boss, self.generation) != before {
+            self.want_hello = true;
+            self.push(Action::RoleChanged { role: self.role, boss: self.boss, generation: self.generation });
+        }
+    }
+
+    /// A box that does not claim picks whom to follow, and claims when
+    /// succession says so (`may_claim`: not joining, not on hold).
+    fn follow(&mut self, now: Instant, may_claim: bool) {
+        let best = self.best_claimant(now);
+        if let Some(b) = self.boss.filter(|&b| b != self.me) {
+            let p = &self.peers[b as usize];
+            if p.state == MemberState::Alive && p.claims() {
+                if let Some(c) = best.filter(|&c| c != b && self.better(c, b, now)) {
+                    self.switch_boss(Some(c));
+                }
+                return;
+            }
+            if p.state == MemberState::Suspect && p.claims() {
+                // Not lost yet: stay, unless someone else already claims.
+                if let Some(c) = best.filter(|&c| c != b) {
+                    self.switch_boss(Some(c));
+                }
+                return;
+            }
+        }
+        // Lost, stepped down, or none at all.
+        if let Some(c) = best {
+            self.switch_boss(Some(c));
+            return;
+        }
+        if may_claim {
+            let gone = *self.boss_gone_at.get_or_insert(now);
+            self.succession(now, gone);
+        }
+    }
+
+    fn eligible(&self, x: NodeId) -> bool {
+        let p = &self.peers[x as usize];
+        matches!(p.state, MemberState::Alive | MemberState::Joining) && p.role != Role::Hold
+    }
+
+    fn succession(&mut self, now: Instant, gone: Instant) {
+        let isolated = self.live_count() == 1;
+        if isolated && self.quorum > 1 {
+            return;
+        }
+        let old = self.boss;
+        let mut ahead = 0u64;
+        let mut found = false;
+        for &c in self.list.iter().filter(|&&c| Some(c) != old) {
+            if c == self.me {
+                found = true;
+                break;
+            }
+            if self.eligible(c) {
+                ahead += 1;
+            }
+        }
+        if !found {
+            let me = self.me;
+            let extra = self.ranked(now, |s, x| {
+                x != old.unwrap_or(u8::MAX) && !s.list.contains(&x) && (x == me || s.eligible(x))
+            });
+            for &c in &extra {
+                if c == me {
+                    break;
+                }
+                ahead += 1;
+            }
+        }
+        if ahead == 0 || now >= gone + ms(self.t.dead.saturating_mul(ahead)) {
+            self.claim(now);
+        }
+    }
+
+    fn claim(&mut self, now: Instant) {
+        let old = self.boss;
+        self.max_generation = self.max_generation.saturating_add(1);
+        // Continue from the old boss's streamed state (no reset).
+        if let Some((from, generation)) = self.synced_from {
+            if Some(from) == old && generation == self.generation {
+                self.records = self.synced_records;
+                for i in 0..self.n as usize {
+                    let lost_for = self.records[i].lost_for_ms;
+                    if let (Some(at), true) = (self.peers[i].lost_at, lost_for > 0) {
+                        self.peers[i].lost_at = Some(at.min(now - ms(lost_for)));
+                    }
+                }
+            }
+        }
+        self.switch_boss(Some(self.me));
+        self.generation = self.max_generation;
+        for p in self.peers.iter_mut() {
+            p.ack_endorse = 0;
+        }
+        self.self_endorsed = None;
+        self.role = Role::SemiBoss;
+        self.recompute_list(now);
+    }
+
+    /// Follow `new` (this box itself when claiming). Leaving a boss that
+    /// still claimed when last heard blocks endorsing anyone for W after it
+    /// was last heard (lease module).
+    pub(super) fn switch_boss(&mut self, new: Option<NodeId>) {
+        let old = self.boss;
+        if old == new {
+            return;
+        }
+        if let Some(o) = old.filter(|&o| o != self.me) {
+            let p = &self.peers[o as usize];
+            if p.state != MemberState::Unknown && p.claims() {
+                let until = p.heard + ms(self.t.block);
+                if until > self.endorse_from {
+                    self.endorse_from = until;
+                }
+            }
+        }
+        self.boss = new;
+        if let Some(b) = new.filter(|&b| b != self.me) {
+            self.generation = self.peers[b as usize].generation;
+        }
+        self.boss_gone_at = None;
+        self.want_hello = true;
+    }
+}
