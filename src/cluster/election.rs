@@ -37,20 +37,49 @@ use crate::proto::Role;
 use crate::time::Instant;
 
 impl Core {
-    /// Merge-order key: (not boss, generation, -uptime bucket, name rank).
-    fn claim_key(&self, x: NodeId, now: Instant) -> (bool, u32, u64, u8) {
-        let (boss, generation, uptime) = if x == self.me {
-            (self.role == Role::Boss, self.generation, now.saturating_since(self.started).as_millis() as u64)
+    /// Merge-order key: (not boss, generation, boot instant, name rank).
+    fn claim_key(&self, x: NodeId) -> (bool, u32, Instant, u8) {
+        let (boss, generation) = if x == self.me {
+            (self.role == Role::Boss, self.generation)
         } else {
             let p = &self.peers[x as usize];
-            (p.role == Role::Boss, p.generation, p.uptime(now))
+            (p.role == Role::Boss, p.generation)
         };
-        (!boss, generation, u64::MAX - uptime / self.t.uptime_bucket, self.name_rank[x as usize])
+        (!boss, generation, self.started_of(x), self.name_rank[x as usize])
     }
 
     /// Whether claimant `a` wins the merge against claimant `b`.
+    ///
+    /// Two claimants booted within a network delay of each other may each
+    /// believe it has the longer uptime. So when both have claimed while
+    /// hearing each other for a dead interval, the lower name wins outright:
+    /// both sides apply the same rule, so one of them steps down.
     pub(super) fn better(&self, a: NodeId, b: NodeId, now: Instant) -> bool {
-        self.claim_key(a, now) < self.claim_key(b, now)
+        let rival = if a == self.me { b } else { a };
+        if rival != self.me && (a == self.me || b == self.me) {
+            let since = self.peers[rival as usize].rival_since;
+            if since.is_some_and(|s| now >= s + ms(self.t.dead)) {
+                return self.name_rank[a as usize] < self.name_rank[b as usize];
+            }
+        }
+        self.claim_key(a) < self.claim_key(b)
+    }
+
+    /// Note which claimants this box has been rivalling, and since when.
+    fn track_rivals(&mut self, now: Instant) {
+        let claiming = self.boss == Some(self.me);
+        for x in 0..self.n as usize {
+            if x == self.me as usize {
+                continue;
+            }
+            let p = &mut self.peers[x];
+            let rival = claiming && p.state == MemberState::Alive && p.claims();
+            if !rival {
+                p.rival_since = None;
+            } else if p.rival_since.is_none() {
+                p.rival_since = Some(now);
+            }
+        }
     }
 
     /// The best other box heard announcing boss or semi-boss.
@@ -74,6 +103,7 @@ impl Core {
         let before = (self.role, self.boss, self.generation);
         let hold = self.on_hold();
         let joining = now < self.joining_until;
+        self.track_rivals(now);
         if self.boss == Some(self.me) {
             if hold {
                 // Never boss on hold: step down at once.
@@ -163,7 +193,7 @@ impl Core {
         }
         if !found {
             let me = self.me;
-            let extra = self.ranked(now, |s, x| {
+            let extra = self.ranked(|s, x| {
                 x != old.unwrap_or(u8::MAX) && !s.list.contains(&x) && (x == me || s.eligible(x))
             });
             for &c in &extra {
@@ -200,7 +230,7 @@ impl Core {
         }
         self.self_endorsed = None;
         self.role = Role::SemiBoss;
-        self.recompute_list(now);
+        self.recompute_list();
     }
 
     /// Follow `new` (this box itself when claiming). Leaving a boss that

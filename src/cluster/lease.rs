@@ -91,9 +91,6 @@ pub struct Timers {
     pub block: u64,
     /// A box lost longer than this raises an alert (`lost-alert`).
     pub lost_alert: u64,
-    /// Uptimes are compared in buckets of this size (4 D) so that two boxes
-    /// estimating each other's uptime a few ms apart still agree.
-    pub uptime_bucket: u64,
 }
 
 impl Timers {
@@ -111,7 +108,6 @@ impl Timers {
             lease,
             block: stretch(lease) + MARGIN_MS,
             lost_alert: lost_alert.as_millis() as u64,
-            uptime_bucket: 4 * dead,
         }
     }
 }

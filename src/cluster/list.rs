@@ -3,9 +3,9 @@
 //!
 //! Ranked by configured priority (higher first), then health (higher
 //! first), then record (less recent downtime first, in units of `dead` so
-//! a few milliseconds do not reorder the list), then uptime (longer first,
-//! in buckets of 4 × `dead` so two boxes that estimate each other's uptime a
-//! few milliseconds apart still agree), then name (lower first).
+//! a few milliseconds do not reorder the list), then uptime (longer first:
+//! compared as boot instants, which stay put, so the order does not flap
+//! as time passes), then name (lower first).
 //!
 //! The boss computes it every hello from boxes that are alive or suspect
 //! (not yet lost), never joining or on hold, and publishes it in its hello;
@@ -22,29 +22,34 @@ use heapless::Vec;
 
 impl Core {
     /// Rank key of box `x` as this box sees it: smaller sorts first.
-    fn rank_key(&self, x: NodeId, now: Instant) -> (u8, u8, u64, u64, u8) {
+    fn rank_key(&self, x: NodeId) -> (u8, u8, u64, Instant, u8) {
         let i = x as usize;
-        let (health, uptime) = if x == self.me {
-            (if self.on_hold() { 0 } else { self.health }, now.saturating_since(self.started).as_millis() as u64)
-        } else {
-            (self.peers[i].health, self.peers[i].uptime(now))
-        };
+        let health = if x == self.me { if self.on_hold() { 0 } else { self.health } } else { self.peers[i].health };
         (
             u8::MAX - self.priority[i],
             u8::MAX - health,
             self.records[i].downtime_ms / self.t.dead,
-            u64::MAX - uptime / self.t.uptime_bucket,
+            self.started_of(x),
             self.name_rank[i],
         )
     }
 
+    /// When box `x` booted, on this box's clock.
+    pub(super) fn started_of(&self, x: NodeId) -> Instant {
+        if x == self.me {
+            self.started
+        } else {
+            self.peers[x as usize].started
+        }
+    }
+
     /// Compare two boxes by rank (`Less`: `a` is better).
-    pub(super) fn rank_cmp(&self, a: NodeId, b: NodeId, now: Instant) -> Ordering {
-        self.rank_key(a, now).cmp(&self.rank_key(b, now))
+    pub(super) fn rank_cmp(&self, a: NodeId, b: NodeId) -> Ordering {
+        self.rank_key(a).cmp(&self.rank_key(b))
     }
 
     /// The boxes `keep` accepts, best first.
-    pub(super) fn ranked(&self, now: Instant, keep: impl Fn(&Core, NodeId) -> bool) -> Vec<NodeId, MAX_NODES> {
+    pub(super) fn ranked(&self, keep: impl Fn(&Core, NodeId) -> bool) -> Vec<NodeId, MAX_NODES> {
         let mut v: Vec<NodeId, MAX_NODES> = Vec::new();
         for x in 0..self.n {
             if keep(self, x) {
@@ -54,7 +59,7 @@ impl Core {
         // Insertion sort: at most 32 entries, and no allocation.
         for i in 1..v.len() {
             let mut j = i;
-            while j > 0 && self.rank_cmp(v[j], v[j - 1], now) == Ordering::Less {
+            while j > 0 && self.rank_cmp(v[j], v[j - 1]) == Ordering::Less {
                 v.swap(j, j - 1);
                 j -= 1;
             }
@@ -73,7 +78,7 @@ impl Core {
     }
 
     /// The boss recomputes the list it publishes.
-    pub(super) fn recompute_list(&mut self, now: Instant) {
-        self.list = self.ranked(now, |c, x| c.listable(x));
+    pub(super) fn recompute_list(&mut self) {
+        self.list = self.ranked(|c, x| c.listable(x));
     }
 }

@@ -5,7 +5,8 @@
 //! Silent for `dead` it becomes *suspect*: this box asks up to
 //! [`PROBE_FANOUT`](super::PROBE_FANOUT) live others whether they still hear
 //! it. If one heard it within `dead` it stays suspect (not lost: an
-//! asymmetric cut is not a death) and is asked about again a hello later;
+//! asymmetric cut is not a death) and is asked about again when that box,
+//! too, would have missed it for `dead`;
 //! if none did by the end of the probe window it is *lost*. A box with no one
 //! to ask declares at once. Hearing it directly makes it alive again.
 //!
@@ -57,8 +58,11 @@ pub(super) struct Peer {
     pub role: Role,
     pub boss: Option<NodeId>,
     pub generation: u32,
-    pub uptime_ms: u64,
-    pub uptime_at: Instant,
+    /// When it booted, on this box's clock: the earliest estimate (receipt
+    /// time − its uptime), so one delayed hello does not move it.
+    pub started: Instant,
+    /// Since when it and this box both claim boss (merge fallback).
+    pub rival_since: Option<Instant>,
     pub health: u8,
     /// The newest of this box's hellos it acknowledged (0: none).
     pub ack_any: u32,
@@ -71,7 +75,8 @@ pub(super) struct Peer {
     pub probe_sent: Instant,
     pub probe_until: Option<Instant>,
     pub next_probe: Option<Instant>,
-    pub proxy: bool,
+    /// Someone asked heard it within the dead interval: the least time ago.
+    pub proxy: Option<u64>,
     pub far: u8,
     pub answered: u32,
     pub me_far: bool,
@@ -91,8 +96,8 @@ impl Peer {
         role: Role::Joining,
         boss: None,
         generation: 0,
-        uptime_ms: 0,
-        uptime_at: Instant::ZERO,
+        started: Instant(u64::MAX),
+        rival_since: None,
         health: 0,
         ack_any: 0,
         ack_endorse: 0,
@@ -101,7 +106,7 @@ impl Peer {
         probe_sent: Instant::ZERO,
         probe_until: None,
         next_probe: None,
-        proxy: false,
+        proxy: None,
         far: 0,
         answered: 0,
         me_far: false,
@@ -112,11 +117,6 @@ impl Peer {
     /// Announces itself as boss or semi-boss.
     pub fn claims(&self) -> bool {
         matches!(self.role, Role::Boss | Role::SemiBoss)
-    }
-
-    /// Its uptime now, extrapolated from its newest hello.
-    pub fn uptime(&self, now: Instant) -> u64 {
-        self.uptime_ms.saturating_add(now.saturating_since(self.uptime_at).as_millis() as u64)
     }
 }
 
@@ -157,8 +157,10 @@ impl Core {
         peer.role = h.role;
         peer.boss = h.boss;
         peer.generation = h.generation;
-        peer.uptime_ms = h.uptime_ms;
-        peer.uptime_at = now;
+        let started = now - ms(h.uptime_ms);
+        if started < peer.started {
+            peer.started = started;
+        }
         peer.health = h.health;
         peer.ack_any = mine;
         peer.ack_endorse = if endorses { mine } else { 0 };
@@ -265,7 +267,7 @@ impl Core {
             peer.probe_sent = now;
             peer.probe_until = Some(now + ms(self.t.probe));
             peer.next_probe = None;
-            peer.proxy = false;
+            peer.proxy = None;
             peer.far = 0;
             peer.answered = 0;
             peer.me_far = me_far;
@@ -298,9 +300,10 @@ impl Core {
             peer.lapsed = Some(peer.probe_sent);
         }
         if peer.state == MemberState::Suspect {
-            if peer.proxy {
-                // Someone still hears it: not lost; ask again a hello later.
-                peer.next_probe = Some(now + ms(self.t.hello));
+            if let Some(ago) = peer.proxy {
+                // Someone still hears it: not lost. Ask again when that box
+                // too would have missed it for the dead interval.
+                peer.next_probe = Some(now + ms(self.t.dead.saturating_sub(ago).max(1)));
                 return;
             }
             peer.state = MemberState::Lost;
@@ -347,7 +350,7 @@ impl Core {
         peer.answered |= bit;
         let Some(ago) = ago.map(u64::from) else { return };
         if ago < dead {
-            peer.proxy = true;
+            peer.proxy = Some(peer.proxy.map_or(ago, |p| p.min(ago)));
         }
         // Silent long enough that its acks cannot have kept the lease alive
         // when the question was asked (see the lease module).
@@ -395,7 +398,7 @@ impl Core {
     /// Send a hello (and, as boss, the whole state to each deputy).
     pub(super) fn send_hello(&mut self, now: Instant) {
         if self.claiming() {
-            self.recompute_list(now);
+            self.recompute_list();
         }
         self.seq = self.seq.wrapping_add(1).max(1);
         let seq = self.seq;

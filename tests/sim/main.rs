@@ -157,7 +157,7 @@ fn run_seed(seed: u64) -> Outcome {
             Some(ms) => {
                 election_ms = Some(ms);
                 if ms > election_bound_ms(hello, dead) {
-                    w.violation(format!("election took {ms}ms > bound {}ms", election_bound_ms(hello, dead)));
+                    w.violation(format!("election took {ms}ms > bound {}ms (boss {b})", election_bound_ms(hello, dead)));
                 }
             }
             None => w.violation("no new boss after the boss crashed".into()),
@@ -169,7 +169,7 @@ fn run_seed(seed: u64) -> Outcome {
     if w.steps > 20_000_000 {
         w.violation(format!("too many steps: {}", w.steps));
     }
-    let trace = if w.violations.is_empty() { String::new() } else { w.trace_text() };
+    let trace = format!("n={n} hello={hello} dead={dead} fencing={fencing:?}\n{}", w.first_trace);
     Outcome { violations: w.violations, election_ms, trace }
 }
 

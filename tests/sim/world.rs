@@ -161,6 +161,8 @@ pub struct World {
     /// Optional extra invariant, called after every step (the vserver
     /// layer's "one holder per address" check slots in here).
     pub hook: Option<fn(&World) -> Option<String>>,
+    /// The trace as it was at the first violation.
+    pub first_trace: String,
 }
 
 thread_local! {
@@ -210,6 +212,7 @@ impl World {
             last_acting: vec![None; n],
             sent: 0,
             hook: None,
+            first_trace: String::new(),
         }
     }
 
@@ -453,7 +456,11 @@ impl World {
                     }
                     return true;
                 }
-                self.note(to, TraceKind::Deliver { from: from as u8, kind: body.kind() });
+                // Hellos are most of the traffic; the trace keeps the rest
+                // (their effects show as role changes).
+                if !matches!(*body, Body::Hello(_)) {
+                    self.note(to, TraceKind::Deliver { from: from as u8, kind: body.kind() });
+                }
                 let local = self.local(to);
                 self.boxes[to].core.as_mut().unwrap().handle_message(local, from as u8, inc, &body);
                 self.after_input(to);
@@ -541,6 +548,9 @@ impl World {
     }
 
     pub fn violation(&mut self, what: String) {
+        if self.violations.is_empty() {
+            self.first_trace = self.trace_text();
+        }
         if self.violations.len() < 5 {
             self.violations.push(what);
         }
@@ -585,6 +595,9 @@ impl World {
                 continue;
             }
             let c = self.core(i);
+            if c.role() == Role::Joining {
+                return Err(format!("box {i} still joining"));
+            }
             if c.boss() != Some(b as u8) || c.generation() != boss.generation() {
                 return Err(format!("box {i} follows {:?} gen {} not {b} gen {}", c.boss(), c.generation(), boss.generation()));
             }
