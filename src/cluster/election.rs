@@ -144,6 +144,10 @@ impl Core {
         let best = self.best_claimant(now);
         if let Some(b) = self.boss.filter(|&b| b != self.me) {
             let p = &self.peers[b as usize];
+            if matches!(p.state, MemberState::Alive | MemberState::Suspect) && p.claims() {
+                // The boss is there (or not lost yet): no succession running.
+                self.boss_gone_at = None;
+            }
             if p.state == MemberState::Alive && p.claims() {
                 if let Some(c) = best.filter(|&c| c != b && self.better(c, b, now)) {
                     self.switch_boss(Some(c));

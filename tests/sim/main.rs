@@ -152,6 +152,13 @@ fn run_seed(seed: u64) -> Outcome {
     // Boss crash: measure the election.
     let mut election_ms = None;
     if let Ok(b) = w.agreement() {
+        if std::env::var("SIM_DEBUG").is_ok() {
+            for i in 0..n {
+                let c = w.core(i);
+                let m: Vec<_> = c.members().collect();
+                eprintln!("box{i} t={} list={:?} deputies={:?} members={m:?}", w.now_us, c.list(), c.deputies());
+            }
+        }
         w.crash(b);
         match w.until_acting(b, 10 * election_bound_ms(hello, dead)) {
             Some(ms) => {
