@@ -36,13 +36,20 @@
 //! at that instant: impossible. A boss acts only while this lease is valid
 //! ([`Core::is_acting`]).
 //!
-//! # Why L = D − H
+//! # Why L ≈ 0.99 D (the longest with stretch(L) + 2 ms <= D)
 //!
-//! A peer declared lost was last heard at least D + H/2 ago by the boss, so
-//! the block W ≤ D (for D up to ~50 hellos with ρ = 0.5 %) costs nothing in
-//! the usual fail-over: only the one round trip in which the others endorse
-//! the new boss, at most one hello interval (they send an early hello on a
-//! boss change). L must also leave room for loss: one to two hello rounds.
+//! A box notices its boss missing after D and declares it lost after the
+//! probe window; its block ends `W <= D` after it last heard the boss, so
+//! the block costs nothing in the usual fail-over: only the round trip in
+//! which the others endorse the new boss, at most one hello interval (they
+//! send an early hello on a boss change). By the time a peer is declared
+//! lost, its lease has surely run out.
+//!
+//! L must also outlast the acknowledgement cycle: a boss's hello is
+//! acknowledged in the others' next hellos, so the quorum-th newest
+//! acknowledged hello is up to two intervals plus a delay old. With the
+//! default D = 3 H, L ≈ 2.97 H leaves most of a hello for delay and loss
+//! (a shorter L = D − H lapsed every cycle in the simulator).
 //!
 //! `ρ` ([`DRIFT_PPM`]) is the bound on any clock's rate error against real
 //! time; the simulator draws clock rates within it.
@@ -84,7 +91,8 @@ pub struct Timers {
     pub dead: u64,
     /// Probe window: how long answers to an indirect probe are awaited (H/2).
     pub probe: u64,
-    /// Lease length L = D − H (D/2 if D <= H), at most 60 hellos.
+    /// Lease length L: the longest with stretch(L) + margin <= D (about
+    /// 0.99 D), at most 60 hellos.
     pub lease: u64,
     /// Endorsement block W = stretch(L) + margin: after switching bosses a
     /// box endorses the new one only W after it last heard the old one.
@@ -98,7 +106,8 @@ impl Timers {
     pub fn new(hello: Duration, dead: Duration, lost_alert: Duration) -> Timers {
         let hello = (hello.as_millis() as u64).max(1);
         let dead = (dead.as_millis() as u64).max(2);
-        let lease = if dead > hello { dead - hello } else { dead / 2 };
+        // The longest lease whose block still fits in the dead interval.
+        let lease = (dead.saturating_sub(MARGIN_MS) * (1_000_000 - DRIFT_PPM)) / (1_000_000 + DRIFT_PPM);
         // The ring of send times must cover a lease.
         let lease = lease.clamp(1, hello * (super::RING as u64 - 4));
         Timers {
@@ -186,6 +195,21 @@ impl Core {
         }
     }
 
+    /// Bit `n` set: box `n`'s newest hello endorses this box as boss (with
+    /// an acknowledgement still in the ring). For the status command.
+    pub fn endorsers(&self) -> u32 {
+        let mut bits = 0;
+        for p in self.others() {
+            if self.sent_at(self.peers[p as usize].ack_endorse).is_some() {
+                bits |= 1 << p;
+            }
+        }
+        if self.self_endorsed.is_some() && self.claiming() {
+            bits |= 1 << self.me;
+        }
+        bits
+    }
+
     /// Whether this box acts as boss at local time `now` (a pure function of
     /// its state: also true of a frozen box until its lease runs out, which is
     /// what the simulator checks).
@@ -264,17 +288,19 @@ mod tests {
     #[test]
     fn timers_for_defaults() {
         let t = Timers::new(Duration::from_millis(200), Duration::from_millis(1000), Duration::from_secs(30));
-        assert_eq!(t.lease, 800);
+        // 998 * 0.995 / 1.005 = 988.07
+        assert_eq!(t.lease, 988);
         assert_eq!(t.probe, 100);
-        // 800 * 1.005 / 0.995 = 808.04 -> 809, plus the margin.
-        assert_eq!(t.block, 811);
+        // 988 * 1.005 / 0.995 = 997.93 -> 998, plus the margin.
+        assert_eq!(t.block, 1000);
         assert!(t.block <= t.dead, "the block must not delay the usual fail-over");
     }
 
     #[test]
     fn short_dead_interval_still_gives_a_lease() {
         let t = Timers::new(Duration::from_millis(200), Duration::from_millis(150), Duration::from_secs(1));
-        assert_eq!(t.lease, 75);
+        assert_eq!(t.lease, 145);
+        assert!(t.block <= t.dead);
     }
 
     #[test]
@@ -284,3 +310,4 @@ mod tests {
         assert_eq!(stretch(995), 1005);
     }
 }
+

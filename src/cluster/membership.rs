@@ -58,8 +58,8 @@ pub(super) struct Peer {
     pub role: Role,
     pub boss: Option<NodeId>,
     pub generation: u32,
-    /// When it booted, on this box's clock: the earliest estimate (receipt
-    /// time − its uptime), so one delayed hello does not move it.
+    /// When it booted, on this box's clock (receipt time − its uptime, from
+    /// the first hello of its incarnation).
     pub started: Instant,
     /// Since when it and this box both claim boss (merge fallback).
     pub rival_since: Option<Instant>,
@@ -157,9 +157,10 @@ impl Core {
         peer.role = h.role;
         peer.boss = h.boss;
         peer.generation = h.generation;
-        let started = now - ms(h.uptime_ms);
-        if started < peer.started {
-            peer.started = started;
+        if peer.started == Instant(u64::MAX) {
+            // Estimated once per incarnation: later estimates differ by the
+            // delay, and a moving estimate would reorder the list.
+            peer.started = now - ms(h.uptime_ms);
         }
         peer.health = h.health;
         peer.ack_any = mine;
@@ -312,8 +313,9 @@ impl Core {
             r.losses = r.losses.saturating_add(1);
             r.alerted = false;
         }
-        // Keep asking about a lost box until its lease is proven lapsed.
-        peer.next_probe = if peer.lapsed.is_some() { None } else { Some(now + ms(self.t.dead)) };
+        // Keep asking about a lost box, every hello, until its lease is
+        // proven lapsed.
+        peer.next_probe = if peer.lapsed.is_some() { None } else { Some(now + ms(self.t.hello)) };
     }
 
     pub(super) fn on_probe_request(&mut self, now: Instant, from: NodeId, target: NodeId, nonce: u32) {

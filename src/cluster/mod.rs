@@ -34,8 +34,9 @@
 //! * a peer silent for D is *suspect*: ask up to [`PROBE_FANOUT`] others; after
 //!   the probe window H/2 it is *lost* unless one of them heard it within D;
 //! * joining lasts D; a box that then hears no boss claims by rank (cold start);
-//! * lease L = D − H, so a lost peer's lease has expired before it is declared
-//!   lost (see [`lease`]).
+//! * lease L ≈ 0.99 D (the longest whose drift-stretched length fits in D),
+//!   so a lost peer's lease has expired before it is declared lost (see
+//!   [`lease`]).
 
 use heapless::{Deque, Vec};
 

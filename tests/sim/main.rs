@@ -148,6 +148,13 @@ fn run_seed(seed: u64) -> Outcome {
     w.run_for_ms(3 * hello);
     if let Err(e) = w.agreement() {
         w.violation(format!("agreement lost in quiet: {e}"));
+        if std::env::var("SIM_DEBUG").is_ok() {
+            for i in 0..n {
+                let c = w.core(i);
+                let m: Vec<_> = c.members().collect();
+                eprintln!("box{i} t={} role={:?} boss={:?} endorsers={:b} acting_until={:?} local={:?} list={:?} members={m:?}", w.now_us, c.role(), c.boss(), c.endorsers(), c.acting_until(), w.local(i), c.list());
+            }
+        }
     }
     // Boss crash: measure the election.
     let mut election_ms = None;
