@@ -14,7 +14,8 @@
 //!   k dead intervals pass without claiming. It claims with the highest
 //!   generation it has seen + 1.
 //! * **Quorum.** A claimant that sees at least `quorum` live boxes (itself
-//!   included) is boss, otherwise semi-boss: it monitors but does not act.
+//!   included) and, under lease fencing, holds its boss lease (endorsed by a
+//!   quorum) is boss, otherwise semi-boss: it monitors but does not act.
 //!   A box that hears nobody never claims (unless quorum is 1: a two-box
 //!   pair must be able to fail over, at the price of a split brain during a
 //!   partition, resolved by the merge when it heals).
@@ -22,9 +23,11 @@
 //!   [`lease`](super::lease)).
 //! * **Merge.** A claimant that hears a better claimant steps down at once
 //!   and follows it. Order: a boss (with quorum) beats a semi-boss; then the
-//!   lower generation; then the longer uptime (in buckets, see
-//!   [`list`](super::list)); then the lower name. A semi-boss cut off in a
-//!   minority therefore yields to the boss the majority elected meanwhile.
+//!   lower generation; then the longer uptime (boot instants as estimated
+//!   from hellos); then the lower name. Two claimants that keep rivalling for
+//!   a dead interval (their uptime estimates disagree by a network delay)
+//!   settle by name alone. A semi-boss cut off in a minority, or frozen and
+//!   resumed, therefore yields to the boss the majority elected meanwhile.
 //! * **Hold.** A box on hold never claims; a boss put on hold steps down at
 //!   once and its followers elect a successor without waiting for a loss.
 //! * **Continuity.** A deputy keeps the boss's streamed state; when it
@@ -32,7 +35,7 @@
 //!   table) instead of starting afresh.
 
 use super::{ms, Action, Core, MemberState};
-use crate::config::NodeId;
+use crate::config::{Fencing, NodeId};
 use crate::proto::Role;
 use crate::time::Instant;
 
@@ -118,7 +121,11 @@ impl Core {
             self.follow(now, !hold && !joining);
         }
         self.role = if self.boss == Some(self.me) {
-            if self.live_count() >= self.quorum as usize {
+            // Boss only with quorum, and under lease fencing only while the
+            // boss lease holds: a boss frozen and resumed, or cut off, is a
+            // semi-boss at once and yields to one that acts.
+            let leased = self.fencing == Fencing::None || self.acting_until.is_some_and(|u| now < u);
+            if self.live_count() >= self.quorum as usize && leased {
                 Role::Boss
             } else {
                 Role::SemiBoss
@@ -221,8 +228,14 @@ impl Core {
                 self.records = self.synced_records;
                 for i in 0..self.n as usize {
                     let lost_for = self.records[i].lost_for_ms;
-                    if let (Some(at), true) = (self.peers[i].lost_at, lost_for > 0) {
-                        self.peers[i].lost_at = Some(at.min(now - ms(lost_for)));
+                    match (self.peers[i].lost_at, lost_for > 0) {
+                        (Some(at), true) => self.peers[i].lost_at = Some(at.min(now - ms(lost_for))),
+                        // A loss the old boss did not see (its own, say).
+                        (Some(_), false) => {
+                            let r = &mut self.records[i];
+                            r.losses = r.losses.saturating_add(1);
+                        }
+                        _ => {}
                     }
                 }
             }

@@ -480,6 +480,7 @@ impl Core {
 
     /// After an input: decide roles, refresh leases, send hellos due.
     fn settle(&mut self, now: Instant) {
+        self.refresh_leases(now);
         self.decide(now);
         self.refresh_leases(now);
         if self.want_hello {

@@ -216,6 +216,23 @@ impl World {
         }
     }
 
+    /// A world for scripted tests: perfect clocks, 0.5 ms delay, no loss.
+    pub fn scripted(cfg: Config) -> World {
+        let mut w = World::new(cfg, 0);
+        for b in &mut w.boxes {
+            b.ppm = 0;
+            b.offset_us = 0;
+        }
+        w.delay_min_us = 500;
+        w.delay_jitter_us = 0;
+        w
+    }
+
+    /// Now in ms of real time (= every clock in a scripted world).
+    pub fn ms(&self) -> u64 {
+        self.now_us / 1000
+    }
+
     pub fn n(&self) -> usize {
         self.boxes.len()
     }
