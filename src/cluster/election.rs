@@ -21,9 +21,14 @@
 //!   partition, resolved by the merge when it heals).
 //! * **Acting.** A boss acts only while its boss lease holds (see
 //!   [`lease`](super::lease)).
+//! * **Stale claims.** A claimant that had quorum and then saw none for a
+//!   dead interval (cut off, or frozen and resumed) drops its claim before
+//!   it reads any input and listens for one dead interval, as after a boot,
+//!   so a boss resumed with stale state never fights the boss the majority
+//!   elected meanwhile.
 //! * **Merge.** A claimant that hears a better claimant steps down at once
-//!   and follows it. Order: a boss (with quorum) beats a semi-boss; then the
-//!   lower generation; then the longer uptime (boot instants as estimated
+//!   and follows it. Order: one that sees a quorum (by its hello's `hears`)
+//!   beats one that does not; then the lower generation; then the longer uptime (boot instants as estimated
 //!   from hellos); then the lower name. Two claimants that keep rivalling for
 //!   a dead interval (their uptime estimates disagree by a network delay)
 //!   settle by name alone. A semi-boss cut off in a minority, or frozen and
@@ -40,15 +45,15 @@ use crate::proto::Role;
 use crate::time::Instant;
 
 impl Core {
-    /// Merge-order key: (not boss, generation, boot instant, name rank).
+    /// Merge-order key: (sees no quorum, generation, boot instant, name rank).
     fn claim_key(&self, x: NodeId) -> (bool, u32, Instant, u8) {
-        let (boss, generation) = if x == self.me {
-            (self.role == Role::Boss, self.generation)
+        let (live, generation) = if x == self.me {
+            (self.live_count(), self.generation)
         } else {
             let p = &self.peers[x as usize];
-            (p.role == Role::Boss, p.generation)
+            (1 + p.hears.count_ones() as usize, p.generation)
         };
-        (!boss, generation, self.started_of(x), self.name_rank[x as usize])
+        (live < self.quorum as usize, generation, self.started_of(x), self.name_rank[x as usize])
     }
 
     /// Whether claimant `a` wins the merge against claimant `b`.
@@ -97,8 +102,25 @@ impl Core {
         best
     }
 
-    fn live_count(&self) -> usize {
+    pub(super) fn live_count(&self) -> usize {
         1 + self.others().filter(|&x| self.peers[x as usize].state.is_live()).count()
+    }
+
+    /// A claimant that had quorum and has not seen one for a dead interval
+    /// (cut off, or frozen and just resumed) gives up its claim before it
+    /// reads anything: its view is stale, and a majority may have moved on.
+    pub(super) fn abandon_stale_claim(&mut self, now: Instant) {
+        if self.boss == Some(self.me)
+            && self.had_quorum
+            && self.live_count() < self.quorum as usize
+            && now >= self.quorum_seen_at + ms(self.t.dead)
+        {
+            self.had_quorum = false;
+            self.switch_boss(None);
+            // Listen for one dead interval, as after a boot: what it
+            // remembers of the list and its rank is stale.
+            self.joining_until = now + ms(self.t.dead);
+        }
     }
 
     /// Decide role and boss after any input.
@@ -119,6 +141,10 @@ impl Core {
         }
         if self.boss != Some(self.me) {
             self.follow(now, !hold && !joining);
+        }
+        if self.boss == Some(self.me) && self.live_count() >= self.quorum as usize {
+            self.had_quorum = true;
+            self.quorum_seen_at = now;
         }
         self.role = if self.boss == Some(self.me) {
             // Boss only with quorum, and under lease fencing only while the
@@ -246,6 +272,8 @@ impl Core {
             p.ack_endorse = 0;
         }
         self.self_endorsed = None;
+        self.had_quorum = false;
+        self.quorum_seen_at = now;
         self.role = Role::SemiBoss;
         self.recompute_list();
     }

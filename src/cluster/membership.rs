@@ -63,6 +63,8 @@ pub(super) struct Peer {
     pub started: Instant,
     /// Since when it and this box both claim boss (merge fallback).
     pub rival_since: Option<Instant>,
+    /// Bit n: it heard box n within the dead interval (its newest hello).
+    pub hears: u32,
     pub health: u8,
     /// The newest of this box's hellos it acknowledged (0: none).
     pub ack_any: u32,
@@ -98,6 +100,7 @@ impl Peer {
         generation: 0,
         started: Instant(u64::MAX),
         rival_since: None,
+        hears: 0,
         health: 0,
         ack_any: 0,
         ack_endorse: 0,
@@ -163,6 +166,7 @@ impl Core {
             peer.started = now - ms(h.uptime_ms);
         }
         peer.health = h.health;
+        peer.hears = h.hears;
         peer.ack_any = mine;
         peer.ack_endorse = if endorses { mine } else { 0 };
         self.max_generation = self.max_generation.max(h.generation);

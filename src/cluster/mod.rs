@@ -163,6 +163,9 @@ pub struct Core {
     joining_until: Instant,
     /// A role or boss change wants an early hello.
     want_hello: bool,
+    /// As claimant: saw a quorum at some point, and when last.
+    had_quorum: bool,
+    quorum_seen_at: Instant,
 
     // --- hellos and leases ---
     seq: u32,
@@ -239,6 +242,8 @@ impl Core {
             health: 100,
             joining_until: now + ms(t.dead),
             want_hello: false,
+            had_quorum: false,
+            quorum_seen_at: now,
             seq: 0,
             ring: [(0, Instant::ZERO); RING],
             last_hello: None,
@@ -476,6 +481,7 @@ impl Core {
         let now = self.now;
         self.check_peers(now);
         self.decay_records(now);
+        self.abandon_stale_claim(now);
     }
 
     /// After an input: decide roles, refresh leases, send hellos due.
