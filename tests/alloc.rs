@@ -67,7 +67,11 @@ fn config() -> Config {
     for i in 0..N {
         let mut name = heapless::String::new();
         let _ = name.push_str(["f1", "f2", "f3", "f4", "f5"][i]);
-        let _ = nodes.push(Node { name, address: core::net::Ipv4Addr::new(10, 0, 0, 11 + i as u8), priority: 100 });
+        let _ = nodes.push(Node {
+            name,
+            address: core::net::Ipv4Addr::new(10, 0, 0, 11 + i as u8),
+            priority: 100,
+        });
     }
     Config {
         cluster: heapless::String::try_from("alloc").unwrap(),
@@ -90,7 +94,9 @@ fn config() -> Config {
 #[test]
 fn core_allocates_nothing_after_construction() {
     let cfg = config();
-    let mut cores: Vec<Core> = (0..N).map(|i| Core::new(&cfg, i as u8, 1000 + i as u64, Instant(0))).collect();
+    let mut cores: Vec<Core> = (0..N)
+        .map(|i| Core::new(&cfg, i as u8, 1000 + i as u64, Instant(0)))
+        .collect();
     let mut incs = [0u64; N];
     for (i, inc) in incs.iter_mut().enumerate() {
         *inc = 1000 + i as u64;
@@ -107,7 +113,11 @@ fn core_allocates_nothing_after_construction() {
     ARMED.with(|a| a.set(true));
     // The counter counts: one allocation seen, then start from zero.
     drop(std::hint::black_box(Box::new(7u64)));
-    assert_eq!(ALLOCATIONS.swap(0, Ordering::Relaxed), 1, "the counting allocator is not in use");
+    assert_eq!(
+        ALLOCATIONS.swap(0, Ordering::Relaxed),
+        1,
+        "the counting allocator is not in use"
+    );
     for t in 0..60_000u64 {
         let now = Instant(t);
         // Faults on a script.
@@ -159,9 +169,11 @@ fn core_allocates_nothing_after_construction() {
                 cores[i].handle_timeout(now);
             }
             while let Some(a) = cores[i].poll_action() {
-                let Action::Send { to, body } = a else { continue };
+                let Action::Send { to, body } = a else {
+                    continue;
+                };
                 sends += 1;
-                for j in 0..N {
+                for (j, &cut_off) in cut[i].iter().enumerate() {
                     let wanted = match to {
                         Dest::All => j != i,
                         Dest::Node(n) => n as usize == j,
@@ -170,13 +182,21 @@ fn core_allocates_nothing_after_construction() {
                     rng ^= rng >> 7;
                     rng ^= rng << 17;
                     let lost = rng % 100 < 5;
-                    if wanted && !cut[i][j] && !lost && !flight.is_full() {
-                        let _ = flight.push_back(Msg { at: t + 1, to: j as u8, from: i as u8, inc: incs[i], body: body.clone() });
+                    if wanted && !cut_off && !lost && !flight.is_full() {
+                        let _ = flight.push_back(Msg {
+                            at: t + 1,
+                            to: j as u8,
+                            from: i as u8,
+                            inc: incs[i],
+                            body: body.clone(),
+                        });
                     }
                 }
             }
         }
-        let boss = (0..N).find(|&i| up[i] && cores[i].role() == Role::Boss).map(|i| i as u8);
+        let boss = (0..N)
+            .find(|&i| up[i] && cores[i].role() == Role::Boss)
+            .map(|i| i as u8);
         if boss.is_some() && boss != last_boss {
             boss_changes += 1;
             last_boss = boss;
@@ -184,8 +204,18 @@ fn core_allocates_nothing_after_construction() {
     }
     ARMED.with(|a| a.set(false));
 
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0, "the core allocated after construction");
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed),
+        0,
+        "the core allocated after construction"
+    );
     assert!(sends > 2_000, "the cluster talked: {sends} sends");
-    assert!(boss_changes >= 2, "the faults moved the boss: {boss_changes} changes");
-    assert!((0..N).any(|i| cores[i].role() == Role::Boss), "a boss at the end");
+    assert!(
+        boss_changes >= 2,
+        "the faults moved the boss: {boss_changes} changes"
+    );
+    assert!(
+        (0..N).any(|i| cores[i].role() == Role::Boss),
+        "a boss at the end"
+    );
 }

@@ -30,7 +30,12 @@ fn agreed(w: &mut World) -> usize {
 }
 
 fn no_violations(w: &World) {
-    assert!(w.violations.is_empty(), "{:?}\n{}", w.violations, w.first_trace);
+    assert!(
+        w.violations.is_empty(),
+        "{:?}\n{}",
+        w.violations,
+        w.first_trace
+    );
 }
 
 #[test]
@@ -123,7 +128,11 @@ fn isolated_boss_stops_acting_and_yields_after_heal() {
     w.isolate(b);
     // Its lease runs out within one lease; it never claims anew.
     w.run_for_ms(DEAD);
-    assert!(!w.core(b).is_acting(w.local(b)), "isolated boss still acting at +{} ms", w.ms() - t0);
+    assert!(
+        !w.core(b).is_acting(w.local(b)),
+        "isolated boss still acting at +{} ms",
+        w.ms() - t0
+    );
     w.run_for_ms(2 * DEAD);
     assert_ne!(w.core(b).role(), Role::Boss);
     let others: Vec<usize> = (0..3).filter(|&i| i != b).collect();
@@ -217,7 +226,10 @@ fn paused_boss_resumes_stale_and_steps_down() {
         w.until_acting(b, 5_000).expect("a new boss");
         w.acting()[0]
     };
-    assert!(!w.core(b).is_acting(w.local(b)), "the frozen boss's lease has expired");
+    assert!(
+        !w.core(b).is_acting(w.local(b)),
+        "the frozen boss's lease has expired"
+    );
     w.run_for_ms(3_000);
     w.resume(b);
     assert!(!w.core(b).is_acting(w.local(b)));
@@ -238,7 +250,11 @@ fn restart_with_new_incarnation_rejoins_without_election() {
     w.run_for_ms(50 + HELLO + 10);
     assert_ne!(w.boxes[m].inc, old_inc);
     assert_eq!(w.core(m).role(), Role::Joining);
-    assert_eq!(w.core(m).boss(), Some(b as u8), "it follows the boss it hears while joining");
+    assert_eq!(
+        w.core(m).boss(),
+        Some(b as u8),
+        "it follows the boss it hears while joining"
+    );
     w.run_for_ms(DEAD + HELLO);
     assert_eq!(agreed(&mut w), b);
     assert_eq!(w.core(b).generation(), gen, "no election");
@@ -279,7 +295,13 @@ fn hold_and_resume() {
     assert!(w.core(d1).list().contains(&(b as u8)), "back on the list");
     assert_eq!(w.agreement(), Ok(d1), "no flapping back");
     // A failing self-check is a hold too.
-    let m = w.core(d1).list().iter().map(|&x| x as usize).find(|&x| x != d1).unwrap();
+    let m = w
+        .core(d1)
+        .list()
+        .iter()
+        .map(|&x| x as usize)
+        .find(|&x| x != d1)
+        .unwrap();
     w.health(m, 0);
     w.run_for_ms(2 * HELLO);
     assert_eq!(w.core(m).role(), Role::Hold);
@@ -330,7 +352,11 @@ fn priority_list_order() {
     for i in 0..4 {
         w.start_at(i, 0);
     }
-    assert_eq!(agreed(&mut w), 1, "the highest priority claims at cold start");
+    assert_eq!(
+        agreed(&mut w),
+        1,
+        "the highest priority claims at cold start"
+    );
     assert_eq!(w.core(1).list(), &[1, 2, 0, 3]);
     // Health ranks after priority: f1 falls behind f4.
     w.health(0, 50);
@@ -385,12 +411,18 @@ fn holding_lease_follows_acknowledgements() {
     w.isolate(m);
     w.run_for_ms(DEAD);
     let lx = w.local(m);
-    assert!(w.core(m).lease_until().is_none_or(|u| lx >= u), "no acks: lease gone");
+    assert!(
+        w.core(m).lease_until().is_none_or(|u| lx >= u),
+        "no acks: lease gone"
+    );
     assert!(!w.core(m).holds_since(taken, lx));
     w.heal();
     w.run_for_ms(3 * HELLO);
     let lx = w.local(m);
     assert!(w.core(m).lease_until().is_some_and(|u| lx < u), "renewed");
-    assert!(!w.core(m).holds_since(taken, lx), "a lapse ends what was held before it");
+    assert!(
+        !w.core(m).holds_since(taken, lx),
+        "a lapse ends what was held before it"
+    );
     no_violations(&w);
 }

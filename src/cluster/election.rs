@@ -53,7 +53,12 @@ impl Core {
             let p = &self.peers[x as usize];
             (1 + p.hears.count_ones() as usize, p.generation)
         };
-        (live < self.quorum as usize, generation, self.started_of(x), self.name_rank[x as usize])
+        (
+            live < self.quorum as usize,
+            generation,
+            self.started_of(x),
+            self.name_rank[x as usize],
+        )
     }
 
     /// Whether claimant `a` wins the merge against claimant `b`.
@@ -95,7 +100,10 @@ impl Core {
         let mut best: Option<NodeId> = None;
         for x in self.others() {
             let p = &self.peers[x as usize];
-            if p.state == MemberState::Alive && p.claims() && best.is_none_or(|b| self.better(x, b, now)) {
+            if p.state == MemberState::Alive
+                && p.claims()
+                && best.map_or(true, |b| self.better(x, b, now))
+            {
                 best = Some(x);
             }
         }
@@ -103,7 +111,10 @@ impl Core {
     }
 
     pub(super) fn live_count(&self) -> usize {
-        1 + self.others().filter(|&x| self.peers[x as usize].state.is_live()).count()
+        1 + self
+            .others()
+            .filter(|&x| self.peers[x as usize].state.is_live())
+            .count()
     }
 
     /// A claimant that had quorum and has not seen one for a dead interval
@@ -150,7 +161,8 @@ impl Core {
             // Boss only with quorum, and under lease fencing only while the
             // boss lease holds: a boss frozen and resumed, or cut off, is a
             // semi-boss at once and yields to one that acts.
-            let leased = self.fencing == Fencing::None || self.acting_until.is_some_and(|u| now < u);
+            let leased =
+                self.fencing == Fencing::None || self.acting_until.is_some_and(|u| now < u);
             if self.live_count() >= self.quorum as usize && leased {
                 Role::Boss
             } else {
@@ -167,7 +179,11 @@ impl Core {
         };
         if (self.role, self.boss, self.generation) != before {
             self.want_hello = true;
-            self.push(Action::RoleChanged { role: self.role, boss: self.boss, generation: self.generation });
+            self.push(Action::RoleChanged {
+                role: self.role,
+                boss: self.boss,
+                generation: self.generation,
+            });
         }
     }
 
@@ -255,7 +271,9 @@ impl Core {
                 for i in 0..self.n as usize {
                     let lost_for = self.records[i].lost_for_ms;
                     match (self.peers[i].lost_at, lost_for > 0) {
-                        (Some(at), true) => self.peers[i].lost_at = Some(at.min(now - ms(lost_for))),
+                        (Some(at), true) => {
+                            self.peers[i].lost_at = Some(at.min(now - ms(lost_for)))
+                        }
                         // A loss the old boss did not see (its own, say).
                         (Some(_), false) => {
                             let r = &mut self.records[i];

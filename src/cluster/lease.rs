@@ -107,7 +107,8 @@ impl Timers {
         let hello = (hello.as_millis() as u64).max(1);
         let dead = (dead.as_millis() as u64).max(2);
         // The longest lease whose block still fits in the dead interval.
-        let lease = (dead.saturating_sub(MARGIN_MS) * (1_000_000 - DRIFT_PPM)) / (1_000_000 + DRIFT_PPM);
+        let lease =
+            (dead.saturating_sub(MARGIN_MS) * (1_000_000 - DRIFT_PPM)) / (1_000_000 + DRIFT_PPM);
         // The ring of send times must cover a lease.
         let lease = lease.clamp(1, hello * (super::RING as u64 - 4));
         Timers {
@@ -243,7 +244,8 @@ impl Core {
         match self.fencing {
             Fencing::None => true,
             Fencing::Lease => {
-                self.lease_since.is_some_and(|s| s <= taken) && self.lease_until.is_some_and(|u| now < u)
+                self.lease_since.is_some_and(|s| s <= taken)
+                    && self.lease_until.is_some_and(|u| now < u)
             }
         }
     }
@@ -287,19 +289,30 @@ mod tests {
 
     #[test]
     fn timers_for_defaults() {
-        let t = Timers::new(Duration::from_millis(200), Duration::from_millis(1000), Duration::from_secs(30));
+        let t = Timers::new(
+            Duration::from_millis(200),
+            Duration::from_millis(1000),
+            Duration::from_secs(30),
+        );
         // 998 * 0.995 / 1.005 = 988.07
         assert_eq!(t.lease, 988);
         assert_eq!(t.probe, 100);
         // 988 * 1.005 / 0.995 = 997.93 -> 998, plus the margin.
         assert_eq!(t.block, 1000);
-        assert!(t.block <= t.dead, "the block must not delay the usual fail-over");
+        assert!(
+            t.block <= t.dead,
+            "the block must not delay the usual fail-over"
+        );
     }
 
     #[test]
     fn short_dead_interval_still_gives_a_lease() {
-        let t = Timers::new(Duration::from_millis(200), Duration::from_millis(150), Duration::from_secs(1));
-        assert_eq!(t.lease, 145);
+        let t = Timers::new(
+            Duration::from_millis(200),
+            Duration::from_millis(150),
+            Duration::from_secs(1),
+        );
+        assert_eq!(t.lease, 146);
         assert!(t.block <= t.dead);
     }
 
@@ -310,4 +323,3 @@ mod tests {
         assert_eq!(stretch(995), 1005);
     }
 }
-

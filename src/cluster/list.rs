@@ -24,7 +24,15 @@ impl Core {
     /// Rank key of box `x` as this box sees it: smaller sorts first.
     fn rank_key(&self, x: NodeId) -> (u8, u8, u64, Instant, u8) {
         let i = x as usize;
-        let health = if x == self.me { if self.on_hold() { 0 } else { self.health } } else { self.peers[i].health };
+        let health = if x == self.me {
+            if self.on_hold() {
+                0
+            } else {
+                self.health
+            }
+        } else {
+            self.peers[i].health
+        };
         (
             u8::MAX - self.priority[i],
             u8::MAX - health,
@@ -74,7 +82,8 @@ impl Core {
             return !self.on_hold() && self.role != Role::Joining;
         }
         let p = &self.peers[x as usize];
-        matches!(p.state, MemberState::Alive | MemberState::Suspect) && !matches!(p.role, Role::Hold | Role::Joining)
+        matches!(p.state, MemberState::Alive | MemberState::Suspect)
+            && !matches!(p.role, Role::Hold | Role::Joining)
     }
 
     /// The boss recomputes the list it publishes.

@@ -42,7 +42,10 @@ pub enum MemberState {
 impl MemberState {
     /// Heard within the dead interval (counts toward quorum).
     pub fn is_live(self) -> bool {
-        matches!(self, MemberState::Alive | MemberState::Joining | MemberState::Hold)
+        matches!(
+            self,
+            MemberState::Alive | MemberState::Joining | MemberState::Hold
+        )
     }
 }
 
@@ -142,7 +145,10 @@ impl Core {
         if h.config_digest != self.digest {
             if !self.peers[p].mismatch {
                 self.peers[p].mismatch = true;
-                self.push(Action::Alert { node: from, kind: AlertKind::ConfigMismatch });
+                self.push(Action::Alert {
+                    node: from,
+                    kind: AlertKind::ConfigMismatch,
+                });
             }
             return;
         }
@@ -153,7 +159,8 @@ impl Core {
             .get(me as usize)
             .filter(|a| a.incarnation == self.incarnation && a.seq <= self.seq)
             .map_or(0, |a| a.seq);
-        let endorses = h.boss == Some(me) && h.generation == self.generation && self.boss == Some(me);
+        let endorses =
+            h.boss == Some(me) && h.generation == self.generation && self.boss == Some(me);
         let follows = self.boss == Some(from) && matches!(h.role, Role::Boss | Role::SemiBoss);
         let peer = &mut self.peers[p];
         peer.seq = h.seq;
@@ -173,7 +180,14 @@ impl Core {
         if follows && !self.claiming() {
             self.generation = h.generation;
             if !h.list.is_empty() {
-                self.list = h.list.clone();
+                // Keep only valid, distinct node indexes: the list indexes
+                // our tables.
+                self.list.clear();
+                for &x in &h.list {
+                    if x < self.n && !self.list.contains(&x) {
+                        let _ = self.list.push(x);
+                    }
+                }
             }
         }
     }
@@ -201,7 +215,9 @@ impl Core {
         if let Some(at) = peer.lost_at.take() {
             // Back from the lost: its downtime goes on its record.
             let r = &mut self.records[p];
-            r.downtime_ms = r.downtime_ms.saturating_add(now.saturating_since(at).as_millis() as u64);
+            r.downtime_ms = r
+                .downtime_ms
+                .saturating_add(now.saturating_since(at).as_millis() as u64);
             r.lost_for_ms = 0;
             r.alerted = false;
         }
@@ -224,7 +240,9 @@ impl Core {
                     let peer = &self.peers[p];
                     if peer.probe_until.is_some_and(|u| now >= u) {
                         self.finish_probe(p, now);
-                    } else if peer.probe_until.is_none() && peer.next_probe.is_some_and(|u| now >= u) {
+                    } else if peer.probe_until.is_none()
+                        && peer.next_probe.is_some_and(|u| now >= u)
+                    {
                         self.start_probe(p, now);
                     }
                 }
@@ -232,9 +250,17 @@ impl Core {
             }
             if let (MemberState::Lost, Some(at)) = (self.peers[p].state, self.peers[p].lost_at) {
                 let lost_for = now.saturating_since(at).as_millis() as u64;
-                if self.role == Role::Boss && !self.records[p].alerted && lost_for >= self.t.lost_alert {
+                if self.role == Role::Boss
+                    && !self.records[p].alerted
+                    && lost_for >= self.t.lost_alert
+                {
                     self.records[p].alerted = true;
-                    self.push(Action::Alert { node: p as NodeId, kind: AlertKind::Lost { lost_for_ms: lost_for } });
+                    self.push(Action::Alert {
+                        node: p as NodeId,
+                        kind: AlertKind::Lost {
+                            lost_for_ms: lost_for,
+                        },
+                    });
                 }
             }
         }
@@ -244,12 +270,16 @@ impl Core {
     pub(super) fn peer_deadline(&self, p: NodeId) -> Option<Instant> {
         let peer = &self.peers[p as usize];
         match peer.state {
-            MemberState::Alive | MemberState::Joining | MemberState::Hold => Some(peer.heard + ms(self.t.dead)),
+            MemberState::Alive | MemberState::Joining | MemberState::Hold => {
+                Some(peer.heard + ms(self.t.dead))
+            }
             MemberState::Suspect => peer.probe_until.or(peer.next_probe),
             MemberState::Lost => {
                 let probe = peer.probe_until.or(peer.next_probe);
                 let alert = match (self.role, peer.lost_at) {
-                    (Role::Boss, Some(at)) if !self.records[p as usize].alerted => Some(at + ms(self.t.lost_alert)),
+                    (Role::Boss, Some(at)) if !self.records[p as usize].alerted => {
+                        Some(at + ms(self.t.lost_alert))
+                    }
                     _ => None,
                 };
                 match (probe, alert) {
@@ -285,7 +315,13 @@ impl Core {
             if h == p || h == self.me as usize || self.peers[h].state != MemberState::Alive {
                 continue;
             }
-            self.send(Dest::Node(h as NodeId), Body::ProbeRequest { target: p as NodeId, nonce });
+            self.send(
+                Dest::Node(h as NodeId),
+                Body::ProbeRequest {
+                    target: p as NodeId,
+                    nonce,
+                },
+            );
             asked += 1;
             if asked == PROBE_FANOUT {
                 break;
@@ -319,10 +355,20 @@ impl Core {
         }
         // Keep asking about a lost box, every hello, until its lease is
         // proven lapsed.
-        peer.next_probe = if peer.lapsed.is_some() { None } else { Some(now + ms(self.t.hello)) };
+        peer.next_probe = if peer.lapsed.is_some() {
+            None
+        } else {
+            Some(now + ms(self.t.hello))
+        };
     }
 
-    pub(super) fn on_probe_request(&mut self, now: Instant, from: NodeId, target: NodeId, nonce: u32) {
+    pub(super) fn on_probe_request(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        target: NodeId,
+        nonce: u32,
+    ) {
         if target >= self.n {
             return;
         }
@@ -340,10 +386,24 @@ impl Core {
             };
             Some(ago.min(u32::MAX as u64) as u32)
         };
-        self.send(Dest::Node(from), Body::ProbeAnswer { target, nonce, heard_ms_ago: ago });
+        self.send(
+            Dest::Node(from),
+            Body::ProbeAnswer {
+                target,
+                nonce,
+                heard_ms_ago: ago,
+            },
+        );
     }
 
-    pub(super) fn on_probe_answer(&mut self, now: Instant, from: NodeId, target: NodeId, nonce: u32, ago: Option<u32>) {
+    pub(super) fn on_probe_answer(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        target: NodeId,
+        nonce: u32,
+        ago: Option<u32>,
+    ) {
         if target >= self.n || target == self.me {
             return;
         }
@@ -354,7 +414,9 @@ impl Core {
             return;
         }
         peer.answered |= bit;
-        let Some(ago) = ago.map(u64::from) else { return };
+        let Some(ago) = ago.map(u64::from) else {
+            return;
+        };
         if ago < dead {
             peer.proxy = Some(peer.proxy.map_or(ago, |p| p.min(ago)));
         }
@@ -409,7 +471,11 @@ impl Core {
         self.seq = self.seq.wrapping_add(1).max(1);
         let seq = self.seq;
         self.remember_sent(seq, now);
-        let endorse = if now >= self.endorse_from { self.boss } else { None };
+        let endorse = if now >= self.endorse_from {
+            self.boss
+        } else {
+            None
+        };
         if endorse.is_some() && endorse == Some(self.me) {
             self.self_endorsed = Some(now);
         }
@@ -417,7 +483,10 @@ impl Core {
         let mut acks: Vec<Ack, MAX_NODES> = Vec::new();
         for i in 0..self.n as usize {
             let ack = if i == self.me as usize {
-                Ack { incarnation: self.incarnation, seq }
+                Ack {
+                    incarnation: self.incarnation,
+                    seq,
+                }
             } else {
                 let peer = &self.peers[i];
                 if peer.state.is_live() {
@@ -426,7 +495,10 @@ impl Core {
                 if peer.state == MemberState::Unknown {
                     Ack::default()
                 } else {
-                    Ack { incarnation: peer.incarnation, seq: peer.seq }
+                    Ack {
+                        incarnation: peer.incarnation,
+                        seq: peer.seq,
+                    }
                 }
             };
             let _ = acks.push(ack);
@@ -445,7 +517,11 @@ impl Core {
             suitability: self.suitability.clone(),
             hears,
             acks,
-            list: if claiming { self.list.clone() } else { Vec::new() },
+            list: if claiming {
+                self.list.clone()
+            } else {
+                Vec::new()
+            },
         };
         self.send(Dest::All, Body::Hello(hello));
         if claiming {

@@ -90,6 +90,8 @@ pub enum AlertKind {
 }
 
 /// What the core asks the shell to do.
+// `Send` carries a whole state sync by value: boxing it would allocate.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Send a message.
@@ -202,11 +204,13 @@ pub struct Core {
 }
 
 impl Core {
-    /// A new core for box `me` (its index among the config's `node` lines),
+    /// A new core for box `me` (its index among the config's `node` lines,
+    /// which the shell found by name: it must be below their count),
     /// booted as `incarnation`, at `now`. It starts joining: it listens for
     /// one dead interval before it may claim boss.
     pub fn new(config: &Config, me: NodeId, incarnation: u64, now: Instant) -> Self {
         let n = config.nodes.len().min(MAX_NODES) as u8;
+        debug_assert!(me < n, "this box is not among the config's nodes");
         let t = Timers::new(config.hello, config.dead, config.lost_alert);
         let mut priority = [0u8; MAX_NODES];
         for (i, node) in config.nodes.iter().enumerate().take(MAX_NODES) {
@@ -214,7 +218,11 @@ impl Core {
         }
         let mut name_rank = [0u8; MAX_NODES];
         for (i, a) in config.nodes.iter().enumerate().take(MAX_NODES) {
-            let below = config.nodes.iter().enumerate().filter(|(j, b)| b.name < a.name || (b.name == a.name && *j < i));
+            let below = config
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(j, b)| b.name < a.name || (b.name == a.name && *j < i));
             name_rank[i] = below.count() as u8;
         }
         let quorum = config.quorum.clamp(1, n.max(1));
@@ -282,7 +290,11 @@ impl Core {
                 self.heard_other(now, from, incarnation);
                 self.on_probe_request(now, from, *target, *nonce);
             }
-            Body::ProbeAnswer { target, nonce, heard_ms_ago } => {
+            Body::ProbeAnswer {
+                target,
+                nonce,
+                heard_ms_ago,
+            } => {
                 self.heard_other(now, from, incarnation);
                 self.on_probe_answer(now, from, *target, *nonce, *heard_ms_ago);
             }
@@ -403,7 +415,9 @@ impl Core {
                 _ => MemberState::Alive,
             };
         }
-        self.peers.get(node as usize).map_or(MemberState::Unknown, |p| p.state)
+        self.peers
+            .get(node as usize)
+            .map_or(MemberState::Unknown, |p| p.state)
     }
 
     /// Every configured box with its state, in node order.

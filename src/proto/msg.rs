@@ -119,6 +119,8 @@ pub struct StateSync {
 }
 
 /// Every message the cluster exchanges.
+// The state sync is large; boxing it would allocate on every decode.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Body {
     /// The heartbeat.

@@ -51,20 +51,37 @@ struct Outcome {
 
 fn run_seed(seed: u64) -> Outcome {
     let mut r = Rng(seed);
-    let n = if r.chance(100) { r.range(9, 32) } else { r.range(3, 8) } as usize;
+    let n = if r.chance(100) {
+        r.range(9, 32)
+    } else {
+        r.range(3, 8)
+    } as usize;
     let hello = r.range(100, 300);
     let dead = hello * r.range(3, 6);
-    let fencing = if r.chance(100) { Fencing::None } else { Fencing::Lease };
+    let fencing = if r.chance(100) {
+        Fencing::None
+    } else {
+        Fencing::Lease
+    };
     let mut cfg = config(n, hello, dead, majority(n), fencing);
     cfg.lost_alert = std::time::Duration::from_millis(r.range(3_000, 20_000));
     let mut w = World::new(cfg, seed);
     w.loss_pm = 0;
     w.delay_min_us = r.range(100, 2_000);
-    w.delay_jitter_us = if r.chance(200) { r.range(10_000, 50_000) } else { r.range(0, 10_000) };
+    w.delay_jitter_us = if r.chance(200) {
+        r.range(10_000, 50_000)
+    } else {
+        r.range(0, 10_000)
+    };
     for i in 0..n {
         w.start_at(i, r.range(0, 2_000) * 1000);
     }
-    let fault_end_ms = 2_000 + if n > 8 { r.range(6_000, 10_000) } else { r.range(6_000, 23_000) };
+    let fault_end_ms = 2_000
+        + if n > 8 {
+            r.range(6_000, 10_000)
+        } else {
+            r.range(6_000, 23_000)
+        };
     let mut t = r.range(500, 3_000);
     // Pending heals: (time ms, action).
     let mut pending: Vec<(u64, Heal)> = Vec::new();
@@ -142,7 +159,10 @@ fn run_seed(seed: u64) -> Outcome {
     w.run_for_ms(1);
     match w.until_agreement(converge_bound_ms(hello, dead)) {
         Ok(_) => {}
-        Err(e) => w.violation(format!("no agreement {}ms after the faults stopped: {e}", converge_bound_ms(hello, dead))),
+        Err(e) => w.violation(format!(
+            "no agreement {}ms after the faults stopped: {e}",
+            converge_bound_ms(hello, dead)
+        )),
     }
     // Stable for a while.
     w.run_for_ms(3 * hello);
@@ -163,7 +183,12 @@ fn run_seed(seed: u64) -> Outcome {
             for i in 0..n {
                 let c = w.core(i);
                 let m: Vec<_> = c.members().collect();
-                eprintln!("box{i} t={} list={:?} deputies={:?} members={m:?}", w.now_us, c.list(), c.deputies());
+                eprintln!(
+                    "box{i} t={} list={:?} deputies={:?} members={m:?}",
+                    w.now_us,
+                    c.list(),
+                    c.deputies()
+                );
             }
         }
         w.crash(b);
@@ -171,7 +196,10 @@ fn run_seed(seed: u64) -> Outcome {
             Some(ms) => {
                 election_ms = Some(ms);
                 if ms > election_bound_ms(hello, dead) {
-                    w.violation(format!("election took {ms}ms > bound {}ms (boss {b})", election_bound_ms(hello, dead)));
+                    w.violation(format!(
+                        "election took {ms}ms > bound {}ms (boss {b})",
+                        election_bound_ms(hello, dead)
+                    ));
                 }
             }
             None => w.violation("no new boss after the boss crashed".into()),
@@ -183,8 +211,15 @@ fn run_seed(seed: u64) -> Outcome {
     if w.steps > 20_000_000 {
         w.violation(format!("too many steps: {}", w.steps));
     }
-    let trace = format!("n={n} hello={hello} dead={dead} fencing={fencing:?}\n{}", w.first_trace);
-    Outcome { violations: w.violations, election_ms, trace }
+    let trace = format!(
+        "n={n} hello={hello} dead={dead} fencing={fencing:?}\n{}",
+        w.first_trace
+    );
+    Outcome {
+        violations: w.violations,
+        election_ms,
+        trace,
+    }
 }
 
 enum Heal {
@@ -212,7 +247,10 @@ impl Heal {
 }
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(v: &mut [u64], p: f64) -> u64 {
@@ -242,7 +280,10 @@ fn sim() {
         if !o.violations.is_empty() {
             violations += 1;
             if violations <= 3 {
-                eprintln!("sim: seed {seed} FAILED: {:?}\n--- last events of seed {seed} ---\n{}", o.violations, o.trace);
+                eprintln!(
+                    "sim: seed {seed} FAILED: {:?}\n--- last events of seed {seed} ---\n{}",
+                    o.violations, o.trace
+                );
             } else {
                 eprintln!("sim: seed {seed} FAILED: {:?}", o.violations);
             }
@@ -251,8 +292,13 @@ fn sim() {
     let max = elections.iter().copied().max().unwrap_or(0);
     let p99 = percentile(&mut elections, 0.99);
     eprintln!("sim: {:.1}s", started.elapsed().as_secs_f64());
-    println!("sim: seeds={seeds} violations={violations} max_election_ms={max} p99_election_ms={p99}");
-    assert_eq!(violations, 0, "replay a failing seed with SIM_SEEDS=1 SIM_SEED=<seed>");
+    println!(
+        "sim: seeds={seeds} violations={violations} max_election_ms={max} p99_election_ms={p99}"
+    );
+    assert_eq!(
+        violations, 0,
+        "replay a failing seed with SIM_SEEDS=1 SIM_SEED=<seed>"
+    );
 }
 
 /// Election after a boss crash at hello 200 ms / dead 1 s, lease vs none.
@@ -263,7 +309,8 @@ fn figures() {
         for fencing in [Fencing::Lease, Fencing::None] {
             let mut v = Vec::new();
             for seed in 0..runs {
-                let mut w = World::new(config(n, 200, 1000, majority(n), fencing), 1_000_000 + seed);
+                let mut w =
+                    World::new(config(n, 200, 1000, majority(n), fencing), 1_000_000 + seed);
                 w.delay_min_us = 200;
                 w.delay_jitter_us = 1_000;
                 let mut r = Rng(seed);
@@ -271,7 +318,8 @@ fn figures() {
                     w.start_at(i, r.range(0, 500) * 1000);
                 }
                 w.run_for_ms(5_000);
-                w.until_agreement(10_000).expect("agreement before the crash");
+                w.until_agreement(10_000)
+                    .expect("agreement before the crash");
                 // Crash at a random point of the hello cycle.
                 w.run_for_ms(r.range(0, 200));
                 let b = w.agreement().unwrap();
@@ -283,7 +331,10 @@ fn figures() {
             let med = percentile(&mut v, 0.5);
             let p99 = percentile(&mut v, 0.99);
             let max = *v.iter().max().unwrap();
-            println!("  {n:>2} boxes fencing {:<5}: median {med:>5}  p99 {p99:>5}  max {max:>5}", format!("{fencing:?}").to_lowercase());
+            println!(
+                "  {n:>2} boxes fencing {:<5}: median {med:>5}  p99 {p99:>5}  max {max:>5}",
+                format!("{fencing:?}").to_lowercase()
+            );
         }
     }
 }

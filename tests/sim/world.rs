@@ -92,15 +92,27 @@ pub fn majority(n: usize) -> u8 {
 
 #[derive(Clone, Copy, Debug)]
 pub enum TraceKind {
-    Deliver { from: u8, kind: &'static str },
+    Deliver {
+        from: u8,
+        kind: &'static str,
+    },
     Timer,
-    Role { role: Role, boss: Option<u8>, generation: u32 },
-    Alert { node: u8 },
+    Role {
+        role: Role,
+        boss: Option<u8>,
+        generation: u32,
+    },
+    Alert {
+        node: u8,
+    },
     Crash,
     Restart,
     Pause,
     Resume,
-    Cut { to: u8, cut: bool },
+    Cut {
+        to: u8,
+        cut: bool,
+    },
     Note(&'static str),
 }
 
@@ -115,9 +127,19 @@ pub struct TraceEv {
 pub const TRACE_LEN: usize = 300;
 
 enum Ev {
-    Deliver { to: usize, from: usize, inc: u64, body: Rc<Body> },
-    Timer { node: usize, token: u64 },
-    Start { node: usize },
+    Deliver {
+        to: usize,
+        from: usize,
+        inc: u64,
+        body: Rc<Body>,
+    },
+    Timer {
+        node: usize,
+        token: u64,
+    },
+    Start {
+        node: usize,
+    },
 }
 
 pub struct SimBox {
@@ -172,7 +194,7 @@ thread_local! {
 impl World {
     pub fn new(cfg: Config, seed: u64) -> World {
         let n = cfg.nodes.len();
-        let mut rng = Rng(seed ^ 0x5eed_0f_b0_b0);
+        let mut rng = Rng(seed ^ 0x005e_ed0f_b0b0);
         let mut boxes = Vec::new();
         for _ in 0..n {
             let ppm = rng.range(0, 2 * DRIFT_PPM) as i64 - DRIFT_PPM as i64;
@@ -274,7 +296,12 @@ impl World {
             self.trace.pop_front();
         }
         let local_ms = self.local(node).0;
-        self.trace.push_back(TraceEv { t_us: self.now_us, node: node as u8, local_ms, kind });
+        self.trace.push_back(TraceEv {
+            t_us: self.now_us,
+            node: node as u8,
+            local_ms,
+            kind,
+        });
     }
 
     /// Boot box i at real time t (a new incarnation).
@@ -389,7 +416,9 @@ impl World {
     /// Drain box i's actions, route its sends, re-arm its timer, check.
     fn after_input(&mut self, i: usize) {
         loop {
-            let Some(core) = self.boxes[i].core.as_mut() else { return };
+            let Some(core) = self.boxes[i].core.as_mut() else {
+                return;
+            };
             let Some(a) = core.poll_action() else { break };
             match a {
                 Action::Send { to, body } => {
@@ -405,8 +434,19 @@ impl World {
                         Dest::Node(j) => self.transmit(i, j as usize, body),
                     }
                 }
-                Action::RoleChanged { role, boss, generation } => {
-                    self.note(i, TraceKind::Role { role, boss, generation });
+                Action::RoleChanged {
+                    role,
+                    boss,
+                    generation,
+                } => {
+                    self.note(
+                        i,
+                        TraceKind::Role {
+                            role,
+                            boss,
+                            generation,
+                        },
+                    );
                 }
                 Action::Alert { node, kind } => {
                     self.note(i, TraceKind::Alert { node });
@@ -439,12 +479,22 @@ impl World {
         }
         let d = self.delay_min_us + self.rng.below(self.delay_jitter_us + 1);
         let inc = self.boxes[from].inc;
-        self.schedule(self.now_us + d, Ev::Deliver { to, from, inc, body });
+        self.schedule(
+            self.now_us + d,
+            Ev::Deliver {
+                to,
+                from,
+                inc,
+                body,
+            },
+        );
     }
 
     /// Run one event. False when none is left.
     pub fn step(&mut self) -> bool {
-        let Some(Reverse((t, id))) = self.queue.pop() else { return false };
+        let Some(Reverse((t, id))) = self.queue.pop() else {
+            return false;
+        };
         let ev = self.events.remove(&id).unwrap();
         self.now_us = t;
         self.steps += 1;
@@ -457,11 +507,20 @@ impl World {
                         self.note(node, TraceKind::Timer);
                     }
                     let local = self.local(node);
-                    self.boxes[node].core.as_mut().unwrap().handle_timeout(local);
+                    self.boxes[node]
+                        .core
+                        .as_mut()
+                        .unwrap()
+                        .handle_timeout(local);
                     self.after_input(node);
                 }
             }
-            Ev::Deliver { to, from, inc, body } => {
+            Ev::Deliver {
+                to,
+                from,
+                inc,
+                body,
+            } => {
                 // The codec rejects a dead incarnation's datagrams.
                 if self.boxes[to].core.is_none() || self.boxes[from].inc != inc {
                     return true;
@@ -476,10 +535,20 @@ impl World {
                 // Hellos are most of the traffic; the trace keeps the rest
                 // (their effects show as role changes).
                 if !matches!(*body, Body::Hello(_)) {
-                    self.note(to, TraceKind::Deliver { from: from as u8, kind: body.kind() });
+                    self.note(
+                        to,
+                        TraceKind::Deliver {
+                            from: from as u8,
+                            kind: body.kind(),
+                        },
+                    );
                 }
                 let local = self.local(to);
-                self.boxes[to].core.as_mut().unwrap().handle_message(local, from as u8, inc, &body);
+                self.boxes[to]
+                    .core
+                    .as_mut()
+                    .unwrap()
+                    .handle_message(local, from as u8, inc, &body);
                 self.after_input(to);
             }
         }
@@ -513,7 +582,12 @@ impl World {
     /// Boxes that consider themselves acting boss now (each on its own clock).
     pub fn acting(&self) -> Vec<usize> {
         (0..self.n())
-            .filter(|&i| self.boxes[i].core.as_ref().is_some_and(|c| c.is_acting(self.local(i))))
+            .filter(|&i| {
+                self.boxes[i]
+                    .core
+                    .as_ref()
+                    .is_some_and(|c| c.is_acting(self.local(i)))
+            })
             .collect()
     }
 
@@ -528,7 +602,10 @@ impl World {
             }
         }
         if self.check_acting && acting.len() > 1 {
-            self.violation(format!("two acting bosses at t={}us: {:?}", self.now_us, acting));
+            self.violation(format!(
+                "two acting bosses at t={}us: {:?}",
+                self.now_us, acting
+            ));
         }
     }
 
@@ -539,7 +616,10 @@ impl World {
             if x == b {
                 continue;
             }
-            let at = self.boxes[b].core.as_ref().and_then(|c| c.lease_lapsed_at(x as u8));
+            let at = self.boxes[b]
+                .core
+                .as_ref()
+                .and_then(|c| c.lease_lapsed_at(x as u8));
             let bit = 1u32 << x;
             let seen = self.boxes[b].lapsed_seen & bit != 0;
             match (at, seen) {
@@ -577,7 +657,10 @@ impl World {
     pub fn trace_text(&self) -> String {
         let mut s = String::new();
         for e in &self.trace {
-            s.push_str(&format!("{:>12}us box{} local={} {:?}\n", e.t_us, e.node, e.local_ms, e.kind));
+            s.push_str(&format!(
+                "{:>12}us box{} local={} {:?}\n",
+                e.t_us, e.node, e.local_ms, e.kind
+            ));
         }
         s
     }
@@ -592,7 +675,9 @@ impl World {
 
     /// Boxes that claim boss with quorum (role Boss).
     pub fn bosses(&self) -> Vec<usize> {
-        (0..self.n()).filter(|&i| self.up(i) && self.core(i).role() == Role::Boss).collect()
+        (0..self.n())
+            .filter(|&i| self.up(i) && self.core(i).role() == Role::Boss)
+            .collect()
     }
 
     /// Exactly one boss, acting, every up box follows it with its generation
@@ -616,10 +701,19 @@ impl World {
                 return Err(format!("box {i} still joining"));
             }
             if c.boss() != Some(b as u8) || c.generation() != boss.generation() {
-                return Err(format!("box {i} follows {:?} gen {} not {b} gen {}", c.boss(), c.generation(), boss.generation()));
+                return Err(format!(
+                    "box {i} follows {:?} gen {} not {b} gen {}",
+                    c.boss(),
+                    c.generation(),
+                    boss.generation()
+                ));
             }
             if c.list() != boss.list() {
-                return Err(format!("box {i} list {:?} != boss list {:?}", c.list(), boss.list()));
+                return Err(format!(
+                    "box {i} list {:?} != boss list {:?}",
+                    c.list(),
+                    boss.list()
+                ));
             }
         }
         Ok(b)
