@@ -311,6 +311,7 @@ impl Core {
                 if until > self.endorse_from {
                     self.endorse_from = until;
                 }
+                self.endorse_pending = self.endorse_from > self.now;
             }
         }
         self.boss = new;

@@ -160,6 +160,9 @@ pub struct Core {
     boss_gone_at: Option<Instant>,
     /// This box's hellos may endorse its boss from this instant (lease block).
     endorse_from: Instant,
+    /// A block is running: send a hello the moment it ends, so the new boss
+    /// gets its endorsement without waiting for the next interval.
+    endorse_pending: bool,
     held: bool,
     health: u8,
     joining_until: Instant,
@@ -246,6 +249,7 @@ impl Core {
             // A box that just booted may have endorsed a boss in its previous
             // life; it endorses nobody for one block (joining covers it).
             endorse_from: now + ms(t.block),
+            endorse_pending: false,
             held: false,
             health: 100,
             joining_until: now + ms(t.dead),
@@ -496,6 +500,10 @@ impl Core {
         self.check_peers(now);
         self.decay_records(now);
         self.abandon_stale_claim(now);
+        if self.endorse_pending && now >= self.endorse_from {
+            self.endorse_pending = false;
+            self.want_hello = true;
+        }
     }
 
     /// After an input: decide roles, refresh leases, send hellos due.
