@@ -28,8 +28,8 @@
 //!   elected meanwhile.
 //! * **Merge.** A claimant that hears a better claimant steps down at once
 //!   and follows it. Order: one that sees a quorum (by its hello's `hears`)
-//!   beats one that does not; then the lower generation; then the longer uptime (boot instants as estimated
-//!   from hellos); then the lower name. Two claimants that keep rivalling for
+//!   beats one that does not; then the lower generation; then the longer
+//!   uptime (boot instants as estimated from hellos); then the lower name. Two claimants that keep rivalling for
 //!   a dead interval (their uptime estimates disagree by a network delay)
 //!   settle by name alone. A semi-boss cut off in a minority, or frozen and
 //!   resumed, therefore yields to the boss the majority elected meanwhile.

@@ -19,14 +19,14 @@
 //!
 //! # Files
 //!
-//! * [`membership`]: the per-box table (joining / alive / suspect / lost /
+//! * `membership.rs`: the per-box table (joining / alive / suspect / lost /
 //!   hold), incarnations, indirect probing, records and lost alerts.
-//! * [`election`]: who is boss: cold start, succession (deputy 1, deputy 2,
+//! * `election.rs`: who is boss: cold start, succession (deputy 1, deputy 2,
 //!   then the list), quorum (semi-boss), merge, hold.
-//! * [`lease`]: hellos' send-time ring, acknowledgements, the boss lease
+//! * [`lease`] (`lease.rs`): hellos' send-time ring, acknowledgements, the boss lease
 //!   (from endorsing boxes) and the holding lease (from any boxes), the
 //!   timing constants and why they are safe.
-//! * [`list`]: the priority list's ranking.
+//! * `list.rs`: the priority list's ranking.
 //!
 //! # Timers (hello H, dead D, both from the config)
 //!
