@@ -504,6 +504,21 @@ impl Daemon {
         while let Some(action) = self.core.poll_action() {
             match action {
                 Action::Send { to, body } => self.send(to, &body),
+                Action::RoleChanged {
+                    role,
+                    boss,
+                    generation,
+                } => info!(
+                    "role role={} boss={} generation={generation}",
+                    role_name(role),
+                    boss.and_then(|b| self.config.nodes.get(b as usize))
+                        .map_or("none", |n| n.name.as_str())
+                ),
+                Action::Alert { node, kind } => error!(
+                    target: crate::os::log::ALERT,
+                    "alert node={} kind={kind:?}",
+                    self.config.nodes.get(node as usize).map_or("?", |n| n.name.as_str())
+                ),
             }
         }
         // Sealing can make the codec want to speak (a challenge to a new

@@ -223,19 +223,39 @@ impl Node {
                     },
                 });
             }
-            Body::VolunteerAnswer { vserver, round, suitability, holding } if self.acting => {
-                let a = Answer { vserver, round, suitability, holding };
+            Body::VolunteerAnswer {
+                vserver,
+                round,
+                suitability,
+                holding,
+            } if self.acting => {
+                let a = Answer {
+                    vserver,
+                    round,
+                    suitability,
+                    holding,
+                };
                 self.with_view(now, |m, now, v| m.handle_volunteer(now, from, a, v));
             }
-            Body::Assume { vserver, round, generation } if follows && generation >= self.core.generation() => {
+            Body::Assume {
+                vserver,
+                round,
+                generation,
+            } if follows && generation >= self.core.generation() => {
                 let lease = self.lease_ok(now);
-                self.holder.assume(now, from, vserver, round, lease && !self.stopping);
+                self.holder
+                    .assume(now, from, vserver, round, lease && !self.stopping);
             }
-            Body::Release { vserver, generation } if follows && generation >= self.core.generation() => {
+            Body::Release {
+                vserver,
+                generation,
+            } if follows && generation >= self.core.generation() => {
                 self.holder.release(now, vserver);
             }
             Body::Outcome { vserver, round, ok } if self.acting => {
-                self.with_view(now, |m, now, v| m.handle_outcome(now, from, vserver, round, ok, v));
+                self.with_view(now, |m, now, v| {
+                    m.handle_outcome(now, from, vserver, round, ok, v)
+                });
             }
             _ => {}
         }
@@ -356,7 +376,12 @@ impl Node {
         } else {
             self.suitability.get(vserver as usize).copied().unwrap_or(0)
         };
-        Answer { vserver, round, suitability, holding: self.holder.holding() }
+        Answer {
+            vserver,
+            round,
+            suitability,
+            holding: self.holder.holding(),
+        }
     }
 
     /// Call into the monitor with a fresh view of the cluster.
@@ -366,18 +391,28 @@ impl Node {
         let mut macs = [[0u8; 6]; MAX_NODES];
         for n in 0..self.nodes {
             let state = self.core.member(n);
-            if state == MemberState::Alive && !(n == self.me && (self.core.on_hold() || self.stopping)) {
+            if state == MemberState::Alive
+                && !(n == self.me && (self.core.on_hold() || self.stopping))
+            {
                 volunteers |= 1 << n;
             }
             if state == MemberState::Lost {
                 lost |= 1 << n;
             }
-            macs[n as usize] = if n == self.me { self.core.mac() } else { self.core.peer_mac(n) };
+            macs[n as usize] = if n == self.me {
+                self.core.mac()
+            } else {
+                self.core.peer_mac(n)
+            };
         }
         for v in 0..self.nvs {
             let mut c = 0u32;
             for n in 0..self.nodes {
-                let claims = if n == self.me { self.holder.claims() } else { self.core.peer_claims(n) };
+                let claims = if n == self.me {
+                    self.holder.claims()
+                } else {
+                    self.core.peer_claims(n)
+                };
                 if claims & (1u64 << v) == 0 {
                     continue;
                 }
@@ -416,9 +451,15 @@ impl Node {
                 moved = true;
                 match a {
                     Action::Send { to, body } => self.emit(Output::Send { to, body }),
-                    Action::RoleChanged { role, boss, generation } => {
-                        self.emit(Output::RoleChanged { role, boss, generation })
-                    }
+                    Action::RoleChanged {
+                        role,
+                        boss,
+                        generation,
+                    } => self.emit(Output::RoleChanged {
+                        role,
+                        boss,
+                        generation,
+                    }),
                     Action::Alert { node, kind } => self.emit(Output::NodeAlert { node, kind }),
                 }
             }
@@ -466,7 +507,10 @@ impl Node {
             }
 
             for v in 0..self.nvs {
-                if self.self_check[v] && !self.self_check_in_flight[v] && now >= self.next_self_check[v] {
+                if self.self_check[v]
+                    && !self.self_check_in_flight[v]
+                    && now >= self.next_self_check[v]
+                {
                     self.self_check_in_flight[v] = true;
                     self.next_self_check[v] = now + self.check_every[v];
                     self.emit(Output::SelfCheck { vserver: v as VsId });
@@ -486,15 +530,23 @@ impl Node {
     }
 
     fn lost_mask(&self) -> u32 {
-        (0..self.nodes).filter(|&n| self.core.member(n) == MemberState::Lost).fold(0, |m, n| m | 1 << n)
+        (0..self.nodes)
+            .filter(|&n| self.core.member(n) == MemberState::Lost)
+            .fold(0, |m, n| m | 1 << n)
     }
 
     fn monitor_action(&mut self, now: Instant, a: MonitorAction) {
         match a {
             MonitorAction::Check { vserver, kind } => self.emit(Output::Check { vserver, kind }),
-            MonitorAction::Changed { vserver, combo, holder } => {
-                self.emit(Output::VsChanged { vserver, combo, holder })
-            }
+            MonitorAction::Changed {
+                vserver,
+                combo,
+                holder,
+            } => self.emit(Output::VsChanged {
+                vserver,
+                combo,
+                holder,
+            }),
             MonitorAction::Alert { vserver, kind } => self.emit(Output::VsAlert { vserver, kind }),
             MonitorAction::Send { to, order } => {
                 let me = self.me;
@@ -502,7 +554,10 @@ impl Node {
                 // delivered here, the rest go on the wire.
                 match (to, order) {
                     (Dest::All, Order::VolunteerRequest { vserver, round }) => {
-                        self.emit(Output::Send { to, body: order.body() });
+                        self.emit(Output::Send {
+                            to,
+                            body: order.body(),
+                        });
                         let a = self.answer(vserver, round);
                         self.with_view(now, |m, now, v| m.handle_volunteer(now, me, a, v));
                     }
@@ -513,7 +568,10 @@ impl Node {
                     (Dest::Node(n), Order::Release { vserver, .. }) if n == me => {
                         self.holder.release(now, vserver);
                     }
-                    _ => self.emit(Output::Send { to, body: order.body() }),
+                    _ => self.emit(Output::Send {
+                        to,
+                        body: order.body(),
+                    }),
                 }
             }
         }
@@ -527,13 +585,23 @@ impl Node {
                 self.claims_sent = claims;
                 self.core.set_claims(claims, &self.suitability[..self.nvs]);
             }
-            HolderAction::Outcome { boss, vserver, round, ok } => {
+            HolderAction::Outcome {
+                boss,
+                vserver,
+                round,
+                ok,
+            } => {
                 if boss == self.me {
                     if self.acting {
-                        self.with_view(now, |m, now, v| m.handle_outcome(now, boss, vserver, round, ok, v));
+                        self.with_view(now, |m, now, v| {
+                            m.handle_outcome(now, boss, vserver, round, ok, v)
+                        });
                     }
                 } else {
-                    self.emit(Output::Send { to: Dest::Node(boss), body: Body::Outcome { vserver, round, ok } });
+                    self.emit(Output::Send {
+                        to: Dest::Node(boss),
+                        body: Body::Outcome { vserver, round, ok },
+                    });
                 }
             }
         }

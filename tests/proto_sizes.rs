@@ -77,6 +77,7 @@ fn max_record() -> Record {
         downtime_ms: u64::MAX,
         losses: u32::MAX,
         lost_for_ms: u64::MAX,
+        alerted: true,
     }
 }
 
@@ -249,6 +250,7 @@ fn a_realistic_full_state_sync_fits() {
         downtime_ms: 1 << 30,
         losses: 100,
         lost_for_ms: 0,
+        alerted: false,
     };
     let body = Body::StateSync(state_sync(MAX_VSERVERS, entry, record));
     let len = encoded_len(&body);

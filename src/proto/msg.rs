@@ -36,7 +36,11 @@ pub struct Hello {
     pub seq: u32,
     /// What the sender is.
     pub role: Role,
-    /// The boss the sender follows (itself if boss).
+    /// The boss the sender follows and endorses (itself if boss): the
+    /// acknowledgement in `acks` for that boss counts toward its boss lease.
+    /// `None` while the sender may not endorse anyone yet: while joining, and
+    /// for one lease after it last heard a previous boss (see
+    /// `cluster::lease`), so two bosses' leases can never overlap.
     pub boss: Option<NodeId>,
     /// The generation of the boss it follows.
     pub generation: u32,
@@ -79,6 +83,9 @@ pub struct Record {
     pub losses: u32,
     /// Milliseconds it has been lost so far (0 if alive).
     pub lost_for_ms: u64,
+    /// The lost-alert for the current loss was raised already (a deputy
+    /// that becomes boss does not raise it twice).
+    pub alerted: bool,
 }
 
 /// One vserver's entry in the boss's table.
@@ -112,8 +119,7 @@ pub struct StateSync {
 }
 
 /// Every message the cluster exchanges.
-// Hello and StateSync are far larger than the rest; boxing them would
-// allocate on every datagram, which the core must never do.
+// The state sync is large; boxing it would allocate on every decode.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Body {

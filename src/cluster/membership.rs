@@ -1,0 +1,552 @@
+//! Membership (DESIGN section 4): hellos as the heartbeat, one entry per
+//! box, incarnations, indirect probing, records and lost alerts.
+//!
+//! A box heard within `dead` is alive (or joining / hold, as it announces).
+//! Silent for `dead` it becomes *suspect*: this box asks up to
+//! [`PROBE_FANOUT`](super::PROBE_FANOUT) live others whether they still hear
+//! it. If one heard it within `dead` it stays suspect (not lost: an
+//! asymmetric cut is not a death) and is asked about again when that box,
+//! too, would have missed it for `dead`;
+//! if none did by the end of the probe window it is *lost*. A box with no one
+//! to ask declares at once. Hearing it directly makes it alive again.
+//!
+//! Probe answers also feed the lapse proof of the holding lease (see
+//! [`lease`](super::lease)): lost boxes are asked about until it is made.
+
+use super::lease::{stretch, MARGIN_MS, RECORD_HALF_LIFE_MS};
+use super::{ms, Action, AlertKind, Core, Dest, PROBE_FANOUT};
+use crate::config::NodeId;
+use crate::limits::MAX_NODES;
+use crate::proto::{Ack, Body, Hello, Record, Role, StateSync};
+use crate::time::Instant;
+use heapless::Vec;
+
+/// How this box sees another box.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MemberState {
+    /// Never heard since this box started.
+    Unknown,
+    /// Heard, announcing that it is joining (listening before it acts).
+    Joining,
+    /// Heard within the dead interval.
+    Alive,
+    /// Silent for the dead interval; indirect probe under way, or another
+    /// box still hears it.
+    Suspect,
+    /// Silent, and no box asked heard it: gone.
+    Lost,
+    /// Heard, announcing hold: not fully functional, off the list.
+    Hold,
+}
+
+impl MemberState {
+    /// Heard within the dead interval (counts toward quorum).
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            MemberState::Alive | MemberState::Joining | MemberState::Hold
+        )
+    }
+}
+
+/// One other box, as this box sees it.
+#[derive(Clone, Debug)]
+pub(super) struct Peer {
+    pub state: MemberState,
+    pub incarnation: u64,
+    /// Newest hello sequence heard (this incarnation).
+    pub seq: u32,
+    pub heard: Instant,
+    // From its newest hello.
+    pub role: Role,
+    pub boss: Option<NodeId>,
+    pub generation: u32,
+    /// When it booted, on this box's clock (receipt time − its uptime, from
+    /// the first hello of its incarnation).
+    pub started: Instant,
+    /// Since when it and this box both claim boss (merge fallback).
+    pub rival_since: Option<Instant>,
+    /// Bit n: it heard box n within the dead interval (its newest hello).
+    pub hears: u32,
+    pub health: u8,
+    /// The newest of this box's hellos it acknowledged (0: none).
+    pub ack_any: u32,
+    /// The same, but only from a hello that endorsed this box as boss.
+    pub ack_endorse: u32,
+    /// It runs another configuration; alerted once.
+    pub mismatch: bool,
+    // The current probe round about it.
+    pub probe_nonce: u32,
+    pub probe_sent: Instant,
+    pub probe_until: Option<Instant>,
+    pub next_probe: Option<Instant>,
+    /// Someone asked heard it within the dead interval: the least time ago.
+    pub proxy: Option<u64>,
+    pub far: u8,
+    pub answered: u32,
+    pub me_far: bool,
+    /// When this box declared it lost.
+    pub lost_at: Option<Instant>,
+    /// Its holding lease surely lapsed since it was last heard: at the
+    /// local send time of the probe round that proved it.
+    pub lapsed: Option<Instant>,
+    /// The vservers its newest hello claims (bit per vserver).
+    pub claims: u64,
+    /// Its MAC on the cluster interface, from its hellos.
+    pub mac: [u8; 6],
+}
+
+impl Peer {
+    pub const UNKNOWN: Peer = Peer {
+        state: MemberState::Unknown,
+        incarnation: 0,
+        seq: 0,
+        heard: Instant::ZERO,
+        role: Role::Joining,
+        boss: None,
+        generation: 0,
+        started: Instant(u64::MAX),
+        rival_since: None,
+        hears: 0,
+        health: 0,
+        ack_any: 0,
+        ack_endorse: 0,
+        mismatch: false,
+        probe_nonce: 0,
+        probe_sent: Instant::ZERO,
+        probe_until: None,
+        next_probe: None,
+        proxy: None,
+        far: 0,
+        answered: 0,
+        me_far: false,
+        lost_at: None,
+        lapsed: None,
+        claims: 0,
+        mac: [0; 6],
+    };
+
+    /// Announces itself as boss or semi-boss.
+    pub fn claims(&self) -> bool {
+        matches!(self.role, Role::Boss | Role::SemiBoss)
+    }
+}
+
+impl Core {
+    pub(super) fn on_hello(&mut self, now: Instant, from: NodeId, incarnation: u64, h: &Hello) {
+        let p = from as usize;
+        let known = self.peers[p].state != MemberState::Unknown;
+        if !known || self.peers[p].incarnation != incarnation {
+            // A new boot: nothing it said before holds (acks, endorsements).
+            let keep_lost = self.peers[p].lost_at;
+            let keep_state = self.peers[p].state;
+            self.peers[p] = Peer::UNKNOWN;
+            self.peers[p].incarnation = incarnation;
+            self.peers[p].lost_at = keep_lost;
+            self.peers[p].state = keep_state;
+        } else if h.seq <= self.peers[p].seq {
+            // Reordered or repeated: older news than we have.
+            return;
+        }
+        if h.config_digest != self.digest {
+            if !self.peers[p].mismatch {
+                self.peers[p].mismatch = true;
+                self.push(Action::Alert {
+                    node: from,
+                    kind: AlertKind::ConfigMismatch,
+                });
+            }
+            return;
+        }
+        self.mark_heard(now, p, h.role);
+        let me = self.me;
+        let mine = h
+            .acks
+            .get(me as usize)
+            .filter(|a| a.incarnation == self.incarnation && a.seq <= self.seq)
+            .map_or(0, |a| a.seq);
+        let endorses =
+            h.boss == Some(me) && h.generation == self.generation && self.boss == Some(me);
+        let follows = self.boss == Some(from) && matches!(h.role, Role::Boss | Role::SemiBoss);
+        let peer = &mut self.peers[p];
+        peer.seq = h.seq;
+        peer.role = h.role;
+        peer.boss = h.boss;
+        peer.generation = h.generation;
+        if peer.started == Instant(u64::MAX) {
+            // Estimated once per incarnation: later estimates differ by the
+            // delay, and a moving estimate would reorder the list.
+            peer.started = now - ms(h.uptime_ms);
+        }
+        peer.health = h.health;
+        peer.hears = h.hears;
+        peer.claims = h.claims;
+        peer.mac = h.mac;
+        peer.ack_any = mine;
+        peer.ack_endorse = if endorses { mine } else { 0 };
+        self.max_generation = self.max_generation.max(h.generation);
+        if follows && !self.claiming() {
+            self.generation = h.generation;
+            if !h.list.is_empty() {
+                // Keep only valid, distinct node indexes: the list indexes
+                // our tables.
+                self.list.clear();
+                for &x in &h.list {
+                    if x < self.n && !self.list.contains(&x) {
+                        let _ = self.list.push(x);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Any other message from a known incarnation proves it alive.
+    pub(super) fn heard_other(&mut self, now: Instant, from: NodeId, incarnation: u64) {
+        let p = from as usize;
+        let peer = &self.peers[p];
+        if peer.state != MemberState::Unknown && peer.incarnation == incarnation && !peer.mismatch {
+            self.mark_heard(now, p, peer.role);
+        }
+    }
+
+    fn mark_heard(&mut self, now: Instant, p: usize, role: Role) {
+        let peer = &mut self.peers[p];
+        peer.heard = now;
+        peer.state = match role {
+            Role::Joining => MemberState::Joining,
+            Role::Hold => MemberState::Hold,
+            _ => MemberState::Alive,
+        };
+        peer.probe_until = None;
+        peer.next_probe = None;
+        peer.lapsed = None;
+        if let Some(at) = peer.lost_at.take() {
+            // Back from the lost: its downtime goes on its record.
+            let r = &mut self.records[p];
+            r.downtime_ms = r
+                .downtime_ms
+                .saturating_add(now.saturating_since(at).as_millis() as u64);
+            r.lost_for_ms = 0;
+            r.alerted = false;
+        }
+    }
+
+    /// Time-driven membership rules: suspect, probe, lost, lost alerts.
+    pub(super) fn check_peers(&mut self, now: Instant) {
+        for p in 0..self.n as usize {
+            if p == self.me as usize {
+                continue;
+            }
+            match self.peers[p].state {
+                MemberState::Alive | MemberState::Joining | MemberState::Hold => {
+                    if now >= self.peers[p].heard + ms(self.t.dead) {
+                        self.peers[p].state = MemberState::Suspect;
+                        self.start_probe(p, now);
+                    }
+                }
+                MemberState::Suspect | MemberState::Lost => {
+                    let peer = &self.peers[p];
+                    if peer.probe_until.is_some_and(|u| now >= u) {
+                        self.finish_probe(p, now);
+                    } else if peer.probe_until.is_none()
+                        && peer.next_probe.is_some_and(|u| now >= u)
+                    {
+                        self.start_probe(p, now);
+                    }
+                }
+                MemberState::Unknown => {}
+            }
+            if let (MemberState::Lost, Some(at)) = (self.peers[p].state, self.peers[p].lost_at) {
+                let lost_for = now.saturating_since(at).as_millis() as u64;
+                if self.role == Role::Boss
+                    && !self.records[p].alerted
+                    && lost_for >= self.t.lost_alert
+                {
+                    self.records[p].alerted = true;
+                    self.push(Action::Alert {
+                        node: p as NodeId,
+                        kind: AlertKind::Lost {
+                            lost_for_ms: lost_for,
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    /// When box `p` next needs attention.
+    pub(super) fn peer_deadline(&self, p: NodeId) -> Option<Instant> {
+        let peer = &self.peers[p as usize];
+        match peer.state {
+            MemberState::Alive | MemberState::Joining | MemberState::Hold => {
+                Some(peer.heard + ms(self.t.dead))
+            }
+            MemberState::Suspect => peer.probe_until.or(peer.next_probe),
+            MemberState::Lost => {
+                let probe = peer.probe_until.or(peer.next_probe);
+                let alert = match (self.role, peer.lost_at) {
+                    (Role::Boss, Some(at)) if !self.records[p as usize].alerted => {
+                        Some(at + ms(self.t.lost_alert))
+                    }
+                    _ => None,
+                };
+                match (probe, alert) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+            MemberState::Unknown => None,
+        }
+    }
+
+    fn start_probe(&mut self, p: usize, now: Instant) {
+        self.nonce = self.nonce.wrapping_add(1);
+        let nonce = self.nonce;
+        let n = self.n as usize;
+        let me_far = now.saturating_since(self.peers[p].heard).as_millis() as u64 >= self.t.block;
+        {
+            let peer = &mut self.peers[p];
+            peer.probe_nonce = nonce;
+            peer.probe_sent = now;
+            peer.probe_until = Some(now + ms(self.t.probe));
+            peer.next_probe = None;
+            peer.proxy = None;
+            peer.far = 0;
+            peer.answered = 0;
+            peer.me_far = me_far;
+        }
+        // Ask a few live boxes, starting at a rotating place so the load of
+        // answering spreads.
+        let mut asked = 0;
+        for k in 0..n {
+            let h = (nonce as usize + k) % n;
+            if h == p || h == self.me as usize || self.peers[h].state != MemberState::Alive {
+                continue;
+            }
+            self.send(
+                Dest::Node(h as NodeId),
+                Body::ProbeRequest {
+                    target: p as NodeId,
+                    nonce,
+                },
+            );
+            asked += 1;
+            if asked == PROBE_FANOUT {
+                break;
+            }
+        }
+        if asked == 0 {
+            // Nobody to ask: decide now.
+            self.finish_probe(p, now);
+        }
+    }
+
+    fn finish_probe(&mut self, p: usize, now: Instant) {
+        let need = (self.n - self.quorum + 1) as u32;
+        let peer = &mut self.peers[p];
+        peer.probe_until = None;
+        if peer.far as u32 + peer.me_far as u32 >= need {
+            peer.lapsed = Some(peer.probe_sent);
+        }
+        if peer.state == MemberState::Suspect {
+            if let Some(ago) = peer.proxy {
+                // Someone still hears it: not lost. Ask again when that box
+                // too would have missed it for the dead interval.
+                peer.next_probe = Some(now + ms(self.t.dead.saturating_sub(ago).max(1)));
+                return;
+            }
+            peer.state = MemberState::Lost;
+            peer.lost_at = Some(now);
+            let r = &mut self.records[p];
+            r.losses = r.losses.saturating_add(1);
+            r.alerted = false;
+        }
+        // Keep asking about a lost box, every hello, until its lease is
+        // proven lapsed.
+        peer.next_probe = if peer.lapsed.is_some() {
+            None
+        } else {
+            Some(now + ms(self.t.hello))
+        };
+    }
+
+    pub(super) fn on_probe_request(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        target: NodeId,
+        nonce: u32,
+    ) {
+        if target >= self.n {
+            return;
+        }
+        let ago = if target == self.me {
+            Some(0)
+        } else {
+            let peer = &self.peers[target as usize];
+            let since_boot = now.saturating_since(self.started).as_millis() as u64;
+            // Never heard since boot: say how long we have been up, so an ack
+            // from a previous life is not taken for silence.
+            let ago = if peer.state == MemberState::Unknown {
+                since_boot
+            } else {
+                now.saturating_since(peer.heard).as_millis() as u64
+            };
+            Some(ago.min(u32::MAX as u64) as u32)
+        };
+        self.send(
+            Dest::Node(from),
+            Body::ProbeAnswer {
+                target,
+                nonce,
+                heard_ms_ago: ago,
+            },
+        );
+    }
+
+    pub(super) fn on_probe_answer(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        target: NodeId,
+        nonce: u32,
+        ago: Option<u32>,
+    ) {
+        if target >= self.n || target == self.me {
+            return;
+        }
+        let (lease, dead) = (self.t.lease, self.t.dead);
+        let peer = &mut self.peers[target as usize];
+        let bit = 1u32 << (from as u32 % 32);
+        if peer.probe_until.is_none() || peer.probe_nonce != nonce || peer.answered & bit != 0 {
+            return;
+        }
+        peer.answered |= bit;
+        let Some(ago) = ago.map(u64::from) else {
+            return;
+        };
+        if ago < dead {
+            peer.proxy = Some(peer.proxy.map_or(ago, |p| p.min(ago)));
+        }
+        // Silent long enough that its acks cannot have kept the lease alive
+        // when the question was asked (see the lease module).
+        let waited = now.saturating_since(peer.probe_sent).as_millis() as u64;
+        if ago >= stretch(lease + waited) + MARGIN_MS {
+            peer.far = peer.far.saturating_add(1);
+        }
+    }
+
+    pub(super) fn on_state_sync(&mut self, from: NodeId, s: &StateSync) {
+        if self.boss != Some(from) || self.claiming() || s.generation != self.generation {
+            return;
+        }
+        self.synced_records = [Record::default(); MAX_NODES];
+        for (i, r) in s.records.iter().enumerate().take(MAX_NODES) {
+            self.synced_records[i] = *r;
+        }
+        self.set_vservers(&s.vservers);
+        self.synced_from = Some((from, s.generation));
+    }
+
+    /// Halve every downtime record each half-life.
+    pub(super) fn decay_records(&mut self, now: Instant) {
+        while now >= self.next_decay {
+            for r in self.records.iter_mut() {
+                r.downtime_ms /= 2;
+            }
+            self.next_decay = self.next_decay + ms(RECORD_HALF_LIFE_MS);
+        }
+    }
+
+    /// The boss's records with `lost_for_ms` brought up to `now`.
+    fn current_records(&self, now: Instant) -> Vec<Record, MAX_NODES> {
+        let mut v = Vec::new();
+        for i in 0..self.n as usize {
+            let mut r = self.records[i];
+            if let Some(at) = self.peers[i].lost_at {
+                r.lost_for_ms = now.saturating_since(at).as_millis() as u64;
+            }
+            let _ = v.push(r);
+        }
+        v
+    }
+
+    /// Send a hello (and, as boss, the whole state to each deputy).
+    pub(super) fn send_hello(&mut self, now: Instant) {
+        if self.claiming() {
+            self.recompute_list();
+        }
+        self.seq = self.seq.wrapping_add(1).max(1);
+        let seq = self.seq;
+        self.remember_sent(seq, now);
+        let endorse = if now >= self.endorse_from {
+            self.boss
+        } else {
+            None
+        };
+        if endorse.is_some() && endorse == Some(self.me) {
+            self.self_endorsed = Some(now);
+        }
+        let mut hears = 0u32;
+        let mut acks: Vec<Ack, MAX_NODES> = Vec::new();
+        for i in 0..self.n as usize {
+            let ack = if i == self.me as usize {
+                Ack {
+                    incarnation: self.incarnation,
+                    seq,
+                }
+            } else {
+                let peer = &self.peers[i];
+                if peer.state.is_live() {
+                    hears |= 1 << i;
+                }
+                if peer.state == MemberState::Unknown {
+                    Ack::default()
+                } else {
+                    Ack {
+                        incarnation: peer.incarnation,
+                        seq: peer.seq,
+                    }
+                }
+            };
+            let _ = acks.push(ack);
+        }
+        let claiming = self.claiming();
+        let hello = Hello {
+            seq,
+            role: self.role,
+            boss: endorse,
+            generation: self.generation,
+            uptime_ms: now.saturating_since(self.started).as_millis() as u64,
+            health: if self.on_hold() { 0 } else { self.health },
+            config_digest: self.digest,
+            mac: self.mac,
+            claims: self.claims,
+            suitability: self.suitability.clone(),
+            hears,
+            acks,
+            list: if claiming {
+                self.list.clone()
+            } else {
+                Vec::new()
+            },
+        };
+        self.send(Dest::All, Body::Hello(hello));
+        if claiming {
+            let deputies = self.deputies();
+            if !deputies.is_empty() {
+                let sync = StateSync {
+                    generation: self.generation,
+                    list: self.list.clone(),
+                    deputies: deputies.clone(),
+                    records: self.current_records(now),
+                    vservers: self.vservers.clone(),
+                };
+                for &d in &deputies {
+                    self.send(Dest::Node(d), Body::StateSync(sync.clone()));
+                }
+            }
+        }
+        self.next_hello = now + ms(self.t.hello);
+    }
+}

@@ -1,0 +1,221 @@
+//! The cluster core allocates nothing after construction (DESIGN section 8).
+//!
+//! A counting global allocator counts allocations made on this test's thread
+//! while armed. Five cores run through a minute of simulated time — cold
+//! start, loss, a partition, the boss crashing and coming back with a new
+//! incarnation, a pause, hold and resume — with a driver that itself uses
+//! only fixed tables allocated before arming. The count must stay zero.
+
+// A global allocator cannot be written without `unsafe`; this test file is
+// the one place outside `src/os` that needs it, and it only forwards to
+// `System`.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bongoyo::cluster::{Action, Control, Core, Dest};
+use bongoyo::config::{Config, Fencing, Key, Node, DEFAULT_GROUP, DEFAULT_PORT};
+use bongoyo::proto::{Body, Role};
+use bongoyo::time::Instant;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn count() {
+    if ARMED.with(|a| a.get()) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const N: usize = 5;
+const IN_FLIGHT: usize = 256;
+
+struct Msg {
+    at: u64,
+    to: u8,
+    from: u8,
+    inc: u64,
+    body: Body,
+}
+
+fn config() -> Config {
+    let mut nodes = heapless::Vec::new();
+    for i in 0..N {
+        let mut name = heapless::String::new();
+        let _ = name.push_str(["f1", "f2", "f3", "f4", "f5"][i]);
+        let _ = nodes.push(Node {
+            name,
+            address: core::net::Ipv4Addr::new(10, 0, 0, 11 + i as u8),
+            priority: 100,
+        });
+    }
+    Config {
+        cluster: heapless::String::try_from("alloc").unwrap(),
+        key: Key::Insecure,
+        interface: heapless::String::try_from("eth0").unwrap(),
+        multicast: DEFAULT_GROUP,
+        port: DEFAULT_PORT,
+        peers: heapless::Vec::new(),
+        hello: std::time::Duration::from_millis(200),
+        dead: std::time::Duration::from_millis(600),
+        quorum: 3,
+        fencing: Fencing::Lease,
+        notify: None,
+        lost_alert: std::time::Duration::from_secs(5),
+        nodes,
+        vservers: heapless::Vec::new(),
+    }
+}
+
+#[test]
+fn core_allocates_nothing_after_construction() {
+    let cfg = config();
+    let mut cores: Vec<Core> = (0..N)
+        .map(|i| Core::new(&cfg, i as u8, 1000 + i as u64, Instant(0)))
+        .collect();
+    let mut incs = [0u64; N];
+    for (i, inc) in incs.iter_mut().enumerate() {
+        *inc = 1000 + i as u64;
+    }
+    let mut flight: Box<heapless::Deque<Msg, IN_FLIGHT>> = Box::new(heapless::Deque::new());
+    let mut up = [true; N];
+    let mut paused = [false; N];
+    let mut cut = [[false; N]; N];
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut boss_changes = 0u32;
+    let mut sends = 0u64;
+    let mut last_boss: Option<u8> = None;
+
+    ARMED.with(|a| a.set(true));
+    // The counter counts: one allocation seen, then start from zero.
+    drop(std::hint::black_box(Box::new(7u64)));
+    assert_eq!(
+        ALLOCATIONS.swap(0, Ordering::Relaxed),
+        1,
+        "the counting allocator is not in use"
+    );
+    for t in 0..60_000u64 {
+        let now = Instant(t);
+        // Faults on a script.
+        match t {
+            10_000 => {
+                for (a, row) in cut.iter_mut().enumerate() {
+                    for (b, c) in row.iter_mut().enumerate() {
+                        *c = (a < 2) != (b < 2);
+                    }
+                }
+            }
+            15_000 => cut = [[false; N]; N],
+            20_000..=25_000 if t % 5_000 == 0 => {
+                // Crash whoever is boss, then reboot it.
+                if let Some(b) = (0..N).find(|&i| up[i] && cores[i].role() == Role::Boss) {
+                    up[b] = false;
+                }
+            }
+            27_000 => {
+                for i in 0..N {
+                    if !up[i] {
+                        incs[i] += 100;
+                        cores[i] = Core::new(&cfg, i as u8, incs[i], now);
+                        up[i] = true;
+                    }
+                }
+            }
+            32_000 => paused[1] = true,
+            36_000 => paused[1] = false,
+            40_000 => cores[2].handle_control(now, Control::Hold),
+            44_000 => cores[2].handle_control(now, Control::Resume),
+            46_000 => cores[3].handle_health(now, 0),
+            48_000 => cores[3].handle_health(now, 80),
+            _ => {}
+        }
+        // Deliver what is due (constant delay keeps the queue in order).
+        while flight.front().is_some_and(|m| m.at <= t) {
+            let Some(m) = flight.pop_front() else { break };
+            let to = m.to as usize;
+            if up[to] && !paused[to] && incs[m.from as usize] == m.inc {
+                cores[to].handle_message(now, m.from, m.inc, &m.body);
+            }
+        }
+        for i in 0..N {
+            if !up[i] || paused[i] {
+                continue;
+            }
+            if cores[i].poll_timeout().is_some_and(|w| w <= now) {
+                cores[i].handle_timeout(now);
+            }
+            while let Some(a) = cores[i].poll_action() {
+                let Action::Send { to, body } = a else {
+                    continue;
+                };
+                sends += 1;
+                for (j, &cut_off) in cut[i].iter().enumerate() {
+                    let wanted = match to {
+                        Dest::All => j != i,
+                        Dest::Node(n) => n as usize == j,
+                    };
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let lost = rng % 100 < 5;
+                    if wanted && !cut_off && !lost && !flight.is_full() {
+                        let _ = flight.push_back(Msg {
+                            at: t + 1,
+                            to: j as u8,
+                            from: i as u8,
+                            inc: incs[i],
+                            body: body.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        let boss = (0..N)
+            .find(|&i| up[i] && cores[i].role() == Role::Boss)
+            .map(|i| i as u8);
+        if boss.is_some() && boss != last_boss {
+            boss_changes += 1;
+            last_boss = boss;
+        }
+    }
+    ARMED.with(|a| a.set(false));
+
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed),
+        0,
+        "the core allocated after construction"
+    );
+    assert!(sends > 2_000, "the cluster talked: {sends} sends");
+    assert!(
+        boss_changes >= 2,
+        "the faults moved the boss: {boss_changes} changes"
+    );
+    assert!(
+        (0..N).any(|i| cores[i].role() == Role::Boss),
+        "a boss at the end"
+    );
+}

@@ -1,0 +1,750 @@
+//! A deterministic simulated world for the cluster core: N real `Core`s on a
+//! simulated network and clock, everything drawn from one seed.
+//!
+//! Real time is in microseconds; every box has its own clock running at a
+//! rate within `lease::DRIFT_PPM` of real time, from its own offset. The
+//! network has loss, delay with jitter (so reordering), directed cuts
+//! (partitions of any shape, asymmetric included). Boxes crash and restart
+//! with a new incarnation, pause (frozen: inputs wait in their socket
+//! buffer, their clock runs on) and resume with stale state.
+//!
+//! On every step the world checks the safety invariants:
+//! * boss lease: no two boxes consider themselves acting boss at the same
+//!   real instant (each evaluated on its own drifting clock), when fencing is
+//!   `lease` and the quorum is a majority;
+//! * holding lease (the hook the vserver layer slots into): when a box
+//!   proves another's lease lapsed at local P0, the other's lease, if valid,
+//!   must have started after P0 in real time.
+//!
+//! A violation records the seed and the last few hundred events.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::rc::Rc;
+use std::time::Duration;
+
+use bongoyo::cluster::{lease::DRIFT_PPM, Action, Control, Core, Dest};
+use bongoyo::config::{Config, Fencing, Key, Node, DEFAULT_GROUP, DEFAULT_PORT};
+use bongoyo::proto::{Body, Role};
+use bongoyo::time::Instant;
+
+/// splitmix64: small, fast, good enough, and ours.
+#[derive(Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in 0..n (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    /// Uniform in lo..=hi.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+    pub fn chance(&mut self, per_mille: u64) -> bool {
+        self.below(1000) < per_mille
+    }
+}
+
+/// A configuration built in code (the parser is someone else's).
+pub fn config(n: usize, hello_ms: u64, dead_ms: u64, quorum: u8, fencing: Fencing) -> Config {
+    let mut nodes = heapless::Vec::new();
+    for i in 0..n {
+        let mut name = heapless::String::new();
+        let _ = core::fmt::Write::write_fmt(&mut name, format_args!("f{}", i + 1));
+        let _ = nodes.push(Node {
+            name,
+            address: core::net::Ipv4Addr::new(10, 0, 0, 11 + i as u8),
+            priority: 100,
+        });
+    }
+    Config {
+        cluster: heapless::String::try_from("sim").unwrap(),
+        key: Key::Insecure,
+        interface: heapless::String::try_from("eth0").unwrap(),
+        multicast: DEFAULT_GROUP,
+        port: DEFAULT_PORT,
+        peers: heapless::Vec::new(),
+        hello: Duration::from_millis(hello_ms),
+        dead: Duration::from_millis(dead_ms),
+        quorum,
+        fencing,
+        notify: None,
+        lost_alert: Duration::from_secs(30),
+        nodes,
+        vservers: heapless::Vec::new(),
+    }
+}
+
+/// Majority of n.
+pub fn majority(n: usize) -> u8 {
+    (n / 2 + 1) as u8
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum TraceKind {
+    Deliver {
+        from: u8,
+        kind: &'static str,
+    },
+    Timer,
+    Role {
+        role: Role,
+        boss: Option<u8>,
+        generation: u32,
+    },
+    Alert {
+        node: u8,
+    },
+    Crash,
+    Restart,
+    Pause,
+    Resume,
+    Cut {
+        to: u8,
+        cut: bool,
+    },
+    Note(&'static str),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct TraceEv {
+    pub t_us: u64,
+    pub node: u8,
+    pub local_ms: u64,
+    pub kind: TraceKind,
+}
+
+pub const TRACE_LEN: usize = 300;
+
+enum Ev {
+    Deliver {
+        to: usize,
+        from: usize,
+        inc: u64,
+        body: Rc<Body>,
+    },
+    Timer {
+        node: usize,
+        token: u64,
+    },
+    Start {
+        node: usize,
+    },
+}
+
+pub struct SimBox {
+    pub core: Option<Core>,
+    pub inc: u64,
+    pub ppm: i64,
+    pub offset_us: u64,
+    pub paused: bool,
+    pub buffered: Vec<(usize, u64, Rc<Body>)>,
+    token: u64,
+    /// Real time the box's current unbroken holding lease began.
+    pub lease_from_real: Option<u64>,
+    lease_since: Option<Instant>,
+    /// Bit x: this box had proven x's lease lapsed (edge detection).
+    lapsed_seen: u32,
+    pub held: bool,
+}
+
+pub struct World {
+    pub seed: u64,
+    pub cfg: Config,
+    pub now_us: u64,
+    pub rng: Rng,
+    pub boxes: Vec<SimBox>,
+    queue: BinaryHeap<Reverse<(u64, u64)>>,
+    events: std::collections::HashMap<u64, Ev>,
+    seq: u64,
+    pub loss_pm: u64,
+    pub delay_min_us: u64,
+    pub delay_jitter_us: u64,
+    pub cut: Vec<Vec<bool>>,
+    pub trace: VecDeque<TraceEv>,
+    pub violations: Vec<String>,
+    pub alerts: Vec<(u64, usize, bongoyo::cluster::AlertKind)>,
+    pub steps: u64,
+    /// Check the boss-lease invariant (lease fencing with a majority quorum).
+    pub check_acting: bool,
+    /// Real time from which some box acts (for election measurements).
+    pub last_acting: Vec<Option<u64>>,
+    pub sent: u64,
+    /// Optional extra invariant, called after every step (the vserver
+    /// layer's "one holder per address" check slots in here).
+    pub hook: Option<fn(&World) -> Option<String>>,
+    /// The trace as it was at the first violation.
+    pub first_trace: String,
+}
+
+thread_local! {
+    static LAST_TRACE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+impl World {
+    pub fn new(cfg: Config, seed: u64) -> World {
+        let n = cfg.nodes.len();
+        let mut rng = Rng(seed ^ 0x005e_ed0f_b0b0);
+        let mut boxes = Vec::new();
+        for _ in 0..n {
+            let ppm = rng.range(0, 2 * DRIFT_PPM) as i64 - DRIFT_PPM as i64;
+            boxes.push(SimBox {
+                core: None,
+                inc: 0,
+                ppm,
+                offset_us: rng.range(0, 1_000_000_000),
+                paused: false,
+                buffered: Vec::new(),
+                token: 0,
+                lease_from_real: None,
+                lease_since: None,
+                lapsed_seen: 0,
+                held: false,
+            });
+        }
+        let check_acting = cfg.fencing == Fencing::Lease && 2 * cfg.quorum as usize > n;
+        World {
+            seed,
+            cfg,
+            now_us: 0,
+            rng,
+            boxes,
+            queue: BinaryHeap::new(),
+            events: Default::default(),
+            seq: 0,
+            loss_pm: 0,
+            delay_min_us: 300,
+            delay_jitter_us: 2_000,
+            cut: vec![vec![false; n]; n],
+            trace: VecDeque::with_capacity(TRACE_LEN),
+            violations: Vec::new(),
+            alerts: Vec::new(),
+            steps: 0,
+            check_acting,
+            last_acting: vec![None; n],
+            sent: 0,
+            hook: None,
+            first_trace: String::new(),
+        }
+    }
+
+    /// A world for scripted tests: perfect clocks, 0.5 ms delay, no loss.
+    pub fn scripted(cfg: Config) -> World {
+        let mut w = World::new(cfg, 0);
+        for b in &mut w.boxes {
+            b.ppm = 0;
+            b.offset_us = 0;
+        }
+        w.delay_min_us = 500;
+        w.delay_jitter_us = 0;
+        w
+    }
+
+    /// Now in ms of real time (= every clock in a scripted world).
+    pub fn ms(&self) -> u64 {
+        self.now_us / 1000
+    }
+
+    pub fn n(&self) -> usize {
+        self.boxes.len()
+    }
+
+    /// Box i's local clock at real time t (ms).
+    pub fn local_at(&self, i: usize, t_us: u64) -> Instant {
+        let b = &self.boxes[i];
+        let scaled = (t_us as i128 * (1_000_000 + b.ppm as i128)) / 1_000_000;
+        Instant(((b.offset_us as i128 + scaled) / 1000) as u64)
+    }
+
+    pub fn local(&self, i: usize) -> Instant {
+        self.local_at(i, self.now_us)
+    }
+
+    /// The earliest real time at which box i's clock shows `at`.
+    pub fn real_of(&self, i: usize, at: Instant) -> u64 {
+        let b = &self.boxes[i];
+        let want = at.0 as i128 * 1000 - b.offset_us as i128;
+        if want <= 0 {
+            return 0;
+        }
+        let mut r = (want * 1_000_000 / (1_000_000 + b.ppm as i128)) as u64;
+        r = r.saturating_sub(2);
+        while self.local_at(i, r) < at {
+            r += 1;
+        }
+        r
+    }
+
+    fn schedule(&mut self, t_us: u64, ev: Ev) {
+        self.seq += 1;
+        self.events.insert(self.seq, ev);
+        self.queue.push(Reverse((t_us, self.seq)));
+    }
+
+    fn note(&mut self, node: usize, kind: TraceKind) {
+        if self.trace.len() == TRACE_LEN {
+            self.trace.pop_front();
+        }
+        let local_ms = self.local(node).0;
+        self.trace.push_back(TraceEv {
+            t_us: self.now_us,
+            node: node as u8,
+            local_ms,
+            kind,
+        });
+    }
+
+    /// Boot box i at real time t (a new incarnation).
+    pub fn start_at(&mut self, i: usize, t_us: u64) {
+        self.schedule(t_us, Ev::Start { node: i });
+    }
+
+    fn boot(&mut self, i: usize) {
+        let inc = self.rng.next() | 1;
+        let local = self.local(i);
+        let mut core = Core::new(&self.cfg, i as u8, inc, local);
+        if self.boxes[i].held {
+            core.handle_control(local, Control::Hold);
+        }
+        let b = &mut self.boxes[i];
+        b.core = Some(core);
+        b.inc = inc;
+        b.paused = false;
+        b.buffered.clear();
+        b.lease_from_real = None;
+        b.lease_since = None;
+        b.lapsed_seen = 0;
+        self.note(i, TraceKind::Restart);
+        self.after_input(i);
+    }
+
+    pub fn crash(&mut self, i: usize) {
+        if self.boxes[i].core.is_some() {
+            self.note(i, TraceKind::Crash);
+        }
+        let b = &mut self.boxes[i];
+        b.core = None;
+        b.paused = false;
+        b.buffered.clear();
+        b.token += 1;
+        b.lease_from_real = None;
+    }
+
+    pub fn pause(&mut self, i: usize) {
+        if self.boxes[i].core.is_some() && !self.boxes[i].paused {
+            self.note(i, TraceKind::Pause);
+            self.boxes[i].paused = true;
+        }
+    }
+
+    pub fn resume(&mut self, i: usize) {
+        if !self.boxes[i].paused {
+            return;
+        }
+        self.note(i, TraceKind::Resume);
+        self.boxes[i].paused = false;
+        let local = self.local(i);
+        let buffered = std::mem::take(&mut self.boxes[i].buffered);
+        // The shell's first turn after a freeze: the clock jumped; then the
+        // datagrams that waited in the socket buffer.
+        if let Some(c) = self.boxes[i].core.as_mut() {
+            c.handle_timeout(local);
+        }
+        self.after_input(i);
+        for (from, inc, body) in buffered {
+            if let Some(c) = self.boxes[i].core.as_mut() {
+                c.handle_message(local, from as u8, inc, &body);
+            }
+            self.after_input(i);
+        }
+    }
+
+    pub fn control(&mut self, i: usize, cmd: Control) {
+        self.boxes[i].held = cmd == Control::Hold;
+        let local = self.local(i);
+        let paused = self.boxes[i].paused;
+        if let (Some(c), false) = (self.boxes[i].core.as_mut(), paused) {
+            c.handle_control(local, cmd);
+            self.after_input(i);
+        }
+    }
+
+    pub fn health(&mut self, i: usize, h: u8) {
+        let local = self.local(i);
+        let paused = self.boxes[i].paused;
+        if let (Some(c), false) = (self.boxes[i].core.as_mut(), paused) {
+            c.handle_health(local, h);
+            self.after_input(i);
+        }
+    }
+
+    pub fn set_cut(&mut self, from: usize, to: usize, cut: bool) {
+        if self.cut[from][to] != cut {
+            self.cut[from][to] = cut;
+            self.note(from, TraceKind::Cut { to: to as u8, cut });
+        }
+    }
+
+    /// Cut both ways between the groups (`group[i]` per box).
+    pub fn partition(&mut self, group: &[usize]) {
+        for a in 0..self.n() {
+            for b in 0..self.n() {
+                self.set_cut(a, b, group[a] != group[b]);
+            }
+        }
+    }
+
+    pub fn heal(&mut self) {
+        self.partition(&vec![0; self.n()]);
+    }
+
+    pub fn isolate(&mut self, i: usize) {
+        let g: Vec<usize> = (0..self.n()).map(|x| (x == i) as usize).collect();
+        self.partition(&g);
+    }
+
+    /// Drain box i's actions, route its sends, re-arm its timer, check.
+    fn after_input(&mut self, i: usize) {
+        loop {
+            let Some(core) = self.boxes[i].core.as_mut() else {
+                return;
+            };
+            let Some(a) = core.poll_action() else { break };
+            match a {
+                Action::Send { to, body } => {
+                    let body = Rc::new(body);
+                    match to {
+                        Dest::All => {
+                            for j in 0..self.n() {
+                                if j != i {
+                                    self.transmit(i, j, body.clone());
+                                }
+                            }
+                        }
+                        Dest::Node(j) => self.transmit(i, j as usize, body),
+                    }
+                }
+                Action::RoleChanged {
+                    role,
+                    boss,
+                    generation,
+                } => {
+                    self.note(
+                        i,
+                        TraceKind::Role {
+                            role,
+                            boss,
+                            generation,
+                        },
+                    );
+                }
+                Action::Alert { node, kind } => {
+                    self.note(i, TraceKind::Alert { node });
+                    self.alerts.push((self.now_us, i, kind));
+                    let _ = node;
+                }
+            }
+        }
+        // Track the holding lease's unbroken start in real time.
+        let core = self.boxes[i].core.as_ref().unwrap();
+        let since = core.lease_since();
+        let wake = core.poll_timeout();
+        if since != self.boxes[i].lease_since {
+            self.boxes[i].lease_since = since;
+            self.boxes[i].lease_from_real = since.map(|_| self.now_us);
+        }
+        self.boxes[i].token += 1;
+        let token = self.boxes[i].token;
+        if let Some(w) = wake {
+            let r = self.real_of(i, w).max(self.now_us + 1);
+            self.schedule(r, Ev::Timer { node: i, token });
+        }
+        self.check_lapse_proofs(i);
+    }
+
+    fn transmit(&mut self, from: usize, to: usize, body: Rc<Body>) {
+        self.sent += 1;
+        if self.cut[from][to] || self.rng.chance(self.loss_pm) {
+            return;
+        }
+        let d = self.delay_min_us + self.rng.below(self.delay_jitter_us + 1);
+        let inc = self.boxes[from].inc;
+        self.schedule(
+            self.now_us + d,
+            Ev::Deliver {
+                to,
+                from,
+                inc,
+                body,
+            },
+        );
+    }
+
+    /// Run one event. False when none is left.
+    pub fn step(&mut self) -> bool {
+        let Some(Reverse((t, id))) = self.queue.pop() else {
+            return false;
+        };
+        let ev = self.events.remove(&id).unwrap();
+        self.now_us = t;
+        self.steps += 1;
+        match ev {
+            Ev::Start { node } => self.boot(node),
+            Ev::Timer { node, token } => {
+                let b = &self.boxes[node];
+                if b.token == token && !b.paused && b.core.is_some() {
+                    if self.trace_timers() {
+                        self.note(node, TraceKind::Timer);
+                    }
+                    let local = self.local(node);
+                    self.boxes[node]
+                        .core
+                        .as_mut()
+                        .unwrap()
+                        .handle_timeout(local);
+                    self.after_input(node);
+                }
+            }
+            Ev::Deliver {
+                to,
+                from,
+                inc,
+                body,
+            } => {
+                // The codec rejects a dead incarnation's datagrams.
+                if self.boxes[to].core.is_none() || self.boxes[from].inc != inc {
+                    return true;
+                }
+                if self.boxes[to].paused {
+                    // The socket buffer holds a bounded number of datagrams.
+                    if self.boxes[to].buffered.len() < 512 {
+                        self.boxes[to].buffered.push((from, inc, body));
+                    }
+                    return true;
+                }
+                // Hellos are most of the traffic; the trace keeps the rest
+                // (their effects show as role changes).
+                if !matches!(*body, Body::Hello(_)) {
+                    self.note(
+                        to,
+                        TraceKind::Deliver {
+                            from: from as u8,
+                            kind: body.kind(),
+                        },
+                    );
+                }
+                let local = self.local(to);
+                self.boxes[to]
+                    .core
+                    .as_mut()
+                    .unwrap()
+                    .handle_message(local, from as u8, inc, &body);
+                self.after_input(to);
+            }
+        }
+        self.check_acting_now();
+        if let Some(h) = self.hook {
+            if let Some(v) = h(self) {
+                self.violation(v);
+            }
+        }
+        true
+    }
+
+    fn trace_timers(&self) -> bool {
+        true
+    }
+
+    pub fn run_until(&mut self, t_us: u64) {
+        while let Some(Reverse((t, _))) = self.queue.peek() {
+            if *t > t_us {
+                break;
+            }
+            self.step();
+        }
+        self.now_us = self.now_us.max(t_us);
+    }
+
+    pub fn run_for_ms(&mut self, ms: u64) {
+        self.run_until(self.now_us + ms * 1000);
+    }
+
+    /// Boxes that consider themselves acting boss now (each on its own clock).
+    pub fn acting(&self) -> Vec<usize> {
+        (0..self.n())
+            .filter(|&i| {
+                self.boxes[i]
+                    .core
+                    .as_ref()
+                    .is_some_and(|c| c.is_acting(self.local(i)))
+            })
+            .collect()
+    }
+
+    fn check_acting_now(&mut self) {
+        let acting = self.acting();
+        for i in 0..self.n() {
+            let a = acting.contains(&i);
+            match (a, self.last_acting[i]) {
+                (true, None) => self.last_acting[i] = Some(self.now_us),
+                (false, Some(_)) => self.last_acting[i] = None,
+                _ => {}
+            }
+        }
+        if self.check_acting && acting.len() > 1 {
+            self.violation(format!(
+                "two acting bosses at t={}us: {:?}",
+                self.now_us, acting
+            ));
+        }
+    }
+
+    /// When box b proves x's lease lapsed at its local P0, x's lease (if
+    /// valid now) must have begun after P0 in real time.
+    fn check_lapse_proofs(&mut self, b: usize) {
+        for x in 0..self.n() {
+            if x == b {
+                continue;
+            }
+            let at = self.boxes[b]
+                .core
+                .as_ref()
+                .and_then(|c| c.lease_lapsed_at(x as u8));
+            let bit = 1u32 << x;
+            let seen = self.boxes[b].lapsed_seen & bit != 0;
+            match (at, seen) {
+                (Some(p0), false) => {
+                    self.boxes[b].lapsed_seen |= bit;
+                    let p0_real = self.real_of(b, p0);
+                    let lx = self.local(x);
+                    if let Some(cx) = self.boxes[x].core.as_ref() {
+                        let valid = cx.lease_until().is_some_and(|u| lx < u);
+                        let from = self.boxes[x].lease_from_real;
+                        if valid && from.is_some_and(|f| f < p0_real) {
+                            self.violation(format!(
+                                "box {b} proved box {x}'s lease lapsed at {p0_real}us but it holds since {:?}us",
+                                from
+                            ));
+                        }
+                    }
+                }
+                (None, true) => self.boxes[b].lapsed_seen &= !bit,
+                _ => {}
+            }
+        }
+    }
+
+    pub fn violation(&mut self, what: String) {
+        if self.violations.is_empty() {
+            self.first_trace = self.trace_text();
+        }
+        if self.violations.len() < 5 {
+            self.violations.push(what);
+        }
+    }
+
+    /// The last events, one line each, for a failing seed.
+    pub fn trace_text(&self) -> String {
+        let mut s = String::new();
+        for e in &self.trace {
+            s.push_str(&format!(
+                "{:>12}us box{} local={} {:?}\n",
+                e.t_us, e.node, e.local_ms, e.kind
+            ));
+        }
+        s
+    }
+
+    pub fn core(&self, i: usize) -> &Core {
+        self.boxes[i].core.as_ref().expect("box is up")
+    }
+
+    pub fn up(&self, i: usize) -> bool {
+        self.boxes[i].core.is_some()
+    }
+
+    /// Boxes that claim boss with quorum (role Boss).
+    pub fn bosses(&self) -> Vec<usize> {
+        (0..self.n())
+            .filter(|&i| self.up(i) && self.core(i).role() == Role::Boss)
+            .collect()
+    }
+
+    /// Exactly one boss, acting, every up box follows it with its generation
+    /// and has its list. `Err` says what is wrong.
+    pub fn agreement(&self) -> Result<usize, String> {
+        let bosses = self.bosses();
+        if bosses.len() != 1 {
+            return Err(format!("bosses {:?}", bosses));
+        }
+        let b = bosses[0];
+        let boss = self.core(b);
+        if !boss.is_acting(self.local(b)) {
+            return Err(format!("boss {b} not acting"));
+        }
+        for i in 0..self.n() {
+            if !self.up(i) || self.boxes[i].paused {
+                continue;
+            }
+            let c = self.core(i);
+            if c.role() == Role::Joining {
+                return Err(format!("box {i} still joining"));
+            }
+            if c.boss() != Some(b as u8) || c.generation() != boss.generation() {
+                return Err(format!(
+                    "box {i} follows {:?} gen {} not {b} gen {}",
+                    c.boss(),
+                    c.generation(),
+                    boss.generation()
+                ));
+            }
+            if c.list() != boss.list() {
+                return Err(format!(
+                    "box {i} list {:?} != boss list {:?}",
+                    c.list(),
+                    boss.list()
+                ));
+            }
+        }
+        Ok(b)
+    }
+
+    /// Run until `agreement` holds (checked every 5 ms), at most `limit_ms`.
+    /// Returns the time it took.
+    pub fn until_agreement(&mut self, limit_ms: u64) -> Result<u64, String> {
+        let start = self.now_us;
+        loop {
+            if self.agreement().is_ok() {
+                return Ok((self.now_us - start) / 1000);
+            }
+            if self.now_us >= start + limit_ms * 1000 {
+                return Err(self.agreement().unwrap_err());
+            }
+            self.run_for_ms(5);
+        }
+    }
+
+    /// Run until a box other than `not` acts; the real time it took (ms).
+    pub fn until_acting(&mut self, not: usize, limit_ms: u64) -> Option<u64> {
+        let start = self.now_us;
+        while self.now_us < start + limit_ms * 1000 {
+            if !self.step() {
+                break;
+            }
+            if self.acting().iter().any(|&i| i != not) {
+                return Some((self.now_us - start) / 1000);
+            }
+        }
+        None
+    }
+}
