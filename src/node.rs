@@ -37,9 +37,12 @@ use crate::vserver::monitor::{Answer, CheckKind, Monitor, MonitorAction, Order, 
 /// Outputs the queue holds between two drains. Policy when full: the newest
 /// is dropped and counted; hellos, checks and renewals repeat, orders are
 /// retried by the boss's timeouts.
-pub const OUTPUT_QUEUE: usize = 128;
+pub const OUTPUT_QUEUE: usize = 64;
 
 /// What the node asks the shell to do.
+// `Send` carries a whole message by value (a state-sync page is the largest):
+// boxing it would allocate per message, which the core never does.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
     /// Send a message.

@@ -102,7 +102,7 @@ impl Core {
             let p = &self.peers[x as usize];
             if p.state == MemberState::Alive
                 && p.claims()
-                && best.map_or(true, |b| self.better(x, b, now))
+                && best.is_none_or(|b| self.better(x, b, now))
             {
                 best = Some(x);
             }

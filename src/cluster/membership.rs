@@ -15,9 +15,9 @@
 
 use super::lease::{stretch, MARGIN_MS, RECORD_HALF_LIFE_MS};
 use super::{ms, Action, AlertKind, Core, Dest, PROBE_FANOUT};
-use crate::config::NodeId;
-use crate::limits::MAX_NODES;
-use crate::proto::{Ack, Body, Hello, Record, Role, StateSync};
+use crate::config::{NodeId, VsId};
+use crate::limits::{MAX_NODES, MAX_VSERVERS};
+use crate::proto::{Ack, Body, Hello, Record, Role, StateSync, VsEntry, SYNC_PAGE};
 use crate::time::Instant;
 use heapless::Vec;
 
@@ -444,7 +444,22 @@ impl Core {
         for (i, r) in s.records.iter().enumerate().take(MAX_NODES) {
             self.synced_records[i] = *r;
         }
-        self.set_vservers(&s.vservers);
+        // Merge the page into the table; the table grows to cover it.
+        let first = s.first as usize;
+        for (i, e) in s.vservers.iter().enumerate() {
+            let at = first + i;
+            if at >= MAX_VSERVERS {
+                break;
+            }
+            while self.vservers.len() <= at {
+                if self.vservers.push(VsEntry::default()).is_err() {
+                    break;
+                }
+            }
+            if let Some(slot) = self.vservers.get_mut(at) {
+                *slot = *e;
+            }
+        }
         self.synced_from = Some((from, s.generation));
     }
 
@@ -535,15 +550,27 @@ impl Core {
         if claiming {
             let deputies = self.deputies();
             if !deputies.is_empty() {
-                let sync = StateSync {
-                    generation: self.generation,
-                    list: self.list.clone(),
-                    deputies: deputies.clone(),
-                    records: self.current_records(now),
-                    vservers: self.vservers.clone(),
-                };
-                for &d in &deputies {
-                    self.send(Dest::Node(d), Body::StateSync(sync.clone()));
+                let records = self.current_records(now);
+                // One page at least (the records), then one per SYNC_PAGE
+                // vservers.
+                let pages = self.vservers.len().div_ceil(SYNC_PAGE).max(1);
+                for page in 0..pages {
+                    let first = page * SYNC_PAGE;
+                    let mut vservers = Vec::new();
+                    for e in self.vservers.iter().skip(first).take(SYNC_PAGE) {
+                        let _ = vservers.push(*e);
+                    }
+                    let sync = StateSync {
+                        generation: self.generation,
+                        list: self.list.clone(),
+                        deputies: deputies.clone(),
+                        records: records.clone(),
+                        first: first as VsId,
+                        vservers,
+                    };
+                    for &d in &deputies {
+                        self.send(Dest::Node(d), Body::StateSync(sync.clone()));
+                    }
                 }
             }
         }

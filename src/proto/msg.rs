@@ -112,11 +112,21 @@ pub struct StateSync {
     pub list: Vec<NodeId, MAX_NODES>,
     /// The deputies, first in line first.
     pub deputies: Vec<NodeId, 2>,
-    /// Every box's record, by index.
+    /// Every box's record, by index (repeated in every page: each page
+    /// stands alone, so a lost page costs nothing but its own entries).
     pub records: Vec<Record, MAX_NODES>,
-    /// Every vserver's entry, by index.
-    pub vservers: Vec<VsEntry, MAX_VSERVERS>,
+    /// Index of the first vserver in this page.
+    pub first: VsId,
+    /// Vserver entries `first..first + len`, by index.
+    pub vservers: Vec<VsEntry, SYNC_PAGE>,
 }
+
+/// Vserver entries per state-sync page. The whole table does not fit one
+/// datagram at the limits (64 maximal entries take 1,601 bytes, 32 maximal
+/// records 833, a body 1,356 at most), so the boss streams it in pages of
+/// 16: a page with every field at its maximum takes 1,277 bytes
+/// (`tests/proto_sizes.rs` pins it).
+pub const SYNC_PAGE: usize = 16;
 
 /// Every message the cluster exchanges.
 // The state sync is large; boxing it would allocate on every decode.
