@@ -831,9 +831,9 @@ impl Lan {
             view.summary(from)
         );
         s += &format!("--- VIP held by {:?} ---\n", self.holders());
-        for i in 0..3 {
+        for (i, name) in BOXES.iter().enumerate() {
             if self.daemons[i].is_some() {
-                s += &format!("--- status {} ---\n{}", BOXES[i], self.status(i));
+                s += &format!("--- status {name} ---\n{}", self.status(i));
             }
         }
         s += "--- syslog (last 80) ---\n";
