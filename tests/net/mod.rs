@@ -116,7 +116,7 @@ pub fn spawn_in<T: Send + 'static>(
 #[derive(Clone, Default)]
 pub struct Opts {
     /// `hello` (None: the daemon's default).
-    pub hello: Option<&'static str>,
+    pub hello: Option<String>,
     /// Extra lines inside `vserver web { }`; `{box}` is replaced by the
     /// box's name and `{dir}` by the test's directory.
     pub vserver_extra: Vec<String>,
@@ -620,7 +620,7 @@ impl Lan {
              multicast 239.255.76.7 port 7607\n",
             prefix = self.prefix
         );
-        if let Some(h) = self.opts.hello {
+        if let Some(h) = &self.opts.hello {
             s += &format!("hello {h}\n");
         }
         s += &format!(

@@ -1,0 +1,360 @@
+//! Fail-over scenarios on a real kernel (issue 6, DESIGN sections 4 and 5):
+//! three boxes, a client and an original host in network namespaces, the
+//! real daemon, a real TCP service. Every assertion is about what the client
+//! saw: who answered its TCP connections, how long nobody did (outage), and
+//! how long two MACs answered ARP for the vserver address (duplicates).
+//!
+//! Needs root (prints SKIP otherwise); the partition test needs `nft`.
+//! Each test has its own namespaces and subnet 10.81.K.0/24, so they run in
+//! parallel. `FIGURE name value` lines (seen with `--nocapture`) feed
+//! `make bench`; `BONGOYO_NET_HELLO=50ms` sets the hello of every cluster.
+
+mod net;
+
+use std::time::{Duration, Instant};
+
+use net::{eventually, nft_or_skip, root_or_skip, Client, Lan, Opts, BOXES};
+use nix::sys::signal::Signal;
+
+/// Generous bounds: never flake on two slow shared cores. The figures the
+/// design aims at (outage under 700 ms at the defaults) are measured by
+/// `make bench`, not asserted here.
+const SERVE_LIMIT: Duration = Duration::from_secs(20);
+const FAILOVER_LIMIT: Duration = Duration::from_secs(15);
+const MAX_OUTAGE_MS: u64 = 3000;
+/// Consecutive answered attempts (x 20 ms) that count as "served".
+const STEADY: usize = 10;
+
+fn opts() -> Opts {
+    Opts {
+        hello: std::env::var("BONGOYO_NET_HELLO").ok(),
+        vserver_extra: Vec::new(),
+    }
+}
+
+fn figure(name: &str, value: u64) {
+    println!("FIGURE {name} {value}");
+}
+
+/// Build the LAN, start the client and the three daemons, wait until the
+/// client is served steadily; the box serving.
+fn cold_start(k: u8, o: Opts) -> (Lan, Client, String) {
+    let mut lan = Lan::new(k, o);
+    let client = lan.client();
+    lan.start_all();
+    let holder = client.wait_served(SERVE_LIMIT, STEADY);
+    let holder = holder.unwrap_or_else(|| {
+        panic!(
+            "cold start: the client was never served{}",
+            lan.report(&client.view(), 0)
+        )
+    });
+    (lan, client, holder)
+}
+
+/// Sample which hosts hold the VIP for `d`; the most at any one time.
+fn max_holders(lan: &Lan, d: Duration) -> (usize, Vec<String>) {
+    let end = Instant::now() + d;
+    let mut worst = (0, Vec::new());
+    while Instant::now() < end {
+        let h = lan.holders();
+        if h.len() > worst.0 {
+            worst = (h.len(), h);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    worst
+}
+
+/// True if no box answered again after another one did (no flapping).
+fn no_repeats(seq: &[String]) -> bool {
+    seq.iter()
+        .enumerate()
+        .all(|(i, w)| !seq[..i].contains(w) || seq[i - 1] == *w)
+}
+
+#[test]
+fn cold_start_elects_a_boss_and_serves_the_vserver() {
+    if !root_or_skip("cold_start_elects_a_boss_and_serves_the_vserver") {
+        return;
+    }
+    let t = Instant::now();
+    let (lan, client, holder) = cold_start(11, opts());
+    figure("cold_start_ms", t.elapsed().as_millis() as u64);
+    // One boss, the same for every box.
+    let boss = eventually(Duration::from_secs(10), || {
+        let seen: Vec<Option<String>> = (0..3).map(|i| lan.boss_seen_by(i)).collect();
+        let first = seen[0].clone()?;
+        seen.iter()
+            .all(|b| b.as_deref() == Some(&first))
+            .then_some(first)
+    });
+    let mark = client.now();
+    std::thread::sleep(Duration::from_secs(2));
+    let v = client.view();
+    assert!(
+        boss.as_deref().is_some_and(|b| BOXES.contains(&b)),
+        "no agreed boss{}",
+        lan.report(&v, 0)
+    );
+    assert_eq!(lan.holders(), vec![holder.clone()], "{}", lan.report(&v, 0));
+    assert_eq!(v.outage_ms(mark), Some(0), "{}", lan.report(&v, 0));
+    assert_eq!(v.answer_sequence(mark), vec![holder.clone()]);
+    assert_eq!(v.duplicate_ms(0), 0, "{}", lan.report(&v, 0));
+    let served_at = v.attempts.iter().find(|a| a.who.is_some()).map(|a| a.at);
+    assert!(
+        v.arp
+            .iter()
+            .filter(|i| Some(i.at) > served_at)
+            .all(|i| i.macs.len() <= 1),
+        "{}",
+        lan.report(&v, 0)
+    );
+}
+
+#[test]
+fn the_holder_box_dies_and_another_box_serves() {
+    if !root_or_skip("the_holder_box_dies_and_another_box_serves") {
+        return;
+    }
+    let (mut lan, client, holder) = cold_start(12, opts());
+    std::thread::sleep(Duration::from_millis(500));
+    let mark = client.now();
+    // The box dies: daemon killed, link down, both at once.
+    lan.kill9(Lan::index(&holder));
+    lan.link_down(&holder);
+    let next = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
+    let v = client.view();
+    let next = next.unwrap_or_else(|| panic!("nobody took over{}", lan.report(&v, mark)));
+    let outage = v.outage_ms(mark).expect("served again");
+    figure("box_death_outage_ms", outage);
+    figure("box_death_duplicate_ms", v.duplicate_ms(mark));
+    println!("{holder} died, {next} serves after {outage} ms");
+    assert!(
+        outage <= MAX_OUTAGE_MS,
+        "outage {outage} ms{}",
+        lan.report(&v, mark)
+    );
+    assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
+    assert_eq!(v.answer_sequence(mark + 1), vec![next.clone()]);
+    assert_eq!(lan.holders(), vec![next]);
+}
+
+#[test]
+fn the_holders_daemon_is_killed_and_no_two_boxes_answer() {
+    if !root_or_skip("the_holders_daemon_is_killed_and_no_two_boxes_answer") {
+        return;
+    }
+    let (mut lan, client, holder) = cold_start(13, opts());
+    std::thread::sleep(Duration::from_millis(500));
+    let mark = client.now();
+    // The daemon dies, its box and kernel live on (with the alias, until
+    // the kernel lifetime runs out).
+    lan.kill9(Lan::index(&holder));
+    let next = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
+    let (most, when) = max_holders(&lan, Duration::from_secs(1));
+    let v = client.view();
+    let next = next.unwrap_or_else(|| panic!("nobody took over{}", lan.report(&v, mark)));
+    let outage = v.outage_ms(mark).expect("served again");
+    figure("kill9_outage_ms", outage);
+    figure("kill9_duplicate_ms", v.duplicate_ms(mark));
+    println!("{holder}'s daemon killed, {next} serves after {outage} ms");
+    assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
+    assert!(most <= 1, "two holders {when:?}{}", lan.report(&v, mark));
+    let seq = v.answer_sequence(mark);
+    assert!(
+        seq == vec![next.clone()] || seq == vec![holder.clone(), next.clone()],
+        "{seq:?}{}",
+        lan.report(&v, mark)
+    );
+    assert!(
+        outage <= MAX_OUTAGE_MS,
+        "outage {outage} ms{}",
+        lan.report(&v, mark)
+    );
+    assert_eq!(lan.holders(), vec![next]);
+}
+
+#[test]
+fn the_holder_paused_five_seconds_never_answers_with_another() {
+    if !root_or_skip("the_holder_paused_five_seconds_never_answers_with_another") {
+        return;
+    }
+    let (lan, client, holder) = cold_start(14, opts());
+    std::thread::sleep(Duration::from_millis(500));
+    let i = Lan::index(&holder);
+    let mark = client.now();
+    lan.signal(i, Signal::SIGSTOP);
+    let (most_paused, when_paused) = max_holders(&lan, Duration::from_secs(5));
+    lan.signal(i, Signal::SIGCONT);
+    let (most_after, when_after) = max_holders(&lan, Duration::from_secs(3));
+    let fin = client.wait_served(Duration::from_secs(10), STEADY);
+    let v = client.view();
+    figure("pause_duplicate_ms", v.duplicate_ms(mark));
+    if let Some(o) = v.outage_ms(mark) {
+        figure("pause_outage_ms", o);
+    }
+    assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
+    assert!(
+        most_paused <= 1 && most_after <= 1,
+        "two holders: paused {when_paused:?}, after {when_after:?}{}",
+        lan.report(&v, mark)
+    );
+    assert!(
+        fin.is_some(),
+        "not served after resume{}",
+        lan.report(&v, mark)
+    );
+    let seq = v.answer_sequence(mark);
+    assert!(no_repeats(&seq), "flapping {seq:?}{}", lan.report(&v, mark));
+    assert_eq!(lan.holders().len(), 1, "{}", lan.report(&v, mark));
+}
+
+#[test]
+fn a_graceful_stop_hands_over() {
+    if !root_or_skip("a_graceful_stop_hands_over") {
+        return;
+    }
+    let (mut lan, client, holder) = cold_start(15, opts());
+    std::thread::sleep(Duration::from_millis(500));
+    let mark = client.now();
+    let stopped = lan.stop_gracefully(Lan::index(&holder), Duration::from_secs(10));
+    let next = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
+    let v = client.view();
+    assert!(stopped, "no exit on SIGTERM{}", lan.report(&v, mark));
+    let next = next.unwrap_or_else(|| panic!("nobody took over{}", lan.report(&v, mark)));
+    let outage = v.outage_ms(mark).expect("served again");
+    figure("graceful_outage_ms", outage);
+    println!("{holder} stopped, {next} serves after {outage} ms");
+    assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
+    assert!(
+        outage <= MAX_OUTAGE_MS,
+        "outage {outage} ms{}",
+        lan.report(&v, mark)
+    );
+    assert_eq!(lan.holders(), vec![next]);
+}
+
+#[test]
+fn the_original_host_comes_back_and_the_box_releases() {
+    if !root_or_skip("the_original_host_comes_back_and_the_box_releases") {
+        return;
+    }
+    let (mut lan, client, holder) = cold_start(16, opts());
+    std::thread::sleep(Duration::from_millis(500));
+    let mark = client.now();
+    lan.original_back();
+    let back = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
+    let released = eventually(Duration::from_secs(10), || {
+        (lan.holders() == vec!["or".to_owned()]).then_some(())
+    });
+    let settled = client.now();
+    std::thread::sleep(Duration::from_secs(2));
+    let v = client.view();
+    figure("failback_duplicate_ms", v.duplicate_ms(mark));
+    assert_eq!(back.as_deref(), Some("or"), "{}", lan.report(&v, mark));
+    assert!(
+        released.is_some(),
+        "{holder} kept the address{}",
+        lan.report(&v, mark)
+    );
+    assert_eq!(v.answer_sequence(settled), vec!["or".to_owned()]);
+    assert_eq!(v.duplicate_ms(settled), 0, "{}", lan.report(&v, mark));
+}
+
+#[test]
+fn a_failing_takeover_hook_lets_another_box_serve() {
+    if !root_or_skip("a_failing_takeover_hook_lets_another_box_serve") {
+        return;
+    }
+    let mut o = opts();
+    // The first pre-takeover anywhere fails (mkdir is atomic across the
+    // boxes); the box name is the hook's first argument.
+    o.vserver_extra
+        .push("pre-takeover {dir}/hook.sh {box}".to_owned());
+    let mut lan = Lan::new(17, o);
+    let dir = lan.dir.display().to_string();
+    lan.script(
+        "hook.sh",
+        &format!(
+            "#!/bin/sh\n\
+             if mkdir {dir}/failed 2>/dev/null; then echo \"$1\" > {dir}/failed/box; exit 1; fi\n\
+             echo \"$1 $*\" >> {dir}/ok\n\
+             exit 0\n"
+        ),
+    );
+    let client = lan.client();
+    lan.start_all();
+    let who = client.wait_served(SERVE_LIMIT, STEADY);
+    std::thread::sleep(Duration::from_secs(1));
+    let v = client.view();
+    let failed = std::fs::read_to_string(lan.dir.join("failed/box")).unwrap_or_default();
+    let failed = failed.trim().to_owned();
+    let who = who.unwrap_or_else(|| panic!("never served{}", lan.report(&v, 0)));
+    println!("pre-takeover failed on {failed:?}, {who} serves");
+    assert!(
+        BOXES.contains(&failed.as_str()),
+        "the hook never ran{}",
+        lan.report(&v, 0)
+    );
+    assert_ne!(who, failed, "{}", lan.report(&v, 0));
+    assert!(
+        !v.answer_sequence(0).contains(&failed),
+        "{failed} answered although its hook failed{}",
+        lan.report(&v, 0)
+    );
+    assert_eq!(lan.holders(), vec![who], "{}", lan.report(&v, 0));
+    assert_eq!(v.duplicate_ms(0), 0, "{}", lan.report(&v, 0));
+}
+
+#[test]
+fn a_partition_moves_the_vserver_and_heals_without_duplicates() {
+    if !root_or_skip("a_partition_moves_the_vserver_and_heals_without_duplicates")
+        || !nft_or_skip("a_partition_moves_the_vserver_and_heals_without_duplicates")
+    {
+        return;
+    }
+    let (mut lan, client, holder) = cold_start(18, opts());
+    std::thread::sleep(Duration::from_millis(500));
+    let mark = client.now();
+    // The holder hears no box and no box hears it; the client still
+    // reaches everyone. The holder is the minority: its lease runs out.
+    lan.partition(&holder);
+    let next = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
+    let (most, when) = max_holders(&lan, Duration::from_secs(2));
+    let v = client.view();
+    let next =
+        next.unwrap_or_else(|| panic!("the majority did not take over{}", lan.report(&v, mark)));
+    let outage = v.outage_ms(mark).expect("served again");
+    figure("partition_outage_ms", outage);
+    println!("{holder} cut off, {next} serves after {outage} ms");
+    figure("partition_duplicate_ms", v.duplicate_ms(mark));
+    assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
+    assert!(most <= 1, "two holders {when:?}{}", lan.report(&v, mark));
+    assert!(
+        outage <= MAX_OUTAGE_MS + 2000,
+        "outage {outage} ms{}",
+        lan.report(&v, mark)
+    );
+
+    let healed = client.now();
+    lan.heal(&holder);
+    let (most, when) = max_holders(&lan, Duration::from_secs(4));
+    let fin = client.wait_served(Duration::from_secs(10), STEADY);
+    let v = client.view();
+    figure("heal_duplicate_ms", v.duplicate_ms(healed));
+    assert!(
+        fin.is_some(),
+        "not served after healing{}",
+        lan.report(&v, healed)
+    );
+    assert_eq!(v.duplicate_ms(healed), 0, "{}", lan.report(&v, healed));
+    assert!(most <= 1, "two holders {when:?}{}", lan.report(&v, healed));
+    let o = v.outage_ms(healed);
+    assert!(
+        o.is_some_and(|o| o <= MAX_OUTAGE_MS),
+        "outage {o:?} after healing{}",
+        lan.report(&v, healed)
+    );
+    assert_eq!(lan.holders().len(), 1, "{}", lan.report(&v, healed));
+}
