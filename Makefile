@@ -71,7 +71,7 @@ lint: targets
 unit: targets
 	SIM_SEEDS=$(CI_SEEDS) $(CARGO) test --locked
 
-test: deps lint build unit
+test: deps lint build unit qemu
 	@echo "make test: all passed"
 
 sim: targets
