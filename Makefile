@@ -8,6 +8,8 @@
 #   make bench          figures (size, ...) into bench-results/
 #   make demo           three boxes in network namespaces
 #   make fuzz           run the datagram decoder fuzzer for a while (installs cargo-fuzz)
+#   make initramfs      initramfs/build/bongoyo.cpio.gz: busybox + bongoyo, bootable
+#   make qemu           boot that initramfs under QEMU and check the box serves its vserver
 
 X86     := x86_64-unknown-linux-musl
 ARM     := aarch64-unknown-linux-musl
@@ -19,6 +21,22 @@ CI_SEEDS ?= 300
 APT_PKGS := nftables iproute2 procps psmisc file
 
 CARGO ?= cargo
+
+.PHONY: initramfs qemu qemu-deps
+QEMU_PKGS := busybox-static qemu-system-x86 linux-image-cloud-amd64
+
+qemu-deps:
+	@missing=""; for p in $(QEMU_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
+	fi
+
+initramfs: qemu-deps build
+	bash initramfs/build.sh $(BIN_X86) initramfs/build/bongoyo.cpio.gz
+
+qemu: qemu-deps build
+	bash initramfs/qemu.sh $(BIN_X86)
 
 .PHONY: all build build-aarch64 targets deps test lint unit sim bench demo fuzz clean size
 
@@ -53,7 +71,7 @@ lint: targets
 unit: targets
 	SIM_SEEDS=$(CI_SEEDS) $(CARGO) test --locked
 
-test: deps lint build unit
+test: deps lint build unit qemu
 	@echo "make test: all passed"
 
 sim: targets

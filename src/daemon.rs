@@ -1,22 +1,35 @@
 //! The mio shell (DESIGN section 8): one thread, one `mio::Poll`.
 //!
 //! It owns every descriptor (the multicast and unicast UDP sockets, the
-//! control socket and its connections, the signalfd) and the two sans-IO
-//! state machines (the [`Codec`] and the cluster [`Core`]). Each turn:
+//! control socket and its connections, the signalfd, one ARP packet socket
+//! per vserver interface, health-check connects and hook output pipes) and
+//! the two sans-IO state machines: the [`Codec`] and the box's [`Node`]
+//! (cluster core, boss-side monitor, holder). Each turn:
 //!
 //! 1. wait in `poll` until a descriptor is ready or the earliest deadline
-//!    (the core's `poll_timeout`, a control connection's deadline, the next
-//!    drop summary) is due;
+//!    (the node's `poll_timeout`, an in-flight check's or child's deadline,
+//!    a control connection's deadline, the next drop summary, the stop
+//!    deadline) is due;
 //! 2. read the clock **once** and hand that `now` to everything below;
 //! 3. drain every ready descriptor until `WouldBlock` (readiness is only a
 //!    hint; `EINTR` is retried);
 //! 4. fire due timers;
-//! 5. carry out what the codec and the core asked for: seal and send.
+//! 5. carry out what the codec and the node asked for: seal and send, start
+//!    checks and hooks, alias and unalias, announce; feed results back.
 //!
-//! Nothing in the loop blocks, and nothing allocates once the loop runs:
-//! datagram buffers and control answers use buffers allocated at start. (Log
-//! lines do allocate inside the syslog writer; they are events, rate-limited
-//! where traffic could cause them.)
+//! Nothing in the loop waits for the network or a child: connects are
+//! non-blocking, hooks are children reaped on SIGCHLD, ARP probes collect
+//! answers during a window. The address ioctls and rtnetlink requests
+//! ([`crate::os::ifaddr`]) are synchronous, but they are local syscalls the
+//! kernel answers at once (no network round trip), so they run inline.
+//!
+//! Allocation: datagram buffers, control answers and every in-flight table
+//! are fixed at start. What still allocates is event-driven, never per
+//! packet: spawning a hook (the standard library builds its argv), and log
+//! lines inside the syslog writer (rate-limited where traffic could cause
+//! them).
+
+mod work;
 
 use core::fmt::{self, Write as _};
 use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -24,18 +37,26 @@ use core::time::Duration;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use heapless::String as HString;
 use log::{debug, error, info, warn};
 use mio::net::{UdpSocket, UnixListener, UnixStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::cluster::{Action, Control, Core, Dest};
-use crate::config::{self, Config, Key, NodeId};
-use crate::limits::{MAX_DATAGRAM, MAX_NODES};
+use crate::cluster::{AlertKind, Control, Dest};
+use crate::config::{self, Check, Config, HookKind, IfName, Key, NodeId, Reachability, VsId};
+use crate::limits::{MAX_DATAGRAM, MAX_NODES, MAX_VSERVERS};
+use crate::node::{Node, Output};
+use crate::os::arp::ArpSocket;
+use crate::os::child::{self, Context};
 use crate::os::signals::{Signal, Signals};
-use crate::os::{clock, control, net, process, random};
-use crate::proto::{Body, Codec, DecodeError, Role};
+use crate::os::{clock, control, ifaddr, net, process, random};
+use crate::proto::{Body, Codec, Role};
+use crate::takeover::Step;
 use crate::time::Instant;
+use crate::vserver::monitor::{CheckKind, VsAlert};
+
+use work::{ArpIf, Done, Purpose, Work, ARP_BASE, CHECK_BASE, CHILD_BASE, MAX_CHECKS};
 
 /// Accepted control connections served at once; more are refused.
 pub const MAX_CONTROL: usize = 4;
@@ -43,13 +64,32 @@ pub const MAX_CONTROL: usize = 4;
 pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(1);
 /// At most one line summarising dropped datagrams per this interval.
 pub const DROP_SUMMARY_EVERY: Duration = Duration::from_secs(10);
+/// A hook (pre/post takeover/release, notify) must exit within this or it
+/// is killed and its step fails.
+pub const HOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Shortest time a TCP check may take to connect (a `check` interval below
+/// it would fail healthy services on a busy box).
+pub const MIN_CHECK_TIMEOUT: Duration = Duration::from_millis(100);
+/// Shortest time an `exec` check may run (starting a process costs a few
+/// milliseconds on a small ARM box; a script more).
+pub const MIN_EXEC_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest ARP probe window: answers come within a millisecond on a LAN;
+/// the window only covers a busy host.
+pub const MAX_ARP_WINDOW: Duration = Duration::from_millis(100);
+/// Kernel lifetime of a held address, renewed every hello (fencing layer 2):
+/// the kernel removes it 1-2 s after the daemon stops renewing.
+pub const ALIAS_LIFETIME_S: u32 = 1;
+/// After SIGTERM the loop keeps running (releasing, with hooks) at most
+/// this long; then what is left is removed directly and the daemon exits.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Hooks and checks waiting for a free child slot; when full, a new one
+/// fails at once (logged).
+const CHILD_QUEUE: usize = 32;
 /// Bytes of a control request line.
 const REQUEST_BYTES: usize = 128;
 /// Bytes of a control answer (a full status of 32 boxes and 64 vservers in
 /// JSON fits with room to spare).
-const ANSWER_BYTES: usize = 24 * 1024;
-/// Distinct drop reasons counted; any further reason counts as "other".
-const DROP_REASONS: usize = 16;
+const ANSWER_BYTES: usize = 32 * 1024;
 
 const MULTICAST: Token = Token(0);
 const UNICAST: Token = Token(1);
@@ -57,6 +97,9 @@ const SIGNALS: Token = Token(2);
 const LISTENER: Token = Token(3);
 /// Control connection `i` has token `CONN_BASE + i`.
 const CONN_BASE: usize = 16;
+const _: () = assert!(CONN_BASE + MAX_CONTROL <= ARP_BASE);
+const _: () = assert!(ARP_BASE + MAX_VSERVERS <= CHECK_BASE);
+const _: () = assert!(CHECK_BASE + MAX_CHECKS <= CHILD_BASE);
 
 /// What `bongoyo run` was given.
 #[derive(Clone, Debug)]
@@ -138,62 +181,6 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
     r
 }
 
-/// Counted drops: by the codec's reason, in a fixed table.
-struct Drops {
-    reasons: heapless::Vec<(DecodeError, u64), DROP_REASONS>,
-    /// Reasons beyond the table's capacity.
-    other: u64,
-    total: u64,
-    /// `total` at the last summary line.
-    logged: u64,
-    next_summary: Instant,
-}
-
-impl Drops {
-    fn count(&mut self, e: DecodeError) {
-        self.total += 1;
-        if let Some(slot) = self.reasons.iter_mut().find(|(r, _)| *r == e) {
-            slot.1 += 1;
-        } else if self.reasons.push((e, 1)).is_err() {
-            // Table full: policy is to count it, unnamed.
-            self.other += 1;
-        }
-    }
-
-    /// Write `reason=count` pairs (or JSON members) for the log and status.
-    fn write(&self, w: &mut impl fmt::Write, json: bool) -> fmt::Result {
-        let mut first = true;
-        for (reason, n) in &self.reasons {
-            let mut name: heapless::String<48> = heapless::String::new();
-            // Truncation of an absurdly long reason name is harmless.
-            let _ = write!(name, "{reason:?}");
-            // A variant carrying data prints `Name(..)`: keep the name.
-            let name = name.split(['(', ' ', '{']).next().unwrap_or("");
-            if json {
-                w.write_str(if first { "" } else { "," })?;
-                json_str(w, name)?;
-                write!(w, ":{n}")?;
-            } else {
-                write!(w, " {name}={n}")?;
-            }
-            first = false;
-        }
-        if self.other > 0 {
-            if json {
-                write!(
-                    w,
-                    "{}\"other\":{}",
-                    if first { "" } else { "," },
-                    self.other
-                )?;
-            } else {
-                write!(w, " other={}", self.other)?;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// What the shell itself sees of each box: its datagrams that passed the
 /// codec.
 #[derive(Copy, Clone, Default)]
@@ -242,6 +229,24 @@ impl fmt::Write for Fixed<'_> {
     }
 }
 
+/// An address this box has put on an interface for a vserver.
+#[derive(Clone)]
+struct Alias {
+    label: IfName,
+    ifindex: u32,
+    since: Instant,
+}
+
+/// Where a vserver lives on this box: its interface's index and ARP socket.
+#[derive(Copy, Clone)]
+struct VsIf {
+    ifindex: u32,
+    arp: usize,
+}
+
+/// A vserver address as `A.B.C.D/P`.
+type AddrText = HString<20>;
+
 struct Daemon {
     poll: Poll,
     config: Config,
@@ -250,7 +255,7 @@ struct Daemon {
     incarnation: u64,
     started: Instant,
     codec: Codec,
-    core: Core,
+    node: Node,
     multicast: UdpSocket,
     unicast: UdpSocket,
     signals: Signals,
@@ -258,10 +263,33 @@ struct Daemon {
     conns: [Conn; MAX_CONTROL],
     rx: Box<[u8; MAX_DATAGRAM + 1]>,
     tx: Box<[u8; MAX_DATAGRAM]>,
-    drops: Drops,
+    work: Work,
+    /// Hooks and exec checks waiting for a child slot.
+    waiting: heapless::Deque<Purpose, CHILD_QUEUE>,
+    vs_if: heapless::Vec<VsIf, MAX_VSERVERS>,
+    aliases: [Option<Alias>; MAX_VSERVERS],
+    /// Drop total at the last summary line, and when the next may go out.
+    drops_logged: u64,
+    next_summary: Instant,
     heard: [Heard; MAX_NODES],
     counters: Counters,
-    stop: Option<Signal>,
+    stop: Option<(Signal, Instant)>,
+    released: u32,
+}
+
+fn addr_text(v: &config::VServer) -> AddrText {
+    let mut s = AddrText::new();
+    // 18 bytes at most: always fits.
+    let _ = write!(s, "{}/{}", v.address, v.prefix);
+    s
+}
+
+fn check_timeout(every: Duration, exec: bool) -> Duration {
+    every.max(if exec {
+        MIN_EXEC_TIMEOUT
+    } else {
+        MIN_CHECK_TIMEOUT
+    })
 }
 
 impl Daemon {
@@ -281,6 +309,37 @@ impl Daemon {
             .get(me as usize)
             .map(|n| n.address)
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
+
+        // Addresses a crashed run left behind go before this box says
+        // anything: the boss must not count a claim nobody makes.
+        startup_cleanup(&config);
+
+        // One ARP socket per distinct vserver interface.
+        let mut work = Work::new();
+        let mut vs_if = heapless::Vec::new();
+        for v in &config.vservers {
+            let arp = match work.arp_index(&v.interface) {
+                Some(i) => i,
+                None => {
+                    let name = v.interface.as_str();
+                    let i = net::interface(name)
+                        .map_err(|e| Failure::os(format_args!("interface {name}"), e))?;
+                    let sock = ArpSocket::open(i.index, i.mac)
+                        .map_err(|e| Failure::os(format_args!("ARP packet socket on {name}"), e))?;
+                    // At most one per vserver: fits.
+                    let _ = work.arps.push(ArpIf {
+                        name: v.interface.clone(),
+                        ifindex: i.index,
+                        sock,
+                    });
+                    work.arps.len() - 1
+                }
+            };
+            let ifindex = work.arps.get(arp).map_or(0, |a| a.ifindex);
+            // At most MAX_VSERVERS vservers (the parser checks).
+            let _ = vs_if.push(VsIf { ifindex, arp });
+        }
+
         let multicast =
             net::multicast_socket(config.multicast, config.port, iface.index).map_err(|e| {
                 Failure::os(
@@ -304,7 +363,7 @@ impl Daemon {
         let mut unicast = UdpSocket::from_std(unicast);
         let mut listener = UnixListener::from_std(listener);
         let reg = poll.registry();
-        let r = reg
+        let mut r = reg
             .register(&mut multicast, MULTICAST, Interest::READABLE)
             .and_then(|_| reg.register(&mut unicast, UNICAST, Interest::READABLE))
             .and_then(|_| {
@@ -315,13 +374,23 @@ impl Daemon {
                 )
             })
             .and_then(|_| reg.register(&mut listener, LISTENER, Interest::READABLE));
+        for (i, a) in work.arps.iter().enumerate() {
+            r = r.and_then(|_| {
+                reg.register(
+                    &mut SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&a.sock)),
+                    Token(ARP_BASE + i),
+                    Interest::READABLE,
+                )
+            });
+        }
         if let Err(e) = r {
             control::remove(socket);
             return Err(Failure::os(format_args!("epoll register"), e));
         }
 
         let codec = Codec::for_config(&config, me, incarnation, seed);
-        let core = Core::new(&config, me, incarnation, now);
+        let mut node = Node::new(&config, me, incarnation, now);
+        node.set_mac(iface.mac);
         let conns = core::array::from_fn(|_| Conn {
             stream: None,
             deadline: now,
@@ -333,7 +402,7 @@ impl Daemon {
         });
         let mac = iface.mac;
         info!(
-            "start node={} incarnation={incarnation:016x} interface={ifname} ifindex={} mac={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} group={} port={} nodes={} vservers={} auth={}",
+            "start node={} incarnation={incarnation:016x} interface={ifname} ifindex={} mac={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} group={} port={} nodes={} vservers={} quorum={} fencing={} auth={}",
             config.nodes.get(me as usize).map(|n| n.name.as_str()).unwrap_or("?"),
             iface.index,
             mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
@@ -341,6 +410,8 @@ impl Daemon {
             config.port,
             config.nodes.len(),
             config.vservers.len(),
+            config.quorum,
+            if config.fencing == config::Fencing::Lease { "lease" } else { "none" },
             if matches!(config.key, Key::Insecure) { "INSECURE" } else { "hmac-sha256" },
         );
         if matches!(config.key, Key::Insecure) {
@@ -354,7 +425,7 @@ impl Daemon {
             incarnation,
             started: now,
             codec,
-            core,
+            node,
             multicast,
             unicast,
             signals,
@@ -362,24 +433,24 @@ impl Daemon {
             conns,
             rx: Box::new([0; MAX_DATAGRAM + 1]),
             tx: Box::new([0; MAX_DATAGRAM]),
-            drops: Drops {
-                reasons: heapless::Vec::new(),
-                other: 0,
-                total: 0,
-                logged: 0,
-                next_summary: now + DROP_SUMMARY_EVERY,
-            },
+            work,
+            waiting: heapless::Deque::new(),
+            vs_if,
+            aliases: core::array::from_fn(|_| None),
+            drops_logged: 0,
+            next_summary: now + DROP_SUMMARY_EVERY,
             heard: [Heard::default(); MAX_NODES],
             counters: Counters::default(),
             stop: None,
+            released: 0,
         })
     }
 
     fn run_loop(&mut self) -> Result<(), Failure> {
         let mut events = Events::with_capacity(64);
         let mut now = self.started;
-        // The core may want to speak at once (a first hello).
-        self.flush();
+        // The node may want to speak at once (a first hello).
+        self.flush(now);
         loop {
             let timeout = self.next_deadline().map(|d| d.saturating_since(now));
             match self.poll.poll(&mut events, timeout) {
@@ -392,63 +463,76 @@ impl Daemon {
                 match ev.token() {
                     MULTICAST => self.receive(now, false),
                     UNICAST => self.receive(now, true),
-                    SIGNALS => self.signals(),
+                    SIGNALS => self.signals(now),
                     LISTENER => self.accept(now),
                     Token(t) if (CONN_BASE..CONN_BASE + MAX_CONTROL).contains(&t) => {
                         self.serve(now, t - CONN_BASE)
                     }
-                    Token(_) => {}
+                    Token(t) if (ARP_BASE..CHECK_BASE).contains(&t) => {
+                        self.work.arp_ready(t - ARP_BASE)
+                    }
+                    t => self.work.ready(self.poll.registry(), t),
                 }
             }
             self.timers(now);
-            self.flush();
-            if let Some(sig) = self.stop {
-                self.shutdown(now, sig);
-                return Ok(());
+            self.flush(now);
+            if let Some((sig, until)) = self.stop {
+                if self.node.stopped() || now >= until {
+                    self.shutdown(now, sig);
+                    return Ok(());
+                }
             }
         }
     }
 
-    /// The earliest deadline: the core's, a control connection's, the drop
-    /// summary's (only when there is something to summarise).
+    /// The earliest deadline: the node's, the in-flight work's, a control
+    /// connection's, the drop summary's (only when there is something to
+    /// summarise), the stop deadline.
     fn next_deadline(&self) -> Option<Instant> {
-        let mut d = self.core.poll_timeout();
+        let mut d = self.node.poll_timeout();
         let mut earliest = |t: Instant| d = Some(d.map_or(t, |x| x.min(t)));
+        if let Some(t) = self.work.poll_timeout() {
+            earliest(t);
+        }
         for c in &self.conns {
             if c.stream.is_some() {
                 earliest(c.deadline);
             }
         }
-        if self.drops.total != self.drops.logged {
-            earliest(self.drops.next_summary);
+        if self.codec.drops().total() != self.drops_logged {
+            earliest(self.next_summary);
+        }
+        if let Some((_, until)) = self.stop {
+            earliest(until);
         }
         d
     }
 
     fn timers(&mut self, now: Instant) {
-        if self.core.poll_timeout().is_some_and(|t| t <= now) {
-            self.core.handle_timeout(now);
+        if self.node.poll_timeout().is_some_and(|t| t <= now) {
+            self.node.handle_timeout(now);
         }
+        self.work.timers(self.poll.registry(), now);
         for i in 0..MAX_CONTROL {
             if self.conns[i].stream.is_some() && self.conns[i].deadline <= now {
                 debug!("control-timeout slot={i}");
                 self.close(i);
             }
         }
-        if self.drops.next_summary <= now {
-            if self.drops.total != self.drops.logged {
-                let mut line: heapless::String<512> = heapless::String::new();
+        if self.next_summary <= now {
+            let total = self.codec.drops().total();
+            if total != self.drops_logged {
+                let mut line: HString<512> = HString::new();
                 // A truncated summary is still a useful summary.
-                let _ = self.drops.write(&mut line, false);
+                let _ = write_drops(&mut line, self.codec.drops(), false);
                 warn!(
-                    "drops window={}s new={} total={}{line}",
+                    "drops window={}s new={} total={total}{line}",
                     DROP_SUMMARY_EVERY.as_secs(),
-                    self.drops.total - self.drops.logged,
-                    self.drops.total
+                    total - self.drops_logged,
                 );
-                self.drops.logged = self.drops.total;
+                self.drops_logged = total;
             }
-            self.drops.next_summary = now + DROP_SUMMARY_EVERY;
+            self.next_summary = now + DROP_SUMMARY_EVERY;
         }
     }
 
@@ -478,53 +562,506 @@ impl Daemon {
             let Some(datagram) = self.rx.get(..n) else {
                 continue;
             };
-            match self.codec.open(now, datagram) {
-                Ok(Some(msg)) => {
-                    self.counters.accepted += 1;
+            // Every Err is counted inside the codec (`drops()`).
+            if let Ok(msg) = self.codec.open(now, datagram) {
+                self.counters.accepted += 1;
+                if let Some(msg) = msg {
                     let from = msg.header.sender;
                     if let Some(h) = self.heard.get_mut(from as usize) {
                         h.last = Some(now);
                         h.received += 1;
                     }
-                    self.core
+                    self.node
                         .handle_message(now, from, msg.header.incarnation, &msg.body);
                 }
-                // A challenge or response, handled inside the codec.
-                Ok(None) => self.counters.accepted += 1,
-                Err(e) => self.drops.count(e),
             }
         }
     }
 
-    /// Carry out what the codec and the core asked for.
-    fn flush(&mut self) {
-        while let Some((to, body)) = self.codec.poll_transmit() {
-            self.send(Dest::Node(to), &body);
-        }
-        while let Some(action) = self.core.poll_action() {
-            match action {
-                Action::Send { to, body } => self.send(to, &body),
-                Action::RoleChanged {
-                    role,
-                    boss,
-                    generation,
-                } => info!(
-                    "role role={} boss={} generation={generation}",
-                    role_name(role),
-                    boss.and_then(|b| self.config.nodes.get(b as usize))
-                        .map_or("none", |n| n.name.as_str())
-                ),
-                Action::Alert { node, kind } => error!(
-                    target: crate::os::log::ALERT,
-                    "alert node={} kind={kind:?}",
-                    self.config.nodes.get(node as usize).map_or("?", |n| n.name.as_str())
-                ),
+    /// Carry out what the codec and the node asked for, feed back the
+    /// results that are already there, until nothing is left.
+    fn flush(&mut self, now: Instant) {
+        // Bounded: each round only moves what is queued; results and
+        // outputs feed each other a finite number of times.
+        for _ in 0..64 {
+            let mut moved = false;
+            while let Some((to, body)) = self.codec.poll_transmit() {
+                self.send(Dest::Node(to), &body);
+            }
+            while let Some(o) = self.node.poll_output() {
+                moved = true;
+                self.output(now, o);
+            }
+            self.start_waiting(now);
+            while let Some(d) = self.work.poll_done() {
+                moved = true;
+                self.done(now, d);
+            }
+            if !moved {
+                break;
             }
         }
         // Sealing can make the codec want to speak (a challenge to a new
         // incarnation is sent on hearing it, not on sending); drain again.
         while let Some((to, body)) = self.codec.poll_transmit() {
             self.send(Dest::Node(to), &body);
+        }
+    }
+
+    fn vs_name(&self, vs: VsId) -> &str {
+        self.config
+            .vservers
+            .get(vs as usize)
+            .map_or("?", |v| v.name.as_str())
+    }
+
+    /// One output of the node.
+    fn output(&mut self, now: Instant, o: Output) {
+        match o {
+            Output::Send { to, body } => self.send(to, &body),
+            Output::Check { vserver, kind } => self.check(now, vserver, kind),
+            Output::SelfCheck { vserver } => self.self_check(now, vserver),
+            Output::Step { vserver, step } => self.step(now, vserver, step),
+            Output::Renew { vserver } => self.renew(vserver),
+            Output::RoleChanged {
+                role,
+                boss,
+                generation,
+            } => info!(
+                "role role={} boss={} generation={generation}",
+                role_name(role),
+                boss.map_or("none", |b| self.name(b))
+            ),
+            Output::VsChanged {
+                vserver,
+                combo,
+                holder,
+            } => {
+                let c = combo.to_bytes();
+                info!(
+                    "vserver name={} state={} holder={}",
+                    self.vs_name(vserver),
+                    core::str::from_utf8(&c).unwrap_or("???"),
+                    holder.map_or("none", |h| self.name(h))
+                );
+            }
+            Output::NodeAlert { node, kind } => {
+                let name = self.name(node);
+                let mut field: HString<40> = HString::new();
+                let event = match kind {
+                    AlertKind::Lost { lost_for_ms } => {
+                        let _ = write!(field, "lost_for_ms={lost_for_ms}");
+                        "node-lost"
+                    }
+                    AlertKind::ConfigMismatch => "config-mismatch",
+                };
+                error!(target: crate::os::log::ALERT, "alert event={event} node={name} {field}");
+                let mut n: HString<48> = HString::new();
+                let _ = write!(n, "node={name}");
+                self.notify(now, event, &n, &field);
+            }
+            Output::VsAlert { vserver, kind } => {
+                let event = match kind {
+                    VsAlert::ServiceDeadAddressAlive => "service-dead-address-alive",
+                    VsAlert::NoVolunteer => "no-volunteer",
+                    VsAlert::OriginalIsBack => "original-is-back",
+                };
+                let v = self.config.vservers.get(vserver as usize);
+                let (name, addr) =
+                    v.map_or(("?", AddrText::new()), |v| (v.name.as_str(), addr_text(v)));
+                error!(target: crate::os::log::ALERT, "alert event={event} vserver={name} address={addr}");
+                let mut n: HString<48> = HString::new();
+                let _ = write!(n, "vserver={name}");
+                let mut a: HString<40> = HString::new();
+                let _ = write!(a, "address={addr}");
+                self.notify(now, event, &n, &a);
+            }
+        }
+    }
+
+    /// Run the `notify` hook for an alert: the event name and its fields as
+    /// arguments. Nobody waits for it; a failure is logged.
+    fn notify(&mut self, now: Instant, event: &'static str, a: &str, b: &str) {
+        let Some(cmd) = self.config.notify.as_ref() else {
+            return;
+        };
+        if !self.work.child_free() {
+            warn!("notify-skipped event={event} reason=all-child-slots-busy");
+            return;
+        }
+        let args = [event, a, b];
+        let n = if b.is_empty() { 2 } else { 3 };
+        match child::spawn_with(cmd, &args[..n], &[("BONGOYO_EVENT", event)]) {
+            Ok(c) => self.work.adopt_child(
+                self.poll.registry(),
+                now,
+                Purpose::Notify,
+                c,
+                HOOK_TIMEOUT,
+                "-",
+                "notify",
+            ),
+            Err(e) => warn!("notify-failed event={event} command={} error={e}", cmd.line),
+        }
+    }
+
+    /// A boss-side check of a vserver.
+    fn check(&mut self, now: Instant, vs: VsId, kind: CheckKind) {
+        let Some(v) = self.config.vservers.get(vs as usize) else {
+            return;
+        };
+        let timeout = check_timeout(v.check, false);
+        let addr = v.address;
+        match kind {
+            CheckKind::Service => match &v.service {
+                Check::None => self.node.handle_service(now, vs, true),
+                Check::Tcp(port) => self.work.start_tcp(
+                    self.poll.registry(),
+                    now,
+                    Purpose::Service(vs),
+                    SocketAddrV4::new(addr, *port),
+                    timeout,
+                ),
+                Check::Exec(_) => self.queue_child(Purpose::Service(vs)),
+            },
+            CheckKind::Reach => match v.reachability {
+                Reachability::Arp => {
+                    let window = (v.check / 2).min(MAX_ARP_WINDOW);
+                    let sock = self.vs_if.get(vs as usize).map_or(usize::MAX, |i| i.arp);
+                    self.work
+                        .start_arp(now, Purpose::Reach(vs), sock, addr, window);
+                }
+                Reachability::Tcp(port) => self.work.start_tcp(
+                    self.poll.registry(),
+                    now,
+                    Purpose::Reach(vs),
+                    SocketAddrV4::new(addr, port),
+                    timeout,
+                ),
+            },
+        }
+    }
+
+    /// This box's self-check for a vserver.
+    fn self_check(&mut self, now: Instant, vs: VsId) {
+        let Some(v) = self.config.vservers.get(vs as usize) else {
+            return;
+        };
+        match &v.self_check {
+            Check::None => self.node.handle_self_check(now, vs, true),
+            Check::Tcp(port) => {
+                let timeout = check_timeout(v.check, false);
+                self.work.start_tcp(
+                    self.poll.registry(),
+                    now,
+                    Purpose::SelfCheck(vs),
+                    SocketAddrV4::new(Ipv4Addr::LOCALHOST, *port),
+                    timeout,
+                )
+            }
+            Check::Exec(_) => self.queue_child(Purpose::SelfCheck(vs)),
+        }
+    }
+
+    /// One takeover or release step.
+    fn step(&mut self, now: Instant, vs: VsId, step: Step) {
+        let hook = match step {
+            Step::PreTakeover => Some(HookKind::PreTakeover),
+            Step::PostTakeover => Some(HookKind::PostTakeover),
+            Step::PreRelease => Some(HookKind::PreRelease),
+            Step::PostRelease => Some(HookKind::PostRelease),
+            Step::AddAlias | Step::Garp | Step::RemoveAlias => None,
+        };
+        if let Some(kind) = hook {
+            let configured = self
+                .config
+                .vservers
+                .get(vs as usize)
+                .is_some_and(|v| v.hook(kind).is_some());
+            if configured {
+                self.queue_child(Purpose::Step(vs, step));
+            } else {
+                // The sequence skips unconfigured hooks; be safe anyway.
+                self.node.handle_step(now, vs, step, true);
+            }
+            return;
+        }
+        let ok = match step {
+            Step::AddAlias => self.add_alias(now, vs),
+            Step::Garp => self.garp(vs),
+            _ => self.remove_alias(vs),
+        };
+        self.node.handle_step(now, vs, step, ok);
+    }
+
+    fn add_alias(&mut self, now: Instant, vs: VsId) -> bool {
+        let Some(v) = self.config.vservers.get(vs as usize) else {
+            return false;
+        };
+        let ifindex = self.vs_if.get(vs as usize).map_or(0, |i| i.ifindex);
+        let label = if v.dedicated {
+            Some(v.interface.clone())
+        } else {
+            match ifaddr::list_addresses() {
+                Ok(used) => {
+                    // Already there (a retry after a failed step): reuse it.
+                    match used.iter().find(|a| a.addr == v.address) {
+                        Some(a) => Some(a.label.clone()),
+                        None => ifaddr::free_label(&v.interface, &used),
+                    }
+                }
+                Err(e) => {
+                    error!(
+                        "alias-failed vserver={} error=listing addresses: {e}",
+                        v.name
+                    );
+                    return false;
+                }
+            }
+        };
+        let Some(label) = label else {
+            error!(
+                "alias-failed vserver={} error=no free label on {}",
+                v.name, v.interface
+            );
+            return false;
+        };
+        let r = ifaddr::add_alias(&label, v.address, v.prefix).and_then(|_| {
+            // At once: from here on a dead daemon's address dies with it.
+            ifaddr::set_lifetime(ifindex, &label, v.address, v.prefix, ALIAS_LIFETIME_S)
+        });
+        match r {
+            Ok(()) => {
+                info!(
+                    "alias-added vserver={} address={} label={label} lifetime_s={ALIAS_LIFETIME_S}",
+                    v.name,
+                    addr_text(v)
+                );
+                self.aliases[vs as usize] = Some(Alias {
+                    label,
+                    ifindex,
+                    since: now,
+                });
+                true
+            }
+            Err(e) => {
+                error!(
+                    "alias-failed vserver={} address={} label={label} error={e}",
+                    v.name,
+                    addr_text(v)
+                );
+                // Half-added (address set, lifetime not): take it away again.
+                let _ = ifaddr::remove_address(ifindex, v.address, v.prefix);
+                false
+            }
+        }
+    }
+
+    fn garp(&mut self, vs: VsId) -> bool {
+        let Some(v) = self.config.vservers.get(vs as usize) else {
+            return false;
+        };
+        let Some(a) = self
+            .vs_if
+            .get(vs as usize)
+            .and_then(|i| self.work.arps.get(i.arp))
+        else {
+            return false;
+        };
+        match a.sock.announce(v.address) {
+            Ok(()) => {
+                debug!("garp vserver={} address={}", v.name, v.address);
+                true
+            }
+            Err(e) => {
+                warn!(
+                    "garp-failed vserver={} interface={} error={e}",
+                    v.name, a.name
+                );
+                false
+            }
+        }
+    }
+
+    fn remove_alias(&mut self, vs: VsId) -> bool {
+        let Some(v) = self.config.vservers.get(vs as usize) else {
+            return false;
+        };
+        let ifindex = self.vs_if.get(vs as usize).map_or(0, |i| i.ifindex);
+        match ifaddr::remove_address(ifindex, v.address, v.prefix) {
+            Ok(()) => {
+                let label = self.aliases[vs as usize].take().map(|a| a.label);
+                info!(
+                    "alias-removed vserver={} address={} label={}",
+                    v.name,
+                    addr_text(v),
+                    label.as_ref().map_or("-", |l| l.as_str())
+                );
+                self.released += 1;
+                true
+            }
+            Err(e) => {
+                error!(
+                    "unalias-failed vserver={} address={} error={e}",
+                    v.name,
+                    addr_text(v)
+                );
+                false
+            }
+        }
+    }
+
+    /// Renew a held address's kernel lifetime (fencing layer 2).
+    fn renew(&mut self, vs: VsId) {
+        let (Some(v), Some(a)) = (
+            self.config.vservers.get(vs as usize),
+            self.aliases.get(vs as usize).and_then(Option::as_ref),
+        ) else {
+            return;
+        };
+        if let Err(e) =
+            ifaddr::set_lifetime(a.ifindex, &a.label, v.address, v.prefix, ALIAS_LIFETIME_S)
+        {
+            // The kernel already took it (this daemon was frozen longer than
+            // the lifetime): the boss's checks will see it unreachable.
+            warn!(
+                "renew-failed vserver={} address={} label={} error={e}",
+                v.name,
+                addr_text(v),
+                a.label
+            );
+        }
+    }
+
+    /// A hook or exec check: start it now if a child slot is free, else
+    /// queue it (policy when the queue is full: it fails at once).
+    fn queue_child(&mut self, p: Purpose) {
+        if self.waiting.push_back(p).is_err() {
+            warn!("child-queue-full purpose={p:?}");
+            self.work.fail_now(p);
+        }
+    }
+
+    fn start_waiting(&mut self, now: Instant) {
+        while self.work.child_free() {
+            let Some(p) = self.waiting.pop_front() else {
+                return;
+            };
+            self.spawn(now, p);
+        }
+    }
+
+    fn spawn(&mut self, now: Instant, p: Purpose) {
+        let (vs, event, timeout) = match p {
+            Purpose::Service(vs) => (vs, "service-check", None),
+            Purpose::SelfCheck(vs) => (vs, "self-check", None),
+            Purpose::Step(vs, step) => (
+                vs,
+                match step {
+                    Step::PreTakeover => "pre-takeover",
+                    Step::PostTakeover => "post-takeover",
+                    Step::PreRelease => "pre-release",
+                    _ => "post-release",
+                },
+                Some(HOOK_TIMEOUT),
+            ),
+            Purpose::Reach(_) | Purpose::Notify => return self.work.fail_now(p),
+        };
+        let Some(v) = self.config.vservers.get(vs as usize) else {
+            return self.work.fail_now(p);
+        };
+        let cmd = match p {
+            Purpose::Service(_) => match &v.service {
+                Check::Exec(c) => Some(c),
+                _ => None,
+            },
+            Purpose::SelfCheck(_) => match &v.self_check {
+                Check::Exec(c) => Some(c),
+                _ => None,
+            },
+            Purpose::Step(_, step) => v.hook(match step {
+                Step::PreTakeover => HookKind::PreTakeover,
+                Step::PostTakeover => HookKind::PostTakeover,
+                Step::PreRelease => HookKind::PreRelease,
+                _ => HookKind::PostRelease,
+            }),
+            _ => None,
+        };
+        let Some(cmd) = cmd else {
+            return self.work.fail_now(p);
+        };
+        let timeout = timeout.unwrap_or_else(|| check_timeout(v.check, true));
+        let addr = addr_text(v);
+        let label = self.aliases[vs as usize]
+            .as_ref()
+            .map_or(v.interface.as_str(), |a| a.label.as_str());
+        let ctx = Context {
+            vserver: &v.name,
+            address: &addr,
+            interface: label,
+            event,
+        };
+        match child::spawn(cmd, ctx) {
+            Ok(c) => {
+                if matches!(p, Purpose::Step(..)) {
+                    info!("hook-start vserver={} event={event} pid={}", v.name, c.pid);
+                }
+                self.work
+                    .adopt_child(self.poll.registry(), now, p, c, timeout, &v.name, event)
+            }
+            Err(e) => {
+                error!(
+                    "hook-failed vserver={} event={event} command={} error={e}",
+                    v.name, cmd.line
+                );
+                self.work.fail_now(p);
+            }
+        }
+    }
+
+    /// A finished check or child: feed it to the node.
+    fn done(&mut self, now: Instant, d: Done) {
+        match d.purpose {
+            Purpose::Service(vs) => self.node.handle_service(now, vs, d.ok),
+            Purpose::SelfCheck(vs) => self.node.handle_self_check(now, vs, d.ok),
+            Purpose::Step(vs, step) => {
+                if !d.ok {
+                    warn!("step-failed vserver={} step={step:?}", self.vs_name(vs));
+                }
+                self.node.handle_step(now, vs, step, d.ok)
+            }
+            Purpose::Reach(vs) => {
+                let arp = matches!(
+                    self.config
+                        .vservers
+                        .get(vs as usize)
+                        .map(|v| &v.reachability),
+                    Some(Reachability::Arp)
+                );
+                let mut macs = d.macs;
+                if arp {
+                    // This box's own kernel never answers its own probe: if
+                    // the address is on our interface, we answer for it.
+                    if self.aliases.get(vs as usize).is_some_and(Option::is_some) {
+                        let mine = self
+                            .vs_if
+                            .get(vs as usize)
+                            .and_then(|i| self.work.arps.get(i.arp))
+                            .map(|a| a.sock.mac());
+                        if let Some(m) = mine {
+                            if !macs.contains(&m) {
+                                let _ = macs.push(m);
+                            }
+                        }
+                    }
+                } else if d.ok {
+                    // `reachability tcp`: something answered; who is unknown.
+                    macs.clear();
+                    let _ = macs.push([0; 6]);
+                }
+                self.node.handle_reach(now, vs, &macs);
+            }
+            Purpose::Notify => {}
         }
     }
 
@@ -588,16 +1125,30 @@ impl Daemon {
         }
     }
 
-    fn signals(&mut self) {
+    fn signals(&mut self, now: Instant) {
         loop {
             match self.signals.read() {
                 Ok(None) => return,
-                Ok(Some(sig @ (Signal::Term | Signal::Int))) => self.stop = Some(sig),
+                Ok(Some(sig @ (Signal::Term | Signal::Int))) => {
+                    if self.stop.is_none() {
+                        info!(
+                            "stopping signal={} holding={} releasing",
+                            sig.name(),
+                            self.aliases.iter().flatten().count()
+                        );
+                        self.stop = Some((sig, now + STOP_GRACE));
+                        self.node.shutdown(now);
+                    }
+                }
                 Ok(Some(Signal::Hup)) => self.reload(),
                 Ok(Some(Signal::Chld)) => {
-                    // Hooks and exec checks come with the takeover work; until
-                    // then any child is reaped and logged.
-                    process::reap(|pid, how| debug!("child-exit pid={pid} how={how:?}"));
+                    let reg = self.poll.registry();
+                    let work = &mut self.work;
+                    process::reap(|pid, how| {
+                        if !work.exited(reg, pid, how) {
+                            debug!("child-exit pid={pid} how={how:?} (not ours)");
+                        }
+                    });
                 }
                 Err(e) => {
                     error!("signalfd-error error={e}");
@@ -636,14 +1187,28 @@ impl Daemon {
         }
     }
 
-    /// SIGTERM or SIGINT.
+    /// The stop after SIGTERM or SIGINT: everything released through the
+    /// node (hooks included), or the grace period is over. What is still on
+    /// an interface then is removed directly; running hooks are killed.
     fn shutdown(&mut self, now: Instant, sig: Signal) {
-        // Hook point: releasing every vserver this box holds (pre_release,
-        // unalias, post_release; DESIGN section 2) goes here with the
-        // takeover work. Until then the box holds nothing to release.
+        let mut forced = 0;
+        for vs in 0..self.config.vservers.len().min(MAX_VSERVERS) {
+            if self.aliases[vs].is_some() {
+                warn!(
+                    "stop-forced-release vserver={} after_ms={}",
+                    self.vs_name(vs as VsId),
+                    STOP_GRACE.as_millis()
+                );
+                self.remove_alias(vs as VsId);
+                forced += 1;
+            }
+        }
+        self.work.kill_all();
         info!(
-            "stop signal={} uptime_ms={} incarnation={:016x}",
+            "stop signal={} released={} forced={forced} clean={} uptime_ms={} incarnation={:016x}",
             sig.name(),
+            self.released,
+            self.node.stopped(),
             now.saturating_since(self.started).as_millis(),
             self.incarnation
         );
@@ -775,19 +1340,19 @@ impl Daemon {
             (Some("status-json"), None, _) => self.status_json(now, w),
             (Some("hold"), None, _) => {
                 info!("control command=hold");
-                self.core.handle_control(now, Control::Hold);
-                w.write_str("ok hold: this box is going on hold\n")
+                self.node.handle_control(now, Control::Hold);
+                w.write_str("ok hold: this box hands its vservers over and goes on hold\n")
             }
             (Some("resume"), None, _) => {
                 info!("control command=resume");
-                self.core.handle_control(now, Control::Resume);
+                self.node.handle_control(now, Control::Resume);
                 w.write_str("ok resume: this box is back on the list\n")
             }
             (Some("release"), Some(name), None) => match self.config.vserver_id(name) {
                 None => writeln!(w, "error 65 no vserver named {name:?} in {}", self.config_path),
-                // The cluster core has no release command yet; say so
-                // instead of pretending.
-                Some(_) => writeln!(w, "error 69 release of {name} is not available yet: the cluster core does not take release commands in this version"),
+                // Neither the node nor the boss's monitor takes an operator
+                // release yet; say so instead of pretending.
+                Some(_) => writeln!(w, "error 69 release of {name} is not available yet: the boss's monitor does not take operator release commands in this version"),
             },
             _ => writeln!(w, "error 64 unknown request {line:?}: status, status-json, hold, resume, release NAME"),
         }
@@ -801,18 +1366,31 @@ impl Daemon {
             .unwrap_or("?")
     }
 
+    /// Combo state, holder and age of a vserver as this box knows it (the
+    /// boss's own table, or the copy streamed to a deputy).
+    fn vs_state(&self, vs: usize) -> Option<([u8; 3], Option<NodeId>, u64)> {
+        self.node
+            .vservers()
+            .get(vs)
+            .map(|e| (e.combo, e.holder, e.since_ms))
+    }
+
     fn status(&self, now: Instant, w: &mut impl fmt::Write) -> fmt::Result {
+        let core = self.node.core();
         writeln!(w, "node        {}", self.name(self.me))?;
         writeln!(w, "cluster     {}", self.config.cluster)?;
-        writeln!(w, "role        {}", role_name(self.core.role()))?;
-        match self.core.boss() {
+        writeln!(w, "role        {}", role_name(core.role()))?;
+        match core.boss() {
             Some(b) => writeln!(w, "boss        {}", self.name(b))?,
             None => writeln!(w, "boss        none")?,
         }
-        writeln!(w, "generation  {}", self.core.generation())?;
+        writeln!(w, "generation  {}", core.generation())?;
         let up = now.saturating_since(self.started);
         writeln!(w, "uptime      {}.{:03}s", up.as_secs(), up.subsec_millis())?;
         writeln!(w, "incarnation {:016x}", self.incarnation)?;
+        if self.stop.is_some() {
+            writeln!(w, "stopping    releasing every vserver")?;
+        }
         writeln!(w, "members")?;
         for (i, n) in self.config.nodes.iter().enumerate() {
             write!(
@@ -830,46 +1408,83 @@ impl Daemon {
                     None => w.write_str("  never heard")?,
                 }
             }
-            if self.core.boss() == Some(i as NodeId) {
+            if core.boss() == Some(i as NodeId) {
                 w.write_str("  boss")?;
             }
             w.write_char('\n')?;
         }
         writeln!(w, "vservers")?;
-        for v in &self.config.vservers {
-            writeln!(
+        for (i, v) in self.config.vservers.iter().enumerate() {
+            write!(
                 w,
-                "  {:<16} {}/{} on {}  state unknown",
+                "  {:<16} {}/{} on {}",
                 v.name, v.address, v.prefix, v.interface
             )?;
+            match self.vs_state(i) {
+                Some((combo, holder, since)) => write!(
+                    w,
+                    "  state {}  holder {}  since {}ms",
+                    core::str::from_utf8(&combo).unwrap_or("???"),
+                    holder.map_or("none", |h| self.name(h)),
+                    since
+                )?,
+                None => w.write_str("  state unknown")?,
+            }
+            if let Some(a) = &self.aliases[i] {
+                write!(
+                    w,
+                    "  here as {} for {}ms",
+                    a.label,
+                    now.saturating_since(a.since).as_millis()
+                )?;
+            }
+            w.write_char('\n')?;
         }
+        w.write_str("claims     ")?;
+        let claims = self.node.holder().claims();
+        let mut any = false;
+        for (i, v) in self.config.vservers.iter().enumerate() {
+            if claims & (1u64 << i) != 0 {
+                write!(w, " {}", v.name)?;
+                any = true;
+            }
+        }
+        w.write_str(if any { "\n" } else { " none\n" })?;
         let c = &self.counters;
         writeln!(
             w,
             "packets     received {} accepted {} sent {} send-errors {}",
             c.received, c.accepted, c.sent, c.send_errors
         )?;
-        write!(w, "drops       total {}", self.drops.total)?;
-        self.drops.write(w, false)?;
+        let (checks, children) = self.work.in_flight();
+        writeln!(
+            w,
+            "in-flight   checks {checks} children {children} waiting {}",
+            self.waiting.len()
+        )?;
+        write!(w, "drops       total {}", self.codec.drops().total())?;
+        write_drops(w, self.codec.drops(), false)?;
         w.write_char('\n')
     }
 
     fn status_json(&self, now: Instant, w: &mut impl fmt::Write) -> fmt::Result {
+        let core = self.node.core();
         w.write_str("{\"node\":")?;
         json_str(w, self.name(self.me))?;
         w.write_str(",\"cluster\":")?;
         json_str(w, &self.config.cluster)?;
-        write!(w, ",\"role\":\"{}\",\"boss\":", role_name(self.core.role()))?;
-        match self.core.boss() {
+        write!(w, ",\"role\":\"{}\",\"boss\":", role_name(core.role()))?;
+        match core.boss() {
             Some(b) => json_str(w, self.name(b))?,
             None => w.write_str("null")?,
         }
         write!(
             w,
-            ",\"generation\":{},\"uptime_ms\":{},\"incarnation\":\"{:016x}\",\"members\":[",
-            self.core.generation(),
+            ",\"generation\":{},\"uptime_ms\":{},\"incarnation\":\"{:016x}\",\"stopping\":{},\"members\":[",
+            core.generation(),
             now.saturating_since(self.started).as_millis(),
-            self.incarnation
+            self.incarnation,
+            self.stop.is_some()
         )?;
         for (i, n) in self.config.nodes.iter().enumerate() {
             if i > 0 {
@@ -884,7 +1499,7 @@ impl Daemon {
                 n.address,
                 n.priority,
                 i == self.me as usize,
-                self.core.boss() == Some(i as NodeId),
+                core.boss() == Some(i as NodeId),
                 h.received
             )?;
             match h.last {
@@ -893,6 +1508,7 @@ impl Daemon {
             }
         }
         w.write_str("],\"vservers\":[")?;
+        let claims = self.node.holder().claims();
         for (i, v) in self.config.vservers.iter().enumerate() {
             if i > 0 {
                 w.write_char(',')?;
@@ -905,17 +1521,89 @@ impl Daemon {
                 v.address, v.prefix
             )?;
             json_str(w, &v.interface)?;
-            w.write_str(",\"state\":\"unknown\"}")?;
+            match self.vs_state(i) {
+                Some((combo, holder, since)) => {
+                    w.write_str(",\"state\":")?;
+                    json_str(w, core::str::from_utf8(&combo).unwrap_or("???"))?;
+                    w.write_str(",\"holder\":")?;
+                    match holder {
+                        Some(h) => json_str(w, self.name(h))?,
+                        None => w.write_str("null")?,
+                    }
+                    write!(w, ",\"since_ms\":{since}")?;
+                }
+                None => w.write_str(",\"state\":\"unknown\",\"holder\":null,\"since_ms\":null")?,
+            }
+            write!(
+                w,
+                ",\"claimed_here\":{},\"label\":",
+                claims & (1u64 << i) != 0
+            )?;
+            match &self.aliases[i] {
+                Some(a) => json_str(w, &a.label)?,
+                None => w.write_str("null")?,
+            }
+            w.write_char('}')?;
         }
         let c = &self.counters;
+        let (checks, children) = self.work.in_flight();
         write!(
             w,
-            "],\"packets\":{{\"received\":{},\"accepted\":{},\"sent\":{},\"send_errors\":{}}},\"drops\":{{\"total\":{},\"by_reason\":{{",
-            c.received, c.accepted, c.sent, c.send_errors, self.drops.total
+            "],\"packets\":{{\"received\":{},\"accepted\":{},\"sent\":{},\"send_errors\":{}}},\"in_flight\":{{\"checks\":{checks},\"children\":{children},\"waiting\":{}}},\"drops\":{{\"total\":{},\"by_reason\":{{",
+            c.received, c.accepted, c.sent, c.send_errors, self.waiting.len(), self.codec.drops().total()
         )?;
-        self.drops.write(w, true)?;
+        write_drops(w, self.codec.drops(), true)?;
         w.write_str("}}}\n")
     }
+}
+
+/// Start-up (DESIGN section 4, fencing layer 2 covers the rest): a vserver
+/// address found on its interface belongs to an earlier run of this daemon
+/// that crashed; nobody renews it, so remove it now instead of in 1-2 s.
+fn startup_cleanup(config: &Config) {
+    let found = match ifaddr::list_addresses() {
+        Ok(f) => f,
+        Err(e) => {
+            warn!("startup-cleanup-skipped error={e}");
+            return;
+        }
+    };
+    for v in &config.vservers {
+        for a in found.iter().filter(|a| a.addr == v.address) {
+            let base = a.label.split(':').next().unwrap_or("");
+            if base != v.interface.as_str() {
+                continue;
+            }
+            info!(
+                "startup-cleanup vserver={} address={} label={}",
+                v.name,
+                addr_text(v),
+                a.label
+            );
+            let r =
+                ifaddr::ifindex(base).and_then(|i| ifaddr::remove_address(i, v.address, v.prefix));
+            if let Err(e) = r {
+                error!("startup-cleanup-failed address={} error={e}", v.address);
+            }
+        }
+    }
+}
+
+/// Write the non-zero drop counters as ` reason=count` pairs (or JSON
+/// members) for the log and status.
+fn write_drops(w: &mut impl fmt::Write, drops: &crate::proto::Drops, json: bool) -> fmt::Result {
+    let mut first = true;
+    for (name, n) in drops.iter().filter(|(_, n)| *n > 0) {
+        if json {
+            w.write_str(if first { "" } else { "," })?;
+            json_str(w, name)?;
+            write!(w, ":{n}")?;
+        } else {
+            write!(w, " {name}={n}")?;
+        }
+        first = false;
+    }
+    Ok(())
 }
 
 /// A role as `status` prints it.
@@ -948,6 +1636,7 @@ pub fn json_str(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::DecodeError;
 
     #[test]
     fn json_strings_are_escaped() {
@@ -968,22 +1657,24 @@ mod tests {
     }
 
     #[test]
-    fn drops_are_counted_by_reason() {
-        let mut d = Drops {
-            reasons: heapless::Vec::new(),
-            other: 0,
-            total: 0,
-            logged: 0,
-            next_summary: Instant::ZERO,
-        };
+    fn only_nonzero_drops_are_written() {
+        let mut d = crate::proto::Drops::default();
         d.count(DecodeError::Malformed);
         d.count(DecodeError::Malformed);
+        let name = DecodeError::Malformed.name();
         let mut s = String::new();
-        d.write(&mut s, false).unwrap();
-        assert_eq!(s, " Malformed=2");
+        write_drops(&mut s, &d, false).unwrap();
+        assert_eq!(s, format!(" {name}=2"));
         s.clear();
-        d.write(&mut s, true).unwrap();
-        assert_eq!(s, "\"Malformed\":2");
-        assert_eq!(d.total, 2);
+        write_drops(&mut s, &d, true).unwrap();
+        assert_eq!(s, format!("\"{name}\":2"));
+    }
+
+    #[test]
+    fn check_timeouts_have_floors() {
+        let ms = Duration::from_millis;
+        assert_eq!(check_timeout(ms(20), false), MIN_CHECK_TIMEOUT);
+        assert_eq!(check_timeout(ms(500), false), ms(500));
+        assert_eq!(check_timeout(ms(200), true), MIN_EXEC_TIMEOUT);
     }
 }

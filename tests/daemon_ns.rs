@@ -238,3 +238,177 @@ fn two_boxes_on_a_veth_pair_hear_each_other() {
         Some(0)
     );
 }
+
+/// `ip -n NS -4 -o addr show dev veth0` contains `addr/`.
+fn has_addr(ns: &Netns, addr: &str) -> bool {
+    let out = std::process::Command::new("ip")
+        .args(["-n", &ns.name, "-4", "-o", "addr", "show", "dev", "veth0"])
+        .output()
+        .expect("ip");
+    String::from_utf8_lossy(&out.stdout).contains(&format!("{addr}/"))
+}
+
+/// Three boxes on a bridge in a switch namespace, one vserver with
+/// `service none`: exactly one box takes it (UU1 in the status of the boss
+/// and its deputies), and after `kill -9` of that box's daemon the kernel
+/// removes the address by itself (fencing layer 2) and another box takes
+/// it over.
+#[test]
+fn three_boxes_serve_one_vserver_and_survive_kill_9() {
+    if !root_or_skip("three_boxes_serve_one_vserver_and_survive_kill_9") {
+        return;
+    }
+    let dir = TempDir::new("three");
+    let sw = Netns::new("sw");
+    sw.ip(&["link", "add", "br0", "type", "bridge"]);
+    sw.ip(&["link", "set", "br0", "up"]);
+    let boxes: Vec<Netns> = (1..=3).map(|i| Netns::new(&format!("x{i}"))).collect();
+    for (i, ns) in boxes.iter().enumerate() {
+        let port = format!("p{i}");
+        sw.ip(&[
+            "link", "add", &port, "type", "veth", "peer", "name", "veth0", "netns", &ns.name,
+        ]);
+        sw.ip(&["link", "set", &port, "master", "br0"]);
+        sw.ip(&["link", "set", &port, "up"]);
+        ns.ip(&[
+            "addr",
+            "add",
+            &format!("10.79.0.{}/24", i + 1),
+            "dev",
+            "veth0",
+        ]);
+        ns.ip(&["link", "set", "veth0", "up"]);
+        ns.ip(&["route", "add", "224.0.0.0/4", "dev", "veth0"]);
+    }
+    let key = dir.path("key");
+    write_key(&key);
+    let conf = dir.path("bongoyo.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "cluster three-{pid}\n\
+             key-file {key}\n\
+             interface veth0\n\
+             hello 100ms\n\
+             node f1 10.79.0.1\n\
+             node f2 10.79.0.2\n\
+             node f3 10.79.0.3\n\
+             vserver web {{\n\
+             \x20   address 10.79.0.50/24\n\
+             \x20   interface veth0\n\
+             \x20   service none\n\
+             \x20   check 100ms\n\
+             }}\n",
+            pid = std::process::id(),
+            key = key.display()
+        ),
+    )
+    .unwrap();
+    let log = dir.path("log.sock");
+    let mut syslog = Syslog::bind(&log);
+    let socks: Vec<_> = (1..=3).map(|i| dir.path(&format!("f{i}.sock"))).collect();
+    let mut daemons: Vec<Daemon> = (0..3)
+        .map(|i| Daemon::start(&boxes[i], &conf, &format!("f{}", i + 1), &socks[i], &log))
+        .collect();
+    for d in daemons.iter_mut() {
+        assert!(
+            d.wait_ready(Duration::from_secs(5)),
+            "a daemon did not start"
+        );
+    }
+    const VIP: &str = "10.79.0.50";
+
+    // Exactly one box holds the address, and the status says UU1 with it.
+    let holder_of = |boxes: &[Netns], socks: &[std::path::PathBuf]| -> Option<usize> {
+        let with: Vec<usize> = (0..3).filter(|&i| has_addr(&boxes[i], VIP)).collect();
+        if with.len() != 1 {
+            return None;
+        }
+        let h = with[0];
+        let want = format!("state UU1  holder f{}", h + 1);
+        socks
+            .iter()
+            .any(|s| status(s, false).1.contains(&want))
+            .then_some(h)
+    };
+    let t0 = std::time::Instant::now();
+    let first = eventually(Duration::from_secs(20), || {
+        syslog.drain();
+        holder_of(&boxes, &socks)
+    });
+    let Some(first) = first else {
+        let all: Vec<String> = socks.iter().map(|s| status(s, false).1).collect();
+        panic!("no single UU1 holder: {all:#?}\nlog: {:#?}", syslog.lines);
+    };
+    eprintln!(
+        "three-boxes: f{} serves web after {} ms",
+        first + 1,
+        t0.elapsed().as_millis()
+    );
+    // Stays exactly one for a while (no flapping, no duplicate).
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(100));
+        syslog.drain();
+        let n = (0..3).filter(|&i| has_addr(&boxes[i], VIP)).count();
+        assert_eq!(n, 1, "address on {n} boxes");
+    }
+    let json = status(&socks[first], true).1;
+    assert!(json.contains("\"claimed_here\":true"), "{json}");
+
+    // kill -9: the daemon cannot release; the kernel lifetime must.
+    daemons[first].signal("KILL");
+    let killed = std::time::Instant::now();
+    assert!(daemons[first].wait(Duration::from_secs(5)).is_some());
+    let gone = eventually(Duration::from_secs(5), || {
+        syslog.drain();
+        (!has_addr(&boxes[first], VIP)).then_some(killed.elapsed())
+    });
+    let gone = gone.unwrap_or_else(|| panic!("address still on f{} 5 s after kill -9", first + 1));
+    eprintln!(
+        "three-boxes: address gone from the killed box after {} ms",
+        gone.as_millis()
+    );
+    assert!(gone <= Duration::from_secs(3), "took {gone:?}");
+
+    let live: Vec<std::path::PathBuf> = (0..3)
+        .filter(|&i| i != first)
+        .map(|i| socks[i].clone())
+        .collect();
+    let second = eventually(Duration::from_secs(20), || {
+        syslog.drain();
+        let h = holder_of(&boxes, &live)?;
+        (h != first).then_some(h)
+    });
+    let Some(second) = second else {
+        let all: Vec<String> = live.iter().map(|s| status(s, false).1).collect();
+        panic!("no takeover after kill -9: {all:#?}");
+    };
+    eprintln!(
+        "three-boxes: f{} took web over {} ms after the kill",
+        second + 1,
+        killed.elapsed().as_millis()
+    );
+    assert!(syslog
+        .wait_for(Duration::from_secs(2), |l| l
+            .contains("alias-added vserver=web"))
+        .is_some());
+
+    // SIGTERM on the new holder: it releases (address gone at once) and
+    // exits 0.
+    daemons[second].signal("TERM");
+    let st = daemons[second].wait(Duration::from_secs(8));
+    assert_eq!(st.and_then(|s| s.code()), Some(0));
+    assert!(!has_addr(&boxes[second], VIP), "SIGTERM left the address");
+    assert!(
+        syslog
+            .wait_for(Duration::from_secs(2), |l| l
+                .contains("stop signal=SIGTERM released=1"))
+            .is_some(),
+        "{:#?}",
+        syslog
+            .lines
+            .iter()
+            .filter(|l| l.contains("stop"))
+            .collect::<Vec<_>>()
+    );
+}

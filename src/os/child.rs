@@ -51,6 +51,22 @@ impl AsRawFd for Child {
 /// Start `cmd` with `ctx`. Fails if the program cannot be executed (the error
 /// names why: not found, not executable...).
 pub fn spawn(cmd: &Command, ctx: Context<'_>) -> io::Result<Child> {
+    spawn_with(
+        cmd,
+        &[ctx.vserver, ctx.address, ctx.interface, ctx.event],
+        &[
+            ("BONGOYO_VSERVER", ctx.vserver),
+            ("BONGOYO_ADDRESS", ctx.address),
+            ("BONGOYO_INTERFACE", ctx.interface),
+            ("BONGOYO_EVENT", ctx.event),
+        ],
+    )
+}
+
+/// Start `cmd` with `args` appended to its configured arguments and `env`
+/// added to its environment (the notify hook: the event name and its
+/// `key=value` fields).
+pub fn spawn_with(cmd: &Command, args: &[&str], env: &[(&str, &str)]) -> io::Result<Child> {
     let mut argv = cmd.argv();
     let program = argv
         .next()
@@ -64,13 +80,12 @@ pub fn spawn(cmd: &Command, ctx: Context<'_>) -> io::Result<Child> {
     flags.remove(nix::fcntl::OFlag::O_NONBLOCK);
     nix::fcntl::fcntl(write.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(flags))?;
     let err = write.try_clone()?;
-    let child = Process::new(program)
-        .args(argv)
-        .args([ctx.vserver, ctx.address, ctx.interface, ctx.event])
-        .env("BONGOYO_VSERVER", ctx.vserver)
-        .env("BONGOYO_ADDRESS", ctx.address)
-        .env("BONGOYO_INTERFACE", ctx.interface)
-        .env("BONGOYO_EVENT", ctx.event)
+    let mut p = Process::new(program);
+    p.args(argv).args(args);
+    for (k, v) in env {
+        p.env(k, v);
+    }
+    let child = p
         .stdin(Stdio::null())
         .stdout(Stdio::from(write))
         .stderr(Stdio::from(err))

@@ -9,6 +9,11 @@
 //! socket of their own there). If no syslog daemon listens, the log warns
 //! once on standard error and goes to standard error from then on.
 //!
+//! The syslog socket is non-blocking: a syslog daemon that stops reading
+//! (or a full socket buffer) must never freeze the fail-over loop. A line
+//! that would block is dropped and counted; the next line that goes through
+//! says how many were lost.
+//!
 //! `log` has no alert level: an `error!` with target [`ALERT`] is sent with
 //! syslog severity alert (DESIGN section 4, records and alerts).
 
@@ -32,6 +37,8 @@ type Syslog = syslog::Logger<LoggerBackend, Formatter3164>;
 
 struct State {
     syslog: Option<Syslog>,
+    /// Lines dropped because the syslog socket would have blocked.
+    dropped: u64,
     /// Standard error as well: `-f`, or syslog unavailable.
     stderr: bool,
 }
@@ -62,7 +69,7 @@ impl Fanout {
     /// Connect to syslog at `path`; with `stderr`, also copy every line to
     /// standard error. A missing syslog is reported once on standard error.
     pub fn new(path: PathBuf, stderr: bool) -> Fanout {
-        let syslog = match syslog::unix_custom(formatter(), &path) {
+        let syslog = match connect(&path) {
             Ok(s) => Some(s),
             Err(e) => {
                 let _ = writeln!(
@@ -75,12 +82,16 @@ impl Fanout {
         };
         let stderr = stderr || syslog.is_none();
         Fanout {
-            state: Mutex::new(State { syslog, stderr }),
+            state: Mutex::new(State {
+                syslog,
+                dropped: 0,
+                stderr,
+            }),
             path,
         }
     }
 
-    fn send(s: &mut Syslog, level: Level, alert: bool, msg: &core::fmt::Arguments) -> bool {
+    fn send(s: &mut Syslog, level: Level, alert: bool, msg: &core::fmt::Arguments) -> Sent {
         let r = if alert {
             s.alert(msg)
         } else {
@@ -91,8 +102,38 @@ impl Fanout {
                 Level::Debug | Level::Trace => s.debug(msg),
             }
         };
-        r.is_ok()
+        match r {
+            Ok(()) => Sent::Ok,
+            Err(syslog::Error::Io(e) | syslog::Error::Write(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock =>
+            {
+                Sent::WouldBlock
+            }
+            Err(_) => Sent::Failed,
+        }
     }
+}
+
+/// How one line fared.
+#[derive(PartialEq, Eq)]
+enum Sent {
+    Ok,
+    /// The socket buffer is full: dropped, the daemon goes on.
+    WouldBlock,
+    /// The socket is broken (syslogd restarted).
+    Failed,
+}
+
+/// Connect to the syslog socket, non-blocking.
+fn connect(path: &std::path::Path) -> syslog::Result<Syslog> {
+    let s = syslog::unix_custom(formatter(), path)?;
+    let r = match &s.backend {
+        LoggerBackend::Unix(d) => d.set_nonblocking(true),
+        LoggerBackend::UnixStream(w) => w.get_ref().set_nonblocking(true),
+        _ => Ok(()),
+    };
+    r.map_err(syslog::Error::Io)?;
+    Ok(s)
 }
 
 impl Log for Fanout {
@@ -109,10 +150,26 @@ impl Log for Fanout {
         };
         let alert = record.target() == ALERT;
         let args = record.args();
+        let st = &mut *st;
         if let Some(s) = st.syslog.as_mut() {
-            if !Fanout::send(s, record.level(), alert, args) {
+            if st.dropped > 0 {
+                let n = st.dropped;
+                if Fanout::send(
+                    s,
+                    Level::Warn,
+                    false,
+                    &format_args!("log-dropped lines={n}"),
+                ) == Sent::Ok
+                {
+                    st.dropped = 0;
+                }
+            }
+            let sent = Fanout::send(s, record.level(), alert, args);
+            if sent == Sent::WouldBlock {
+                st.dropped += 1;
+            } else if sent == Sent::Failed {
                 // syslogd restarted: its socket is new; reconnect once.
-                match syslog::unix_custom(formatter(), &self.path) {
+                match connect(&self.path) {
                     Ok(mut fresh) => {
                         Fanout::send(&mut fresh, record.level(), alert, args);
                         st.syslog = Some(fresh);

@@ -226,6 +226,22 @@ impl Syslog {
         }
     }
 
+    /// Collect every line waiting now, without waiting (call it often in a
+    /// long test: the daemon drops lines rather than block on a full socket).
+    pub fn drain(&mut self) {
+        let mut buf = [0u8; 2048];
+        let _ = self.sock.set_nonblocking(true);
+        for _ in 0..10_000 {
+            match self.sock.recv(&mut buf) {
+                Ok(n) => self
+                    .lines
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                Err(_) => break,
+            }
+        }
+        let _ = self.sock.set_nonblocking(false);
+    }
+
     /// Collect lines until one satisfies `pred` (returned) or `limit` passes.
     pub fn wait_for(&mut self, limit: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
         if let Some(l) = self.lines.iter().find(|l| pred(l)) {
