@@ -81,6 +81,7 @@ bench: deps build build-aarch64
 	@bash tests/bench/run.sh
 
 demo: deps build
+	@command -v python3 >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-minimal >/dev/null)
 	@bash tests/demo.sh $(BIN_X86)
 
 fuzz:
