@@ -33,6 +33,9 @@ PY
   say "bongoyo check board/minimal.conf: peak RSS ${rss} KiB"
 fi
 
+say
+bash tests/bench/failover.sh "$sum"
+
 if [ -x tests/bench/more.sh ]; then
   bash tests/bench/more.sh "$sum"
 fi
