@@ -322,6 +322,16 @@ fn three_boxes_serve_one_vserver_and_survive_kill_9() {
         ),
     )
     .unwrap();
+    // A leftover of a crashed run on box 1 (no lifetime: it would stay).
+    boxes[0].ip(&[
+        "addr",
+        "add",
+        "10.79.0.50/24",
+        "dev",
+        "veth0",
+        "label",
+        "veth0:7",
+    ]);
     let log = dir.path("log.sock");
     let mut syslog = Syslog::bind(&log);
     let socks: Vec<_> = (1..=3).map(|i| dir.path(&format!("f{i}.sock"))).collect();
@@ -335,6 +345,15 @@ fn three_boxes_serve_one_vserver_and_survive_kill_9() {
         );
     }
     const VIP: &str = "10.79.0.50";
+    let shown = std::process::Command::new("ip")
+        .args(["-n", &boxes[0].name, "-4", "-o", "addr", "show"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        !shown.contains("veth0:7"),
+        "start-up left the leftover: {shown}"
+    );
 
     // Exactly one box holds the address, and the status says UU1 with it.
     let holder_of = |boxes: &[Netns], socks: &[std::path::PathBuf]| -> Option<usize> {
