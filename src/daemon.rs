@@ -390,7 +390,22 @@ impl Daemon {
 
         let codec = Codec::for_config(&config, me, incarnation, seed);
         let mut node = Node::new(&config, me, incarnation, now);
-        node.set_mac(iface.mac);
+        // Hellos carry the MAC that answers ARP for this box's vserver
+        // addresses, so the boss can tell which box answers (DESIGN section
+        // 5): the vserver interface's, not necessarily the cluster one's.
+        // Hellos have room for one MAC; vservers on interfaces with other
+        // MACs are reported as answered by "someone else" (logged here).
+        let answer_mac = work.arps.first().map_or(iface.mac, |a| a.sock.mac());
+        for a in work.arps.iter().skip(1) {
+            if a.sock.mac() != answer_mac {
+                warn!(
+                    "mac-ambiguous interface={} vservers on it are announced with the MAC of {}; the boss cannot tell this box's ARP answers there from the original host's",
+                    a.name,
+                    work.arps.first().map_or("?", |f| f.name.as_str())
+                );
+            }
+        }
+        node.set_mac(answer_mac);
         let conns = core::array::from_fn(|_| Conn {
             stream: None,
             deadline: now,

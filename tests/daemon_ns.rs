@@ -282,6 +282,22 @@ fn three_boxes_serve_one_vserver_and_survive_kill_9() {
     }
     let key = dir.path("key");
     write_key(&key);
+    // A post-takeover hook: proves hooks run as children with their
+    // arguments and environment, and that their output reaches the log.
+    let hook = dir.path("up.sh");
+    let hook_log = dir.path("hook.log");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"up $1 $2 $3 $4 env=$BONGOYO_VSERVER,$BONGOYO_EVENT\" | tee -a {}\n",
+            hook_log.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let conf = dir.path("bongoyo.conf");
     std::fs::write(
         &conf,
@@ -298,12 +314,24 @@ fn three_boxes_serve_one_vserver_and_survive_kill_9() {
              \x20   interface veth0\n\
              \x20   service none\n\
              \x20   check 100ms\n\
+             \x20   post-takeover {hook}\n\
              }}\n",
             pid = std::process::id(),
-            key = key.display()
+            key = key.display(),
+            hook = hook.display()
         ),
     )
     .unwrap();
+    // A leftover of a crashed run on box 1 (no lifetime: it would stay).
+    boxes[0].ip(&[
+        "addr",
+        "add",
+        "10.79.0.50/24",
+        "dev",
+        "veth0",
+        "label",
+        "veth0:7",
+    ]);
     let log = dir.path("log.sock");
     let mut syslog = Syslog::bind(&log);
     let socks: Vec<_> = (1..=3).map(|i| dir.path(&format!("f{i}.sock"))).collect();
@@ -317,6 +345,15 @@ fn three_boxes_serve_one_vserver_and_survive_kill_9() {
         );
     }
     const VIP: &str = "10.79.0.50";
+    let shown = std::process::Command::new("ip")
+        .args(["-n", &boxes[0].name, "-4", "-o", "addr", "show"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        !shown.contains("veth0:7"),
+        "start-up left the leftover: {shown}"
+    );
 
     // Exactly one box holds the address, and the status says UU1 with it.
     let holder_of = |boxes: &[Netns], socks: &[std::path::PathBuf]| -> Option<usize> {
@@ -352,6 +389,15 @@ fn three_boxes_serve_one_vserver_and_survive_kill_9() {
         let n = (0..3).filter(|&i| has_addr(&boxes[i], VIP)).count();
         assert_eq!(n, 1, "address on {n} boxes");
     }
+    // (Its output also reaches the log as `hook-output vserver=web ...`; the
+    // test's syslog socket may drop lines while nobody reads it, so the
+    // hook's own file is the evidence here.)
+    let ran = eventually(Duration::from_secs(2), || {
+        let s = std::fs::read_to_string(&hook_log).ok()?;
+        s.contains("up web 10.79.0.50/24 veth0:0 post-takeover env=web,post-takeover")
+            .then_some(())
+    });
+    assert!(ran.is_some(), "{:?}", std::fs::read_to_string(&hook_log));
     let json = status(&socks[first], true).1;
     assert!(json.contains("\"claimed_here\":true"), "{json}");
 

@@ -16,13 +16,82 @@
 //!
 //! `log` has no alert level: an `error!` with target [`ALERT`] is sent with
 //! syslog severity alert (DESIGN section 4, records and alerts).
+//!
+//! Lines go out in the local form of RFC 3164 that glibc's `syslog(3)` and
+//! busybox `logger` use on `/dev/log`, minus the timestamp, which every local
+//! syslog daemon (busybox syslogd, rsyslog, journald) adds on receipt:
+//! `<PRI>bongoyo[PID]: message`. Writing it here rather than through the
+//! `syslog` crate keeps that crate's date formatting (the `time` crate, about
+//! 28 KB of a firmware binary) out of the build.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{self, Write};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use syslog::{Facility, Formatter3164, LoggerBackend};
+
+/// Syslog facility daemon (RFC 3164 section 4.1.1), already shifted.
+const FACILITY_DAEMON: u8 = 3 << 3;
+/// Longest line sent; longer messages are cut (syslog daemons cut at 1024
+/// or so anyway).
+const MAX_LINE: usize = 1024;
+
+/// A connected, non-blocking datagram socket to the syslog daemon.
+struct Syslog {
+    sock: UnixDatagram,
+    pid: u32,
+}
+
+/// A `fmt::Write` into a fixed buffer that silently cuts at its end.
+struct Line {
+    buf: [u8; MAX_LINE],
+    len: usize,
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = MAX_LINE - self.len;
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+impl Syslog {
+    /// One line at syslog severity `severity` (0 emergency .. 7 debug).
+    fn send(&self, severity: u8, msg: &core::fmt::Arguments) -> io::Result<()> {
+        use core::fmt::Write as _;
+        let mut line = Line {
+            buf: [0; MAX_LINE],
+            len: 0,
+        };
+        let _ = write!(
+            line,
+            "<{}>{IDENT}[{}]: {msg}",
+            FACILITY_DAEMON | severity,
+            self.pid
+        );
+        self.sock.send(&line.buf[..line.len]).map(|_| ())
+    }
+
+    fn alert(&self, msg: &core::fmt::Arguments) -> io::Result<()> {
+        self.send(1, msg)
+    }
+    fn err(&self, msg: &core::fmt::Arguments) -> io::Result<()> {
+        self.send(3, msg)
+    }
+    fn warning(&self, msg: &core::fmt::Arguments) -> io::Result<()> {
+        self.send(4, msg)
+    }
+    fn info(&self, msg: &core::fmt::Arguments) -> io::Result<()> {
+        self.send(6, msg)
+    }
+    fn debug(&self, msg: &core::fmt::Arguments) -> io::Result<()> {
+        self.send(7, msg)
+    }
+}
 
 /// Environment variable naming the syslog socket instead of `/dev/log`.
 pub const SOCKET_ENV: &str = "BONGOYO_SYSLOG_SOCKET";
@@ -32,8 +101,6 @@ pub const DEFAULT_SOCKET: &str = "/dev/log";
 pub const IDENT: &str = "bongoyo";
 /// Log target that raises the syslog severity to alert: `error!(target: ALERT, ...)`.
 pub const ALERT: &str = "alert";
-
-type Syslog = syslog::Logger<LoggerBackend, Formatter3164>;
 
 struct State {
     syslog: Option<Syslog>,
@@ -47,15 +114,6 @@ struct State {
 pub struct Fanout {
     state: Mutex<State>,
     path: PathBuf,
-}
-
-fn formatter() -> Formatter3164 {
-    Formatter3164 {
-        facility: Facility::LOG_DAEMON,
-        hostname: None,
-        process: IDENT.into(),
-        pid: std::process::id(),
-    }
 }
 
 /// The syslog socket path: `$BONGOYO_SYSLOG_SOCKET` or `/dev/log`.
@@ -92,6 +150,7 @@ impl Fanout {
     }
 
     fn send(s: &mut Syslog, level: Level, alert: bool, msg: &core::fmt::Arguments) -> Sent {
+        let s = &*s;
         let r = if alert {
             s.alert(msg)
         } else {
@@ -104,11 +163,7 @@ impl Fanout {
         };
         match r {
             Ok(()) => Sent::Ok,
-            Err(syslog::Error::Io(e) | syslog::Error::Write(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock =>
-            {
-                Sent::WouldBlock
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Sent::WouldBlock,
             Err(_) => Sent::Failed,
         }
     }
@@ -124,16 +179,16 @@ enum Sent {
     Failed,
 }
 
-/// Connect to the syslog socket, non-blocking.
-fn connect(path: &std::path::Path) -> syslog::Result<Syslog> {
-    let s = syslog::unix_custom(formatter(), path)?;
-    let r = match &s.backend {
-        LoggerBackend::Unix(d) => d.set_nonblocking(true),
-        LoggerBackend::UnixStream(w) => w.get_ref().set_nonblocking(true),
-        _ => Ok(()),
-    };
-    r.map_err(syslog::Error::Io)?;
-    Ok(s)
+/// Connect to the syslog socket (a datagram socket, as `/dev/log` is for
+/// busybox syslogd, rsyslog and journald), non-blocking.
+fn connect(path: &Path) -> io::Result<Syslog> {
+    let sock = UnixDatagram::unbound()?;
+    sock.connect(path)?;
+    sock.set_nonblocking(true)?;
+    Ok(Syslog {
+        sock,
+        pid: std::process::id(),
+    })
 }
 
 impl Log for Fanout {
@@ -218,7 +273,7 @@ pub fn init(foreground: bool, verbosity: u8) {
     };
     let logger = Box::new(Fanout::new(socket_path(), foreground));
     // A second init (tests) keeps the first logger; that is fine.
-    if log::set_boxed_logger(logger).is_ok() {
+    if log::set_logger(Box::leak(logger)).is_ok() {
         log::set_max_level(level);
     }
 }
