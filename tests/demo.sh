@@ -114,6 +114,8 @@ echo "  cl: connecting to $VIP:$PORT every 20 ms"
 
 # Who answered the last 10 attempts, if all the same box.
 served_by() {
+  # The client may not have written its first line yet.
+  [ -s "$dir/client.txt" ] || return 0
   python3 - "$dir/client.txt" "${1:-0}" <<'EOF'
 import sys
 rows = sorted((int(a), w) for a, w in (l.split() for l in open(sys.argv[1]) if len(l.split()) == 2))
