@@ -342,6 +342,11 @@ impl Node {
         };
         at(self.core.poll_timeout());
         at(self.holder.poll_timeout());
+        // Fencing layer 1 to the millisecond: wake when the lease ends, not
+        // at the next hello.
+        if self.lease_valid {
+            at(self.core.lease_until());
+        }
         if self.acting {
             at(self.monitor.poll_timeout());
         }

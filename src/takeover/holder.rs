@@ -128,6 +128,17 @@ impl Holder {
         !matches!(self.slots.get(vs as usize), Some(Slot::Free) | None)
     }
 
+    /// True if this box believes it answers for `vs`: held, or taken over
+    /// past the alias step. Under lease fencing at most one box in the
+    /// cluster may believe so while its lease is valid.
+    pub fn owns(&self, vs: VsId) -> bool {
+        match self.slots.get(vs as usize) {
+            Some(Slot::Held { .. }) => true,
+            Some(Slot::Taking { seq, .. }) => seq.aliased(),
+            _ => false,
+        }
+    }
+
     /// Actions dropped because the queue was full.
     pub fn dropped_actions(&self) -> u32 {
         self.dropped

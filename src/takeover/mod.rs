@@ -98,6 +98,8 @@ pub struct Sequence {
     next_garp: Option<Instant>,
     /// Steps handed out and not yet polled.
     pending: Option<Step>,
+    /// A release step that failed (the release went on regardless).
+    failed: Option<Step>,
 }
 
 impl Sequence {
@@ -110,6 +112,7 @@ impl Sequence {
             garps_left: 0,
             next_garp: None,
             pending: None,
+            failed: None,
         };
         let first = match direction {
             Direction::Takeover => Step::PreTakeover,
@@ -123,6 +126,17 @@ impl Sequence {
     /// Which way it goes.
     pub fn direction(&self) -> Direction {
         self.direction
+    }
+
+    /// True once the address may be on the interface because of this
+    /// takeover: the alias step was handed out (the shell may have added it
+    /// before its result arrives) and the takeover did not fail.
+    pub fn aliased(&self) -> bool {
+        self.direction == Direction::Takeover
+            && match self.phase {
+                Phase::Running(s) => !matches!(s, Step::PreTakeover),
+                Phase::Over(o) => o == Outcome::Done,
+            }
     }
 
     /// The result, once over.
@@ -164,6 +178,13 @@ impl Sequence {
         if self.phase != Phase::Running(step) {
             return;
         }
+        // Giving an address up never stops at a failed hook: an address left
+        // on the interface after the claim is dropped would answer for a
+        // vserver nobody claims. The failure is still reported.
+        if !ok && self.direction != Direction::Takeover {
+            self.failed = Some(step);
+        }
+        let ok = ok || self.direction != Direction::Takeover;
         if !ok {
             self.garps_left = 0;
             self.next_garp = None;
@@ -177,7 +198,13 @@ impl Sequence {
                 self.next_garp = Some(now);
                 self.enter(Step::PostTakeover);
             }
-            Step::PostTakeover | Step::PostRelease => self.phase = Phase::Over(Outcome::Done),
+            Step::PostTakeover => self.phase = Phase::Over(Outcome::Done),
+            Step::PostRelease => {
+                self.phase = Phase::Over(match self.failed {
+                    Some(s) => Outcome::Failed(s),
+                    None => Outcome::Done,
+                })
+            }
             Step::PreRelease => self.enter(Step::RemoveAlias),
             Step::RemoveAlias => self.enter(Step::PostRelease),
             Step::Garp => {}
@@ -204,7 +231,9 @@ impl Sequence {
                 };
                 match after {
                     Some(next) => self.enter(next),
-                    None => self.phase = Phase::Over(Outcome::Done),
+                    None => {
+                        self.phase = Phase::Over(self.failed.map_or(Outcome::Done, Outcome::Failed))
+                    }
                 }
                 return;
             }
@@ -306,5 +335,30 @@ mod tests {
         assert_eq!(s.poll_step(t), Some(Step::PostRelease));
         s.step_done(t, Step::PostRelease, false);
         assert_eq!(s.outcome(), Some(Outcome::Failed(Step::PostRelease)));
+    }
+
+    #[test]
+    fn failed_pre_release_hook_still_removes_the_address() {
+        let mut s = Sequence::start(Direction::Release, plan(true));
+        let t = Instant(0);
+        assert_eq!(s.poll_step(t), Some(Step::PreRelease));
+        s.step_done(t, Step::PreRelease, false);
+        assert_eq!(s.poll_step(t), Some(Step::RemoveAlias));
+        s.step_done(t, Step::RemoveAlias, true);
+        assert_eq!(s.poll_step(t), Some(Step::PostRelease));
+        s.step_done(t, Step::PostRelease, true);
+        assert_eq!(s.outcome(), Some(Outcome::Failed(Step::PreRelease)));
+    }
+
+    #[test]
+    fn aliased_from_the_alias_step_on() {
+        let mut s = Sequence::start(Direction::Takeover, plan(true));
+        let t = Instant(0);
+        assert!(!s.aliased());
+        let _ = s.poll_step(t);
+        s.step_done(t, Step::PreTakeover, true);
+        assert!(s.aliased(), "the shell may add the alias before reporting");
+        s.step_done(t, Step::AddAlias, false);
+        assert!(!s.aliased());
     }
 }

@@ -563,7 +563,17 @@ impl Monitor {
                     v.reach = Verdict::PENDING;
                     v.next_check = now;
                 } else if now >= deadline {
+                    // The box may still be half way (a slow hook, a lost
+                    // outcome): tell it to give up before anyone else is
+                    // asked, so two boxes never work on one address.
                     fail_takeover(v, now, node);
+                    let _ = out.push(MonitorAction::Send {
+                        to: Dest::Node(node),
+                        order: Order::Release {
+                            vserver: vs,
+                            generation,
+                        },
+                    });
                 }
             }
             Phase::Release { node, deadline } => {
@@ -634,6 +644,12 @@ impl Monitor {
                             if v.excluded_until[n] > now {
                                 asked &= !bit(n as NodeId);
                             }
+                        }
+                        // Exclusion is a preference, not a ban: when every
+                        // box has failed recently, asking them again beats
+                        // leaving the vserver dead for minutes.
+                        if asked == 0 {
+                            asked = view.volunteers;
                         }
                         if asked == 0 {
                             if !v.alerted {

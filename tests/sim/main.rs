@@ -20,6 +20,7 @@
 //! * then the boss is crashed: another box must act within
 //!   [`election_bound_ms`].
 
+mod vworld;
 mod world;
 
 use bongoyo::cluster::Control;

@@ -1,0 +1,905 @@
+//! A deterministic simulated world for whole boxes: N real [`Node`]s (cluster
+//! core + vserver monitor + holder), each on a simulated kernel, on a
+//! simulated network and clock, everything drawn from one seed.
+//!
+//! # What is modelled
+//!
+//! * **Clocks and network** as in `world`: per-box drift and offset, loss,
+//!   delay with jitter, directed cuts.
+//! * **The kernel** of every box outlives its daemon. It holds the vserver
+//!   aliases; each alias has a lifetime of 1 s, set at `AddAlias` and at every
+//!   `Renew` (what the shell does through rtnetlink). Like Linux, the kernel
+//!   checks lifetimes on its own one-second tick (a per-box phase), so an
+//!   alias goes at the first tick at least 1 s after its last renewal:
+//!   between 1 and 2 s after it. ARP answers come from the kernel.
+//! * **Two kinds of crash.** `crash_daemon`: the daemon dies (kill -9), the
+//!   kernel keeps its aliases until their lifetime runs out. `crash_box`: the
+//!   whole box dies, aliases and all. A restarted daemon's shell first
+//!   removes its own leftover aliases (they carry its label).
+//! * **Pause** freezes the daemon, never the kernel: inputs (datagrams, hook
+//!   exits, check results) wait and are handled at resume.
+//! * **Checks** are answered by the world. Reachability (ARP) from the boss's
+//!   box: the MAC of every kernel holding the address that can exchange
+//!   frames with the boss's box now (each answer lost with the loss rate),
+//!   plus the original host's MAC while it is up. Service: up if one of those
+//!   kernels' boxes has the service healthy, or the original host serves.
+//!   Self-checks: the box's own health for that vserver.
+//! * **Steps**: hooks take a few ms and fail with `hook_fail_pm`; `AddAlias`
+//!   fails with `alias_fail_pm` (else the kernel has the address at once);
+//!   `RemoveAlias` removes it at once; results come back after a short delay.
+//!
+//! # Invariants checked on every step (`check_invariants`)
+//!
+//! * **(a) one believer.** With lease fencing and a majority quorum: at any
+//!   real instant, for each vserver, at most one box whose daemon exists
+//!   (running or paused) both *believes* it answers for the vserver
+//!   ([`Holder::owns`]: held, or taken over past the alias step) and has a
+//!   valid holding lease on its own clock. And a running daemon never
+//!   believes past its lease: after every input it handles, a box whose lease
+//!   is not valid owns nothing.
+//! * **(b) one MAC per segment.** No two kernels hold the same address while
+//!   some box can exchange frames with both (a client there would see two
+//!   MACs). *Narrowed, by design:* an alias whose daemon is dead or frozen
+//!   (an orphan) is excused while its kernel, since the daemon stopped, has
+//!   at some instant been cut off from the acting boss: fencing layer 3 (the
+//!   boss's ARP probe) cannot see what the boss cannot reach, the lease
+//!   (under `dead`) is shorter than the kernel lifetime (1-2 s), so a
+//!   partition plus a freeze or kill leaves a window of up to 2 s in which
+//!   the orphan answers on its own side and shows up as a duplicate when the
+//!   cut heals. Such windows are counted (`excused_windows`), not hidden.
+//!   Everything else (two running daemons, or an orphan the boss could
+//!   always see) is a violation.
+//!
+//! Liveness and flapping are checked by the scenario (`main.rs`).
+#![allow(dead_code)]
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::rc::Rc;
+use std::time::Duration;
+
+use bongoyo::cluster::{lease::DRIFT_PPM, Control, Dest};
+use bongoyo::config::{Check, Config, Failback, Fencing, Reachability, VServer, VsId};
+use bongoyo::node::{Node, Output};
+use bongoyo::proto::Body;
+use bongoyo::takeover::Step;
+use bongoyo::time::Instant;
+use bongoyo::vserver::monitor::CheckKind;
+
+use super::world::{Rng, TRACE_LEN};
+
+/// Kernel alias lifetime the shell sets (DESIGN section 4, layer 2).
+pub const LIFETIME_US: u64 = 1_000_000;
+
+/// Add `nv` vservers to `cfg` (check interval, takeover timeout, hooks).
+pub fn with_vservers(
+    mut cfg: Config,
+    nv: usize,
+    check_ms: u64,
+    takeover_ms: u64,
+    hooks: bool,
+) -> Config {
+    for v in 0..nv {
+        let mut name = heapless::String::new();
+        let _ = core::fmt::Write::write_fmt(&mut name, format_args!("v{}", v + 1));
+        let hook = || {
+            hooks.then(|| bongoyo::config::Command {
+                line: heapless::String::try_from("/bin/true").unwrap(),
+            })
+        };
+        let _ = cfg.vservers.push(VServer {
+            name,
+            address: core::net::Ipv4Addr::new(10, 0, 1, 1 + v as u8),
+            prefix: 24,
+            interface: heapless::String::try_from("eth0").unwrap(),
+            dedicated: false,
+            service: Check::Tcp(80),
+            reachability: Reachability::Arp,
+            check: Duration::from_millis(check_ms),
+            self_check: Check::Tcp(80),
+            takeover_timeout: Duration::from_millis(takeover_ms),
+            hooks: [hook(), hook(), hook(), hook()],
+            failback: Failback::Auto,
+        });
+    }
+    cfg
+}
+
+/// The MAC of box `i`.
+pub fn box_mac(i: usize) -> [u8; 6] {
+    [2, 0, 0, 0, 0, i as u8 + 1]
+}
+
+/// The MAC of vserver `v`'s original host.
+pub fn original_mac(v: usize) -> [u8; 6] {
+    [2, 0, 0, 0, 1, v as u8 + 1]
+}
+
+/// Something that happened, for the trace of a failing seed.
+#[derive(Clone, Debug)]
+pub enum VTrace {
+    Msg { from: u8, kind: &'static str },
+    Out(String),
+    Fault(String),
+    Kernel { vs: u8, up: bool },
+}
+
+#[derive(Clone, Debug)]
+pub struct VTraceEv {
+    pub t_us: u64,
+    pub node: u8,
+    pub kind: VTrace,
+}
+
+/// An input waiting for a daemon (in flight, or buffered while paused).
+#[derive(Clone)]
+enum Input {
+    Msg {
+        from: usize,
+        inc: u64,
+        body: Rc<Body>,
+    },
+    Step {
+        vs: VsId,
+        step: Step,
+        ok: bool,
+    },
+    Check {
+        vs: VsId,
+        kind: CheckKind,
+    },
+    SelfCheck {
+        vs: VsId,
+    },
+}
+
+enum Ev {
+    /// An input for box `to`'s daemon incarnation `inc` (0: any).
+    Input {
+        to: usize,
+        inc: u64,
+        input: Input,
+    },
+    Timer {
+        node: usize,
+        token: u64,
+    },
+    Start {
+        node: usize,
+    },
+}
+
+/// One box's kernel.
+pub struct Kernel {
+    /// The box has power (a crashed box has no kernel either).
+    pub up: bool,
+    /// Per vserver: real time of the alias's last renewal, if present.
+    pub renewed: Vec<Option<u64>>,
+    /// The kernel's lifetime tick phase (us in 0..1 s).
+    pub phase_us: u64,
+    /// Per vserver: the service runs healthily here.
+    pub service_ok: Vec<bool>,
+}
+
+impl Kernel {
+    /// When an alias renewed at `r` goes: the first tick >= r + lifetime.
+    pub fn expiry(&self, r: u64) -> u64 {
+        let base = r + LIFETIME_US;
+        let k = (base - self.phase_us).div_ceil(1_000_000);
+        self.phase_us + k * 1_000_000
+    }
+    pub fn holds(&self, vs: usize, now: u64) -> bool {
+        self.up && self.renewed[vs].is_some_and(|r| now < self.expiry(r))
+    }
+}
+
+pub struct VBox {
+    pub node: Option<Node>,
+    pub inc: u64,
+    pub ppm: i64,
+    pub offset_us: u64,
+    pub paused: bool,
+    buffered: Vec<Input>,
+    token: u64,
+    pub kernel: Kernel,
+    pub held: bool,
+    /// The daemon is dead or frozen and its kernel was cut off from the
+    /// acting boss at some instant since (invariant (b)'s narrowing).
+    pub hidden_orphan: bool,
+    /// Per vserver: successful `AddAlias` count (moves).
+    pub takeovers: Vec<u32>,
+}
+
+pub struct VWorld {
+    pub seed: u64,
+    pub cfg: Config,
+    pub nv: usize,
+    pub now_us: u64,
+    pub rng: Rng,
+    pub boxes: Vec<VBox>,
+    queue: BinaryHeap<Reverse<(u64, u64)>>,
+    events: std::collections::HashMap<u64, Ev>,
+    seq: u64,
+    pub loss_pm: u64,
+    pub delay_min_us: u64,
+    pub delay_jitter_us: u64,
+    pub hook_fail_pm: u64,
+    pub alias_fail_pm: u64,
+    pub cut: Vec<Vec<bool>>,
+    /// Per vserver: the original host is up and serves.
+    pub original_up: Vec<bool>,
+    pub trace: VecDeque<VTraceEv>,
+    pub violations: Vec<String>,
+    pub first_trace: String,
+    pub steps: u64,
+    /// Check invariant (a) (lease fencing with a majority quorum).
+    pub check_lease: bool,
+    /// Excused duplicate windows (invariant (b)'s narrowing).
+    pub excused_windows: u64,
+    excused_now: Vec<bool>,
+    /// Record every output in the trace (slower; for failing seeds).
+    pub verbose: bool,
+}
+
+impl VWorld {
+    pub fn new(cfg: Config, seed: u64) -> VWorld {
+        let n = cfg.nodes.len();
+        let nv = cfg.vservers.len();
+        let mut rng = Rng(seed ^ 0x0bad_cafe_f00d);
+        let mut boxes = Vec::new();
+        for _ in 0..n {
+            let ppm = rng.range(0, 2 * DRIFT_PPM) as i64 - DRIFT_PPM as i64;
+            boxes.push(VBox {
+                node: None,
+                inc: 0,
+                ppm,
+                offset_us: rng.range(0, 1_000_000_000),
+                paused: false,
+                buffered: Vec::new(),
+                token: 0,
+                kernel: Kernel {
+                    up: true,
+                    renewed: vec![None; nv],
+                    phase_us: rng.below(1_000_000),
+                    service_ok: vec![true; nv],
+                },
+                held: false,
+                hidden_orphan: false,
+                takeovers: vec![0; nv],
+            });
+        }
+        let check_lease = cfg.fencing == Fencing::Lease && 2 * cfg.quorum as usize > n;
+        VWorld {
+            seed,
+            cfg,
+            nv,
+            now_us: 0,
+            rng,
+            boxes,
+            queue: BinaryHeap::new(),
+            events: Default::default(),
+            seq: 0,
+            loss_pm: 0,
+            delay_min_us: 300,
+            delay_jitter_us: 2_000,
+            hook_fail_pm: 0,
+            alias_fail_pm: 0,
+            cut: vec![vec![false; n]; n],
+            original_up: vec![false; nv],
+            trace: VecDeque::with_capacity(TRACE_LEN),
+            violations: Vec::new(),
+            first_trace: String::new(),
+            steps: 0,
+            check_lease,
+            excused_windows: 0,
+            excused_now: vec![false; nv],
+            verbose: false,
+        }
+    }
+
+    /// Perfect clocks, 0.5 ms delay, no loss (scripted tests).
+    pub fn scripted(cfg: Config) -> VWorld {
+        let mut w = VWorld::new(cfg, 0);
+        for b in &mut w.boxes {
+            b.ppm = 0;
+            b.offset_us = 0;
+        }
+        w.delay_min_us = 500;
+        w.delay_jitter_us = 0;
+        w
+    }
+
+    pub fn n(&self) -> usize {
+        self.boxes.len()
+    }
+
+    pub fn ms(&self) -> u64 {
+        self.now_us / 1000
+    }
+
+    pub fn local_at(&self, i: usize, t_us: u64) -> Instant {
+        let b = &self.boxes[i];
+        let scaled = (t_us as i128 * (1_000_000 + b.ppm as i128)) / 1_000_000;
+        Instant(((b.offset_us as i128 + scaled) / 1000) as u64)
+    }
+
+    pub fn local(&self, i: usize) -> Instant {
+        self.local_at(i, self.now_us)
+    }
+
+    fn real_of(&self, i: usize, at: Instant) -> u64 {
+        let b = &self.boxes[i];
+        let want = at.0 as i128 * 1000 - b.offset_us as i128;
+        if want <= 0 {
+            return 0;
+        }
+        let mut r = (want * 1_000_000 / (1_000_000 + b.ppm as i128)) as u64;
+        r = r.saturating_sub(2);
+        while self.local_at(i, r) < at {
+            r += 1;
+        }
+        r
+    }
+
+    fn schedule(&mut self, t_us: u64, ev: Ev) {
+        self.seq += 1;
+        self.events.insert(self.seq, ev);
+        self.queue.push(Reverse((t_us, self.seq)));
+    }
+
+    fn note(&mut self, node: usize, kind: VTrace) {
+        if self.trace.len() == TRACE_LEN {
+            self.trace.pop_front();
+        }
+        self.trace.push_back(VTraceEv {
+            t_us: self.now_us,
+            node: node as u8,
+            kind,
+        });
+    }
+
+    pub fn note_fault(&mut self, node: usize, what: String) {
+        self.note(node, VTrace::Fault(what));
+    }
+
+    // --- faults and operator ---
+
+    pub fn start_at(&mut self, i: usize, t_us: u64) {
+        self.schedule(t_us, Ev::Start { node: i });
+    }
+
+    fn boot(&mut self, i: usize) {
+        let inc = self.rng.next() | 1;
+        let local = self.local(i);
+        let mut node = Node::new(&self.cfg, i as u8, inc, local);
+        node.set_mac(box_mac(i));
+        if self.boxes[i].held {
+            node.handle_control(local, Control::Hold);
+        }
+        let b = &mut self.boxes[i];
+        b.node = Some(node);
+        b.inc = inc;
+        b.paused = false;
+        b.buffered.clear();
+        b.hidden_orphan = false;
+        // Power back, and the shell's start-up: remove its own leftovers.
+        b.kernel.up = true;
+        for r in b.kernel.renewed.iter_mut() {
+            *r = None;
+        }
+        self.note_fault(i, "start".into());
+        self.after_input(i);
+    }
+
+    /// The daemon dies; its kernel and aliases live on.
+    pub fn crash_daemon(&mut self, i: usize) {
+        if self.boxes[i].node.is_some() {
+            self.note_fault(i, "daemon crash".into());
+        }
+        let b = &mut self.boxes[i];
+        b.node = None;
+        b.paused = false;
+        b.buffered.clear();
+        b.token += 1;
+    }
+
+    /// The whole box dies: daemon, kernel, aliases.
+    pub fn crash_box(&mut self, i: usize) {
+        self.crash_daemon(i);
+        self.note_fault(i, "box crash".into());
+        let k = &mut self.boxes[i].kernel;
+        k.up = false;
+        for r in k.renewed.iter_mut() {
+            *r = None;
+        }
+    }
+
+    pub fn up(&self, i: usize) -> bool {
+        self.boxes[i].node.is_some()
+    }
+
+    pub fn running(&self, i: usize) -> bool {
+        self.boxes[i].node.is_some() && !self.boxes[i].paused
+    }
+
+    pub fn pause(&mut self, i: usize) {
+        if self.boxes[i].node.is_some() && !self.boxes[i].paused {
+            self.note_fault(i, "pause".into());
+            self.boxes[i].paused = true;
+        }
+    }
+
+    pub fn resume(&mut self, i: usize) {
+        if !self.boxes[i].paused {
+            return;
+        }
+        self.note_fault(i, "resume".into());
+        self.boxes[i].paused = false;
+        let local = self.local(i);
+        if let Some(n) = self.boxes[i].node.as_mut() {
+            n.handle_timeout(local);
+        }
+        self.after_input(i);
+        let buffered = std::mem::take(&mut self.boxes[i].buffered);
+        for input in buffered {
+            self.feed(i, input);
+        }
+    }
+
+    pub fn control(&mut self, i: usize, cmd: Control) {
+        self.boxes[i].held = cmd == Control::Hold;
+        let local = self.local(i);
+        if self.running(i) {
+            self.note_fault(i, format!("{cmd:?}"));
+            self.boxes[i]
+                .node
+                .as_mut()
+                .unwrap()
+                .handle_control(local, cmd);
+            self.after_input(i);
+        }
+    }
+
+    /// SIGTERM: the daemon releases everything, then exits (`stopped`).
+    pub fn shutdown(&mut self, i: usize) {
+        let local = self.local(i);
+        if self.running(i) {
+            self.note_fault(i, "shutdown".into());
+            self.boxes[i].node.as_mut().unwrap().shutdown(local);
+            self.after_input(i);
+        }
+    }
+
+    pub fn set_cut(&mut self, from: usize, to: usize, cut: bool) {
+        if self.cut[from][to] != cut {
+            self.cut[from][to] = cut;
+            self.note_fault(from, format!("cut to {to} {cut}"));
+        }
+    }
+
+    pub fn partition(&mut self, group: &[usize]) {
+        for a in 0..self.n() {
+            for b in 0..self.n() {
+                self.set_cut(a, b, group[a] != group[b]);
+            }
+        }
+    }
+
+    pub fn heal(&mut self) {
+        self.partition(&vec![0; self.n()]);
+    }
+
+    /// Frames pass both ways between boxes a and b.
+    pub fn linked(&self, a: usize, b: usize) -> bool {
+        a == b || (!self.cut[a][b] && !self.cut[b][a])
+    }
+
+    // --- the engine ---
+
+    fn feed(&mut self, i: usize, input: Input) {
+        if self.boxes[i].node.is_none() {
+            return;
+        }
+        if self.boxes[i].paused {
+            if self.boxes[i].buffered.len() < 1024 {
+                self.boxes[i].buffered.push(input);
+            }
+            return;
+        }
+        let local = self.local(i);
+        let now = self.now_us;
+        match input {
+            Input::Msg { from, inc, body } => {
+                if !matches!(*body, Body::Hello(_)) {
+                    self.note(
+                        i,
+                        VTrace::Msg {
+                            from: from as u8,
+                            kind: body.kind(),
+                        },
+                    );
+                }
+                let n = self.boxes[i].node.as_mut().unwrap();
+                n.handle_message(local, from as u8, inc, &body);
+            }
+            Input::Step { vs, step, ok } => {
+                if self.verbose {
+                    self.note(i, VTrace::Out(format!("step done v{vs} {step:?} {ok}")));
+                }
+                let n = self.boxes[i].node.as_mut().unwrap();
+                n.handle_step(local, vs, step, ok);
+            }
+            Input::Check { vs, kind } => {
+                let (macs, service) = self.answer_check(i, vs as usize, now);
+                if self.verbose {
+                    self.note(
+                        i,
+                        VTrace::Out(format!("check v{vs} {kind:?} macs={macs:?} svc={service}")),
+                    );
+                }
+                let n = self.boxes[i].node.as_mut().unwrap();
+                match kind {
+                    CheckKind::Reach => n.handle_reach(local, vs, &macs),
+                    CheckKind::Service => n.handle_service(local, vs, service),
+                }
+            }
+            Input::SelfCheck { vs } => {
+                let ok = self.boxes[i].kernel.service_ok[vs as usize];
+                let n = self.boxes[i].node.as_mut().unwrap();
+                n.handle_self_check(local, vs, ok);
+            }
+        }
+        self.after_input(i);
+    }
+
+    /// What the boss on box `c` sees of vserver `vs` now.
+    fn answer_check(&mut self, c: usize, vs: usize, now: u64) -> (Vec<[u8; 6]>, bool) {
+        let mut macs = Vec::new();
+        let mut service = self.original_up[vs];
+        if self.original_up[vs] && !self.rng.chance(self.loss_pm) {
+            macs.push(original_mac(vs));
+        }
+        for k in 0..self.n() {
+            if self.boxes[k].kernel.holds(vs, now) && self.linked(c, k) {
+                if !self.rng.chance(self.loss_pm) {
+                    macs.push(box_mac(k));
+                }
+                service |= self.boxes[k].kernel.service_ok[vs];
+            }
+        }
+        (macs, service)
+    }
+
+    fn after_input(&mut self, i: usize) {
+        loop {
+            let Some(node) = self.boxes[i].node.as_mut() else {
+                return;
+            };
+            let Some(o) = node.poll_output() else { break };
+            self.output(i, o);
+        }
+        let local = self.local(i);
+        let node = self.boxes[i].node.as_ref().unwrap();
+        let wake = node.poll_timeout();
+        // Invariant (a), second half: a running daemon never believes past
+        // its lease.
+        if self.check_lease {
+            let lease = node.core().lease_until().is_some_and(|u| local < u);
+            if !lease {
+                if let Some(v) = (0..self.nv).find(|&v| node.holder().owns(v as VsId)) {
+                    self.violation(format!(
+                        "box {i} owns v{v} after its lease ended (t={}us)",
+                        self.now_us
+                    ));
+                }
+            }
+        }
+        self.boxes[i].token += 1;
+        let token = self.boxes[i].token;
+        if let Some(w) = wake {
+            let r = self.real_of(i, w).max(self.now_us + 1);
+            self.schedule(r, Ev::Timer { node: i, token });
+        }
+    }
+
+    fn output(&mut self, i: usize, o: Output) {
+        if self.verbose && !matches!(o, Output::Send { .. } | Output::Renew { .. }) {
+            self.note(i, VTrace::Out(format!("{o:?}")));
+        }
+        let now = self.now_us;
+        match o {
+            Output::Send { to, body } => {
+                if self.verbose && !matches!(body, Body::Hello(_)) {
+                    self.note(i, VTrace::Out(format!("send {to:?} {}", body.kind())));
+                }
+                let body = Rc::new(body);
+                match to {
+                    Dest::All => {
+                        for j in 0..self.n() {
+                            if j != i {
+                                self.transmit(i, j, body.clone());
+                            }
+                        }
+                    }
+                    Dest::Node(j) => self.transmit(i, j as usize, body),
+                }
+            }
+            Output::Check { vserver, kind } => {
+                let d = match kind {
+                    CheckKind::Reach => self.rng.range(5_000, 60_000),
+                    CheckKind::Service => self.rng.range(500, 20_000),
+                };
+                let inc = self.boxes[i].inc;
+                self.schedule(
+                    now + d,
+                    Ev::Input {
+                        to: i,
+                        inc,
+                        input: Input::Check { vs: vserver, kind },
+                    },
+                );
+            }
+            Output::SelfCheck { vserver } => {
+                let d = self.rng.range(500, 20_000);
+                let inc = self.boxes[i].inc;
+                self.schedule(
+                    now + d,
+                    Ev::Input {
+                        to: i,
+                        inc,
+                        input: Input::SelfCheck { vs: vserver },
+                    },
+                );
+            }
+            Output::Step { vserver, step } => {
+                let v = vserver as usize;
+                let (ok, d) = match step {
+                    Step::PreTakeover
+                    | Step::PostTakeover
+                    | Step::PreRelease
+                    | Step::PostRelease => (
+                        !self.rng.chance(self.hook_fail_pm),
+                        self.rng.range(1_000, 40_000),
+                    ),
+                    Step::AddAlias => {
+                        let ok = !self.rng.chance(self.alias_fail_pm);
+                        if ok && v < self.nv {
+                            self.boxes[i].kernel.renewed[v] = Some(now);
+                            self.boxes[i].takeovers[v] += 1;
+                            self.note(
+                                i,
+                                VTrace::Kernel {
+                                    vs: vserver,
+                                    up: true,
+                                },
+                            );
+                        }
+                        (ok, self.rng.range(100, 1_000))
+                    }
+                    Step::RemoveAlias => {
+                        if v < self.nv && self.boxes[i].kernel.renewed[v].take().is_some() {
+                            self.note(
+                                i,
+                                VTrace::Kernel {
+                                    vs: vserver,
+                                    up: false,
+                                },
+                            );
+                        }
+                        (true, self.rng.range(100, 1_000))
+                    }
+                    Step::Garp => (true, 100),
+                };
+                let inc = self.boxes[i].inc;
+                self.schedule(
+                    now + d,
+                    Ev::Input {
+                        to: i,
+                        inc,
+                        input: Input::Step {
+                            vs: vserver,
+                            step,
+                            ok,
+                        },
+                    },
+                );
+            }
+            Output::Renew { vserver } => {
+                let v = vserver as usize;
+                if v < self.nv && self.boxes[i].kernel.holds(v, now) {
+                    self.boxes[i].kernel.renewed[v] = Some(now);
+                }
+            }
+            Output::RoleChanged { .. }
+            | Output::VsChanged { .. }
+            | Output::NodeAlert { .. }
+            | Output::VsAlert { .. } => {}
+        }
+    }
+
+    fn transmit(&mut self, from: usize, to: usize, body: Rc<Body>) {
+        if self.cut[from][to] || self.rng.chance(self.loss_pm) {
+            return;
+        }
+        let d = self.delay_min_us + self.rng.below(self.delay_jitter_us + 1);
+        let inc = self.boxes[from].inc;
+        // Datagrams are not tied to the receiver's incarnation.
+        self.schedule(
+            self.now_us + d,
+            Ev::Input {
+                to,
+                inc: 0,
+                input: Input::Msg { from, inc, body },
+            },
+        );
+    }
+
+    pub fn step(&mut self) -> bool {
+        let Some(Reverse((t, id))) = self.queue.pop() else {
+            return false;
+        };
+        let ev = self.events.remove(&id).unwrap();
+        self.now_us = t;
+        self.steps += 1;
+        match ev {
+            Ev::Start { node } => self.boot(node),
+            Ev::Timer { node, token } => {
+                let b = &self.boxes[node];
+                if b.token == token && !b.paused && b.node.is_some() {
+                    let local = self.local(node);
+                    self.boxes[node]
+                        .node
+                        .as_mut()
+                        .unwrap()
+                        .handle_timeout(local);
+                    self.after_input(node);
+                }
+            }
+            Ev::Input { to, inc, input } => {
+                // A result for a dead daemon's incarnation goes nowhere; a
+                // dead sender's datagrams are rejected by the codec.
+                let stale = match &input {
+                    Input::Msg { from, inc, .. } => self.boxes[*from].inc != *inc,
+                    _ => self.boxes[to].inc != inc,
+                };
+                if !stale {
+                    self.feed(to, input);
+                }
+            }
+        }
+        self.check_invariants();
+        true
+    }
+
+    pub fn run_until(&mut self, t_us: u64) {
+        while let Some(Reverse((t, _))) = self.queue.peek() {
+            if *t > t_us {
+                break;
+            }
+            self.step();
+        }
+        self.now_us = self.now_us.max(t_us);
+        self.check_invariants();
+    }
+
+    pub fn run_for_ms(&mut self, ms: u64) {
+        self.run_until(self.now_us + ms * 1000);
+    }
+
+    /// Boxes acting as boss now.
+    pub fn acting(&self) -> Vec<usize> {
+        (0..self.n())
+            .filter(|&i| {
+                self.boxes[i]
+                    .node
+                    .as_ref()
+                    .is_some_and(|n| n.core().is_acting(self.local(i)))
+            })
+            .collect()
+    }
+
+    /// Kernels holding vserver `vs` now.
+    pub fn kernels(&self, vs: usize) -> Vec<usize> {
+        (0..self.n())
+            .filter(|&k| self.boxes[k].kernel.holds(vs, self.now_us))
+            .collect()
+    }
+
+    /// Boxes whose holder claims vserver `vs` (held, in hellos).
+    pub fn claimers(&self, vs: usize) -> Vec<usize> {
+        (0..self.n())
+            .filter(|&k| {
+                self.boxes[k]
+                    .node
+                    .as_ref()
+                    .is_some_and(|n| n.holder().claims() & (1 << vs) != 0)
+            })
+            .collect()
+    }
+
+    /// Boxes that believe they answer for `vs`.
+    pub fn owners(&self, vs: usize) -> Vec<usize> {
+        (0..self.n())
+            .filter(|&k| {
+                self.boxes[k]
+                    .node
+                    .as_ref()
+                    .is_some_and(|n| n.holder().owns(vs as VsId))
+            })
+            .collect()
+    }
+
+    fn check_invariants(&mut self) {
+        let now = self.now_us;
+        // Orphans the acting boss cannot see (invariant (b)'s narrowing).
+        let acting = self.acting();
+        for k in 0..self.n() {
+            if self.running(k) || !self.boxes[k].kernel.up {
+                continue;
+            }
+            let holds_any = (0..self.nv).any(|v| self.boxes[k].kernel.holds(v, now));
+            if holds_any && acting.iter().any(|&b| !self.linked(b, k)) {
+                self.boxes[k].hidden_orphan = true;
+            }
+        }
+        for v in 0..self.nv {
+            // (a) one believer with a valid lease.
+            if self.check_lease {
+                let believers: Vec<usize> = (0..self.n())
+                    .filter(|&k| {
+                        let local = self.local(k);
+                        self.boxes[k].node.as_ref().is_some_and(|n| {
+                            n.holder().owns(v as VsId)
+                                && n.core().lease_until().is_some_and(|u| local < u)
+                        })
+                    })
+                    .collect();
+                if believers.len() > 1 {
+                    self.violation(format!(
+                        "(a) boxes {believers:?} all believe they hold v{v} with a valid lease at t={now}us"
+                    ));
+                }
+            }
+            // (b) one MAC per segment.
+            let ks = self.kernels(v);
+            let mut excused = false;
+            for (x, &k1) in ks.iter().enumerate() {
+                for &k2 in &ks[x + 1..] {
+                    let common = (0..self.n()).any(|c| self.linked(c, k1) && self.linked(c, k2));
+                    if !common {
+                        continue;
+                    }
+                    let orphan_ok = |k: usize| !self.running(k) && self.boxes[k].hidden_orphan;
+                    if orphan_ok(k1) || orphan_ok(k2) {
+                        excused = true;
+                    } else if self.cfg.fencing == Fencing::Lease && self.check_lease {
+                        self.violation(format!(
+                            "(b) kernels of boxes {k1} and {k2} both answer for v{v} on one segment at t={now}us"
+                        ));
+                    }
+                }
+            }
+            if excused && !self.excused_now[v] {
+                self.excused_windows += 1;
+            }
+            self.excused_now[v] = excused;
+        }
+    }
+
+    pub fn violation(&mut self, what: String) {
+        if self.violations.is_empty() {
+            self.first_trace = self.trace_text();
+        }
+        if self.violations.len() < 5 {
+            self.violations.push(what);
+        }
+    }
+
+    pub fn trace_text(&self) -> String {
+        let mut s = String::new();
+        for e in &self.trace {
+            s.push_str(&format!("{:>12}us box{} {:?}\n", e.t_us, e.node, e.kind));
+        }
+        s
+    }
+}
