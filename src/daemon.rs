@@ -1410,8 +1410,11 @@ impl Daemon {
         for (i, n) in self.config.nodes.iter().enumerate() {
             write!(
                 w,
-                "  {:<16} {:<15} priority {:>3}",
-                n.name, n.address, n.priority
+                "  {:<16} {:<15} priority {:>3}  {:<8}",
+                n.name,
+                n.address,
+                n.priority,
+                member_name(core.member(i as NodeId))
             )?;
             if i == self.me as usize {
                 w.write_str("  this box")?;
@@ -1510,9 +1513,10 @@ impl Daemon {
             let h = self.heard.get(i).copied().unwrap_or_default();
             write!(
                 w,
-                ",\"address\":\"{}\",\"priority\":{},\"self\":{},\"boss\":{},\"received\":{},\"heard_ms_ago\":",
+                ",\"address\":\"{}\",\"priority\":{},\"state\":\"{}\",\"self\":{},\"boss\":{},\"received\":{},\"heard_ms_ago\":",
                 n.address,
                 n.priority,
+                member_name(core.member(i as NodeId)),
                 i == self.me as usize,
                 core.boss() == Some(i as NodeId),
                 h.received
@@ -1691,5 +1695,18 @@ mod tests {
         assert_eq!(check_timeout(ms(20), false), MIN_CHECK_TIMEOUT);
         assert_eq!(check_timeout(ms(500), false), ms(500));
         assert_eq!(check_timeout(ms(200), true), MIN_EXEC_TIMEOUT);
+    }
+}
+
+/// A member's state as `bongoyo status` shows it.
+pub fn member_name(s: crate::cluster::MemberState) -> &'static str {
+    use crate::cluster::MemberState::*;
+    match s {
+        Unknown => "unknown",
+        Joining => "joining",
+        Alive => "alive",
+        Suspect => "suspect",
+        Lost => "lost",
+        Hold => "hold",
     }
 }
