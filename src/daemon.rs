@@ -1652,6 +1652,19 @@ pub fn json_str(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
     w.write_char('"')
 }
 
+/// A member's state as `bongoyo status` shows it.
+pub fn member_name(s: crate::cluster::MemberState) -> &'static str {
+    use crate::cluster::MemberState::*;
+    match s {
+        Unknown => "unknown",
+        Joining => "joining",
+        Alive => "alive",
+        Suspect => "suspect",
+        Lost => "lost",
+        Hold => "hold",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1695,18 +1708,5 @@ mod tests {
         assert_eq!(check_timeout(ms(20), false), MIN_CHECK_TIMEOUT);
         assert_eq!(check_timeout(ms(500), false), ms(500));
         assert_eq!(check_timeout(ms(200), true), MIN_EXEC_TIMEOUT);
-    }
-}
-
-/// A member's state as `bongoyo status` shows it.
-pub fn member_name(s: crate::cluster::MemberState) -> &'static str {
-    use crate::cluster::MemberState::*;
-    match s {
-        Unknown => "unknown",
-        Joining => "joining",
-        Alive => "alive",
-        Suspect => "suspect",
-        Lost => "lost",
-        Hold => "hold",
     }
 }
