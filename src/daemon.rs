@@ -75,7 +75,7 @@ pub const MIN_CHECK_TIMEOUT: Duration = Duration::from_millis(100);
 pub const MIN_EXEC_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest ARP probe window: answers come within a millisecond on a LAN;
 /// the window only covers a busy host.
-pub const MAX_ARP_WINDOW: Duration = Duration::from_millis(100);
+pub const MAX_ARP_WINDOW: Duration = Duration::from_millis(50);
 /// Kernel lifetime of a held address, renewed every hello (fencing layer 2):
 /// the kernel removes it 1-2 s after the daemon stops renewing.
 pub const ALIAS_LIFETIME_S: u32 = 1;
