@@ -21,17 +21,38 @@ done
 say
 
 b=target/x86_64-unknown-linux-musl/release/bongoyo
-say "## Start-up cost"
-# Peak RSS of a full config check (parse + validate), from the kernel's own accounting.
-if [ -f board/bongoyo.conf ]; then
-  rss=$(python3 - "$b" <<'PY'
-import resource, subprocess, sys
-subprocess.run([sys.argv[1], "check", "-c", "board/minimal.conf"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-PY
-)
-  say "bongoyo check board/minimal.conf: peak RSS ${rss} KiB"
-fi
+say "## Memory of a running daemon"
+# The kernel's own accounting of the daemon's address space (VmHWM: peak
+# resident, VmRSS: now), read from /proc after it has run as boss and served
+# a vserver for 3 s. A fork-then-exec parent's size would pollute
+# getrusage's ru_maxrss, so the figure comes from the daemon's own mm.
+source tests/netns.sh
+NS_PREFIX=bgybench$$
+trap ns_cleanup EXIT
+ns_switch
+ns_box f1 11
+tmp=$(mktemp -d)
+cat >"$tmp/one.conf" <<CONF
+cluster  bench
+key-file insecure
+interface eth0
+quorum   1
+node f1 $NS_SUBNET.11
+vserver web {
+    address   $NS_SUBNET.50/24
+    interface eth0
+    service   none
+}
+CONF
+pid=$(ns_spawn f1 "$tmp/f1.log" env BONGOYO_SYSLOG_SOCKET="$tmp/nolog" "$b" run -f -c "$tmp/one.conf" -n f1 -s "$tmp/f1.sock")
+sleep 3
+state=$("$b" status -s "$tmp/f1.sock" 2>/dev/null | grep -o 'state [A-Z0-9]*' | head -1)
+hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+say "bongoyo run, one box serving one vserver ($state): peak RSS ${hwm} KiB, RSS now ${rss} KiB"
+ns_cleanup
+rm -rf "$tmp"
+trap - EXIT
 
 say
 bash tests/bench/failover.sh "$sum"
