@@ -22,7 +22,13 @@ APT_PKGS := nftables iproute2 procps psmisc file
 
 CARGO ?= cargo
 
-.PHONY: initramfs qemu qemu-deps
+.PHONY: initramfs qemu qemu-deps test-aarch64
+
+# The ARM binary runs (under qemu-user): keygen, check of every example.
+test-aarch64: build-aarch64
+	@command -v qemu-aarch64 >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user >/dev/null)
+	bash tests/aarch64.sh $(BIN_ARM)
+
 QEMU_PKGS := busybox-static qemu-system-x86 linux-image-cloud-amd64
 
 qemu-deps:
@@ -71,7 +77,7 @@ lint: targets
 unit: targets
 	SIM_SEEDS=$(CI_SEEDS) $(CARGO) test --locked
 
-test: deps lint build unit qemu
+test: deps lint build unit qemu test-aarch64
 	@echo "make test: all passed"
 
 sim: targets
