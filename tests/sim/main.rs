@@ -20,6 +20,7 @@
 //! * then the boss is crashed: another box must act within
 //!   [`election_bound_ms`].
 
+mod vsim;
 mod vworld;
 mod world;
 
@@ -290,11 +291,35 @@ fn sim() {
             }
         }
     }
+    let mut failovers = Vec::new();
+    let mut moves = 0u64;
+    let mut excused = 0u64;
+    for seed in first..first + seeds {
+        let o = vsim::run_seed(seed);
+        moves += o.moves;
+        excused += o.excused;
+        if let (Some(ms), true) = (o.failover_ms, o.box_crash) {
+            failovers.push(ms);
+        }
+        if !o.violations.is_empty() {
+            violations += 1;
+            if violations <= 3 {
+                eprintln!(
+                    "sim: vserver seed {seed} FAILED: {:?}\n--- last events of vserver seed {seed} ---\n{}",
+                    o.violations, o.trace
+                );
+            } else {
+                eprintln!("sim: vserver seed {seed} FAILED: {:?}", o.violations);
+            }
+        }
+    }
     let max = elections.iter().copied().max().unwrap_or(0);
     let p99 = percentile(&mut elections, 0.99);
+    let f50 = percentile(&mut failovers, 0.5);
+    let f99 = percentile(&mut failovers, 0.99);
     eprintln!("sim: {:.1}s", started.elapsed().as_secs_f64());
     println!(
-        "sim: seeds={seeds} violations={violations} max_election_ms={max} p99_election_ms={p99}"
+        "sim: seeds={seeds} violations={violations} max_election_ms={max} p99_election_ms={p99} failover_p50_ms={f50} failover_p99_ms={f99} moves={moves} excused_dup_windows={excused}"
     );
     assert_eq!(
         violations, 0,
