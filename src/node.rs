@@ -39,6 +39,9 @@ use crate::vserver::monitor::{Answer, CheckKind, Monitor, MonitorAction, Order, 
 /// retried by the boss's timeouts.
 pub const OUTPUT_QUEUE: usize = 64;
 
+/// Monitor actions handled per pump round (see [`Node::handle_timeout`]).
+const MONITOR_BURST: usize = 32;
+
 /// What the node asks the shell to do.
 // `Send` carries a whole message by value (a state-sync page is the largest):
 // boxing it would allocate per message, which the core never does.
@@ -138,6 +141,7 @@ pub struct Node {
     out: Deque<Output, OUTPUT_QUEUE>,
     dropped: u32,
     stopping: bool,
+    last_now: Instant,
 }
 
 impl Node {
@@ -167,6 +171,7 @@ impl Node {
             out: Deque::new(),
             dropped: 0,
             stopping: false,
+            last_now: now,
         };
         for (i, v) in config.vservers.iter().enumerate().take(MAX_VSERVERS) {
             // No self-check configured: always suitable.
@@ -215,7 +220,7 @@ impl Node {
         let follows = self.core.boss() == Some(from);
         match *body {
             Body::VolunteerRequest { vserver, round } if follows => {
-                let a = self.answer(vserver, round);
+                let a = self.answer(now, vserver, round);
                 self.emit(Output::Send {
                     to: Dest::Node(from),
                     body: Body::VolunteerAnswer {
@@ -349,6 +354,9 @@ impl Node {
         }
         if self.acting {
             at(self.monitor.poll_timeout());
+            if self.monitor.has_actions() {
+                at(Some(self.core_now()));
+            }
         }
         for v in 0..self.nvs {
             if self.self_check[v] && !self.self_check_in_flight[v] {
@@ -378,8 +386,10 @@ impl Node {
         }
     }
 
-    fn answer(&self, vserver: VsId, round: u32) -> Answer {
-        let suitability = if self.core.on_hold() || self.stopping {
+    fn answer(&self, now: Instant, vserver: VsId, round: u32) -> Answer {
+        // A box without a valid lease would refuse the order at once: it
+        // must not win the round (the boss answering itself would loop).
+        let suitability = if self.core.on_hold() || self.stopping || !self.lease_ok(now) {
             0
         } else {
             self.suitability.get(vserver as usize).copied().unwrap_or(0)
@@ -450,6 +460,7 @@ impl Node {
 
     /// Move everything between the parts until nothing is left to move.
     fn pump(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
         // Bounded: each round only moves queued items; local deliveries
         // create a bounded number of follow-ups.
         for _ in 0..16 {
@@ -492,7 +503,13 @@ impl Node {
                 if self.monitor.poll_timeout().is_some_and(|t| t <= now) {
                     self.with_view(now, |m, now, v| m.handle_timeout(now, v));
                 }
-                while let Some(a) = self.monitor.poll_action() {
+                // Bounded: an order to this box can feed the monitor again
+                // (a refused assume starts a new round); what is left waits
+                // for the next turn, which `poll_timeout` makes immediate.
+                for _ in 0..MONITOR_BURST {
+                    let Some(a) = self.monitor.poll_action() else {
+                        break;
+                    };
                     moved = true;
                     self.monitor_action(now, a);
                 }
@@ -537,6 +554,11 @@ impl Node {
         }
     }
 
+    /// The latest instant this node was handed.
+    fn core_now(&self) -> Instant {
+        self.last_now
+    }
+
     fn lost_mask(&self) -> u32 {
         (0..self.nodes)
             .filter(|&n| self.core.member(n) == MemberState::Lost)
@@ -566,7 +588,7 @@ impl Node {
                             to,
                             body: order.body(),
                         });
-                        let a = self.answer(vserver, round);
+                        let a = self.answer(now, vserver, round);
                         self.with_view(now, |m, now, v| m.handle_volunteer(now, me, a, v));
                     }
                     (Dest::Node(n), Order::Assume { vserver, round, .. }) if n == me => {

@@ -316,7 +316,11 @@ impl Core {
             peer.me_far = me_far;
         }
         // Ask a few live boxes, starting at a rotating place so the load of
-        // answering spreads.
+        // answering spreads. Proving the lease lapsed needs n - quorum + 1
+        // boxes that no longer hear it (this one may be one of them): in a
+        // cluster of 9 or more that is more than the fan-out, and a round
+        // that cannot reach it would leave the box's vservers claimed forever.
+        let fanout = PROBE_FANOUT.max((self.n - self.quorum) as usize);
         let mut asked = 0;
         for k in 0..n {
             let h = (nonce as usize + k) % n;
@@ -331,7 +335,7 @@ impl Core {
                 },
             );
             asked += 1;
-            if asked == PROBE_FANOUT {
+            if asked == fanout {
                 break;
             }
         }

@@ -211,16 +211,25 @@ impl Verdict {
         failures: 0,
     };
 
-    fn feed(&mut self, up: bool, urgent: bool) {
+    /// One result. Down needs [`DOWN_CONFIRM`] failures in a row, from up
+    /// and from pending alike: a single lost ARP reply must never be taken
+    /// for "nobody holds the address" (that would hand out an address a
+    /// killed daemon's kernel still answers for).
+    fn feed(&mut self, up: bool) {
         if up {
             self.state = Tri::Up;
             self.failures = 0;
             return;
         }
         self.failures = self.failures.saturating_add(1);
-        if self.state != Tri::Up || urgent || self.failures >= DOWN_CONFIRM {
+        if self.state == Tri::Down || self.failures >= DOWN_CONFIRM {
             self.state = Tri::Down;
         }
+    }
+
+    /// A failure is waiting for its confirmation.
+    fn confirming(&self) -> bool {
+        self.state != Tri::Down && self.failures > 0
     }
 }
 
@@ -262,6 +271,8 @@ struct Vs {
     since: Instant,
     alerted: bool,
     last_release: Option<Instant>,
+    /// No volunteer round before this (one found nobody).
+    round_after: Instant,
     // Configuration.
     check: Duration,
     takeover_timeout: Duration,
@@ -298,6 +309,7 @@ impl Monitor {
                 since: now,
                 alerted: false,
                 last_release: None,
+                round_after: now,
                 check: v.check,
                 takeover_timeout: v.takeover_timeout,
                 failback: v.failback,
@@ -336,6 +348,7 @@ impl Monitor {
             v.since = now;
             v.alerted = false;
             v.last_release = None;
+            v.round_after = now;
         }
         self.actions.clear();
         self.restore(now, entries);
@@ -409,7 +422,10 @@ impl Monitor {
         if let Some(v) = self.vs.get_mut(vs as usize) {
             v.in_flight[0] = false;
             if !matches!(v.phase, Phase::Takeover { .. }) {
-                v.service.feed(up, v.urgent);
+                v.service.feed(up);
+                if v.service.confirming() && (v.urgent || v.service.state == Tri::Pending) {
+                    v.next_check = v.next_check.min(now + recheck(v.check));
+                }
             }
         }
         self.evaluate(now, view);
@@ -432,7 +448,8 @@ impl Monitor {
             v.original = original;
             if !matches!(v.phase, Phase::Takeover { .. }) {
                 let up = !answered.is_empty();
-                v.reach.feed(up, v.urgent);
+                v.reach.feed(up);
+                let urgent = v.urgent || v.reach.state == Tri::Pending;
                 if v.reach.state == Tri::Down {
                     v.service = Verdict {
                         state: Tri::Down,
@@ -442,7 +459,13 @@ impl Monitor {
                 // The loss has been acted on once the address's owner is
                 // known, unless a lost box's kernel still answers: then its
                 // first silence counts (fencing layer 3).
-                v.urgent = boxes & view.lost != 0;
+                // A lost box's MAC still answers, or a first failure waits
+                // for its confirmation: check again soon, not a whole
+                // interval later.
+                v.urgent = boxes & view.lost != 0 || (v.urgent && v.reach.confirming());
+                if urgent && v.reach.confirming() {
+                    v.next_check = v.next_check.min(now + recheck(v.check));
+                }
             }
         }
         self.evaluate(now, view);
@@ -498,6 +521,11 @@ impl Monitor {
                 phase.min(v.next_check)
             })
             .min()
+    }
+
+    /// True if actions wait to be polled.
+    pub fn has_actions(&self) -> bool {
+        !self.actions.is_empty()
     }
 
     /// The next action.
@@ -638,6 +666,10 @@ impl Monitor {
             match decide(combo) {
                 Decision::Nothing | Decision::AwaitCheck | Decision::AwaitTakeover => {}
                 Decision::VolunteerRound => match &mut v.phase {
+                    // A round that found nobody is not repeated before the
+                    // next check: answers do not change faster than that,
+                    // and the boss answering itself would spin.
+                    Phase::Idle if now < v.round_after => {}
                     Phase::Idle => {
                         let mut asked = view.volunteers;
                         for n in 0..MAX_NODES {
@@ -650,6 +682,7 @@ impl Monitor {
                         // leaving the vserver dead for minutes.
                         if asked == 0 {
                             asked = view.volunteers;
+                            v.round_after = now + v.check;
                         }
                         if asked == 0 {
                             if !v.alerted {
@@ -704,6 +737,7 @@ impl Monitor {
                             }
                             None => {
                                 v.phase = Phase::Idle;
+                                v.round_after = now + v.check;
                                 if !v.alerted {
                                     v.alerted = true;
                                     let _ = out.push(MonitorAction::Alert {
@@ -773,6 +807,13 @@ impl Monitor {
             self.push(a);
         }
     }
+}
+
+/// How soon a failure waiting for its confirmation is checked again when
+/// time matters (a lost holder, a new boss): a quarter interval, so a
+/// fail-over costs one short re-check instead of a whole `check`.
+fn recheck(check: Duration) -> Duration {
+    (check / 4).max(Duration::from_millis(20))
 }
 
 /// The claim bitmap of vserver `i`.
@@ -928,6 +969,13 @@ mod tests {
         fn combo(&self) -> String {
             self.m.combo(0, &self.view()).unwrap().to_string()
         }
+        /// A failure and its confirmation a quarter interval later (50 ms).
+        fn confirm(&mut self, service_up: bool, macs: &[[u8; 6]]) -> std::vec::Vec<MonitorAction> {
+            self.checks(service_up, macs);
+            let mut out = self.at(self.now.0 + 50);
+            out.extend(self.checks(service_up, macs));
+            out
+        }
         /// Checks are due: answer both.
         fn checks(&mut self, service_up: bool, macs: &[[u8; 6]]) -> std::vec::Vec<MonitorAction> {
             let mut out = self.service(service_up);
@@ -981,6 +1029,14 @@ mod tests {
             vserver: 0,
             kind: CheckKind::Service
         }));
+        assert!(a.contains(&MonitorAction::Check {
+            vserver: 0,
+            kind: CheckKind::Reach
+        }));
+        r.checks(false, &[]);
+        assert_eq!(r.combo(), "PP0", "one failure is not yet down");
+        // The confirmation comes a quarter interval later.
+        let a = r.at(r.now.0 + 50);
         assert!(a.contains(&MonitorAction::Check {
             vserver: 0,
             kind: CheckKind::Reach
@@ -1048,7 +1104,7 @@ mod tests {
         // The holder lets go; nobody answers any more.
         r.claimers[0] = 0;
         r.at(1500);
-        let a = r.checks(false, &[]);
+        let a = r.confirm(false, &[]);
         assert_eq!(r.combo(), "DD0");
         let round = request(&a).expect("new round");
         assert!(
@@ -1066,15 +1122,16 @@ mod tests {
     fn takeover_timeout_excludes_that_box() {
         let mut r = Rig::new(CONF);
         r.at(0);
-        let round = request(&r.checks(false, &[])).unwrap();
+        let round = request(&r.confirm(false, &[])).unwrap();
         for n in 0..3 {
             r.answer(n, round, if n == 2 { 100 } else { 10 });
         }
         assert_eq!(r.combo(), "PP0");
-        // Box 2 never claims: after takeover-timeout (1 s) a new round without it.
-        let a = r.at(999);
+        // Box 2 never claims: after takeover-timeout (1 s from the order
+        // at 50 ms) a new round without it.
+        let a = r.at(1049);
         assert!(request(&a).is_none());
-        let a = r.at(1000);
+        let a = r.at(1050);
         assert_eq!(r.combo(), "DD0");
         let round2 = request(&a).expect("new round after the timeout");
         assert!(round2 > round);
@@ -1089,7 +1146,7 @@ mod tests {
     fn failed_outcome_reassigns_at_once() {
         let mut r = Rig::new(CONF);
         r.at(0);
-        let round = request(&r.checks(false, &[])).unwrap();
+        let round = request(&r.confirm(false, &[])).unwrap();
         for n in 0..3 {
             r.answer(n, round, if n == 0 { 100 } else { 10 });
         }
@@ -1115,7 +1172,7 @@ mod tests {
     fn du0_alerts_once() {
         let mut r = Rig::new(CONF);
         r.at(0);
-        let a = r.checks(false, &[ORIGINAL]);
+        let a = r.confirm(false, &[ORIGINAL]);
         assert_eq!(r.combo(), "DU0");
         assert_eq!(alerts(&a), vec![VsAlert::ServiceDeadAddressAlive]);
         r.at(200);
@@ -1131,21 +1188,22 @@ mod tests {
         r.claimers[0] = 0;
         r.with(|m, now, v| m.handle_lost(now, 1, v));
         r.at(200);
-        let a = r.checks(false, &[MACS[1]]);
+        let a = r.confirm(false, &[MACS[1]]);
         assert_eq!(r.combo(), "DU0");
         assert!(
             request(&a).is_none() && alerts(&a).is_empty(),
             "fenced: no round, no alert: {a:?}"
         );
-        // Its kernel lifetime ran out: nobody answers. One result counts (urgent).
+        // Its kernel lifetime ran out: nobody answers, twice, the second
+        // time a quarter interval after the first (urgent).
         r.at(400);
-        let a = r.checks(false, &[]);
+        let a = r.confirm(false, &[]);
         assert_eq!(r.combo(), "DD0");
         assert!(request(&a).is_some());
     }
 
     #[test]
-    fn lost_holder_is_rechecked_at_once_and_one_failure_counts() {
+    fn lost_holder_is_rechecked_at_once_and_confirmed_soon() {
         let mut r = Rig::new(CONF);
         served_by(&mut r, 1);
         r.at(100);
@@ -1160,6 +1218,9 @@ mod tests {
             "{a:?}"
         );
         let a = r.checks(false, &[]);
+        assert!(request(&a).is_none(), "one lost ARP reply is not proof");
+        let mut a = r.at(r.now.0 + 50);
+        a.extend(r.checks(false, &[]));
         assert_eq!(r.combo(), "DD0");
         assert!(request(&a).is_some());
     }
@@ -1216,7 +1277,7 @@ mod tests {
         let mut r = Rig::new(CONF);
         r.volunteers = 0;
         r.at(0);
-        let a = r.checks(false, &[]);
+        let a = r.confirm(false, &[]);
         assert_eq!(alerts(&a), vec![VsAlert::NoVolunteer]);
     }
 
@@ -1224,7 +1285,7 @@ mod tests {
     fn round_cancelled_when_the_original_returns() {
         let mut r = Rig::new(CONF);
         r.at(0);
-        let round = request(&r.checks(false, &[])).unwrap();
+        let round = request(&r.confirm(false, &[])).unwrap();
         r.at(100);
         r.checks(true, &[ORIGINAL]);
         assert_eq!(r.combo(), "UU0");

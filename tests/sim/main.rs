@@ -20,6 +20,7 @@
 //! * then the boss is crashed: another box must act within
 //!   [`election_bound_ms`].
 
+mod vsim;
 mod vworld;
 mod world;
 
@@ -290,11 +291,35 @@ fn sim() {
             }
         }
     }
+    let mut failovers = Vec::new();
+    let mut moves = 0u64;
+    let mut excused = 0u64;
+    for seed in first..first + seeds {
+        let o = vsim::run_seed(seed);
+        moves += o.moves;
+        excused += o.excused;
+        if let (Some(ms), true) = (o.failover_ms, o.box_crash) {
+            failovers.push(ms);
+        }
+        if !o.violations.is_empty() {
+            violations += 1;
+            if violations <= 3 {
+                eprintln!(
+                    "sim: vserver seed {seed} FAILED: {:?}\n--- last events of vserver seed {seed} ---\n{}",
+                    o.violations, o.trace
+                );
+            } else {
+                eprintln!("sim: vserver seed {seed} FAILED: {:?}", o.violations);
+            }
+        }
+    }
     let max = elections.iter().copied().max().unwrap_or(0);
     let p99 = percentile(&mut elections, 0.99);
+    let f50 = percentile(&mut failovers, 0.5);
+    let f99 = percentile(&mut failovers, 0.99);
     eprintln!("sim: {:.1}s", started.elapsed().as_secs_f64());
     println!(
-        "sim: seeds={seeds} violations={violations} max_election_ms={max} p99_election_ms={p99}"
+        "sim: seeds={seeds} violations={violations} max_election_ms={max} p99_election_ms={p99} failover_p50_ms={f50} failover_p99_ms={f99} moves={moves} excused_dup_windows={excused}"
     );
     assert_eq!(
         violations, 0,
@@ -302,8 +327,48 @@ fn sim() {
     );
 }
 
+/// Fail-over (holder crash to another box claiming) at the default timers:
+/// hello 200 ms, dead 600 ms, check 200 ms, takeover timeout 3 s; 3 boxes ×
+/// 8 vservers, no other fault.
+fn failover_figures() {
+    let runs = env("SIM_FIGURE_RUNS", 200);
+    let t = vsim::Timers {
+        hello: 200,
+        dead: 600,
+        check: 200,
+        takeover: 3_000,
+    };
+    println!("fail-over at the default timers, 3 boxes x 8 vservers, {runs} runs each (ms: p50 / p99 / max)");
+    for crash_box in [true, false] {
+        let mut v = Vec::new();
+        for seed in 0..runs {
+            let o = vsim::run(2_000_000 + seed, 3, 8, t, false, crash_box);
+            assert!(
+                o.violations.is_empty(),
+                "seed {seed}: {:?}\n{}",
+                o.violations,
+                o.trace
+            );
+            v.extend(o.failover_ms);
+        }
+        let p50 = percentile(&mut v, 0.5);
+        let p99 = percentile(&mut v, 0.99);
+        let max = v.iter().copied().max().unwrap_or(0);
+        println!(
+            "  {:<28}: p50 {p50:>5}  p99 {p99:>5}  max {max:>5}  (bound {})",
+            if crash_box {
+                "box crash (kernel gone)"
+            } else {
+                "daemon killed (kernel lives)"
+            },
+            vsim::failover_bound_ms(t, !crash_box)
+        );
+    }
+}
+
 /// Election after a boss crash at hello 200 ms / dead 1 s, lease vs none.
 fn figures() {
+    failover_figures();
     let runs = env("SIM_FIGURE_RUNS", 200);
     println!("election after a boss crash, hello 200ms, dead 1s, {runs} runs each (ms: median / p99 / max)");
     for &n in &[3usize, 8, 32] {

@@ -68,6 +68,9 @@ use bongoyo::vserver::monitor::CheckKind;
 
 use super::world::{Rng, TRACE_LEN};
 
+/// ARP requests in one reachability probe (DESIGN section 4, layer 3).
+pub const ARP_TRIES: usize = 3;
+
 /// Kernel alias lifetime the shell sets (DESIGN section 4, layer 2).
 pub const LIFETIME_US: u64 = 1_000_000;
 
@@ -561,7 +564,9 @@ impl VWorld {
         }
         for k in 0..self.n() {
             if self.boxes[k].kernel.holds(vs, now) && self.linked(c, k) {
-                if !self.rng.chance(self.loss_pm) {
+                // The probe is several ARP requests: a holder goes unseen
+                // only if every exchange is lost.
+                if !(0..ARP_TRIES).all(|_| self.rng.chance(self.loss_pm)) {
                     macs.push(box_mac(k));
                 }
                 service |= self.boxes[k].kernel.service_ok[vs];

@@ -1,0 +1,375 @@
+//! Vserver scenarios: whole boxes ([`vworld::VWorld`]) under faults.
+//!
+//! Each scenario: 3..=8 boxes (one in twenty: up to 12) × 1..=8 vservers
+//! (one in four: up to 16), timers around the defaults, some vservers with
+//! an original host that dies (and sometimes comes back), then a fault phase
+//! (daemon kills, box crashes, pauses, partitions, asymmetric cuts, hold,
+//! graceful stops, service and self-check failures, failing hooks and
+//! aliases, loss, original hosts going and coming) for 6-20 s, then quiet.
+//! Besides the world's per-step invariants (a) and (b), checked:
+//!
+//! * **(c) liveness.** After the faults stop, every vserver is served within
+//!   [`served_bound_ms`]: if its original host is up, no kernel holds the
+//!   address (`failback auto`); otherwise exactly one kernel holds it and
+//!   that box claims it (UU1).
+//! * **(d) no flap.** From the moment the faults stop until the end of the
+//!   quiet period after (c), each vserver is taken over (an alias added) at
+//!   most once.
+//!
+//! Then the holder of vserver 0 is crashed (the whole box, or only its
+//! daemon on odd seeds) and the time until another box claims it is the
+//! fail-over time.
+
+use bongoyo::cluster::Control;
+use bongoyo::config::Fencing;
+use bongoyo::vserver::monitor::{DOWN_CONFIRM, GRACE_CHECKS};
+
+use super::converge_bound_ms;
+use super::vworld::{with_vservers, VWorld, LIFETIME_US};
+use super::world::{config, majority, Rng};
+
+/// Timers of one scenario.
+#[derive(Clone, Copy, Debug)]
+pub struct Timers {
+    pub hello: u64,
+    pub dead: u64,
+    pub check: u64,
+    pub takeover: u64,
+}
+
+/// After the faults stop, every vserver is served within this bound (ms):
+/// the cluster agrees again ([`converge_bound_ms`]); an orphan alias left by
+/// a killed or frozen daemon goes within two kernel lifetimes; a takeover
+/// started just before may run out its timeout; a verdict needs
+/// `DOWN_CONFIRM` checks, a dead holder `GRACE_CHECKS` more before it is
+/// told to release; then a volunteer round (one hello) and the takeover
+/// itself (hooks < 100 ms); twice, since a takeover ordered while the
+/// cluster settled may fail once (its box lost the lease meanwhile).
+pub fn served_bound_ms(t: Timers) -> u64 {
+    converge_bound_ms(t.hello, t.dead)
+        + 2 * LIFETIME_US / 1000
+        + t.takeover
+        + 2 * ((DOWN_CONFIRM as u64 + GRACE_CHECKS as u64 + 1) * t.check + t.hello + 200)
+}
+
+/// Holder crash to another box claiming, at these timers (ms): the loss is
+/// declared after `dead` plus a probe window (one hello), the re-check is
+/// urgent (one check round trip), a round (one hello), the takeover
+/// (hooks); a killed daemon's kernel holds the address up to two lifetimes
+/// after its last renewal, which overlaps the detection.
+pub fn failover_bound_ms(t: Timers, kernel_alive: bool) -> u64 {
+    let detect = t.dead + 2 * t.hello + t.check + 300;
+    if kernel_alive {
+        detect.max(2 * LIFETIME_US / 1000 + t.check) + t.hello + 2 * t.check + 300
+    } else {
+        detect + t.hello + 300
+    }
+}
+
+pub struct VOutcome {
+    pub violations: Vec<String>,
+    pub failover_ms: Option<u64>,
+    pub box_crash: bool,
+    pub moves: u64,
+    pub excused: u64,
+    pub trace: String,
+}
+
+/// Served now (see (c)).
+pub fn served(w: &VWorld, v: usize) -> bool {
+    let k = w.kernels(v);
+    if w.original_up[v] {
+        return k.is_empty();
+    }
+    k.len() == 1 && w.claimers(v) == k
+}
+
+pub fn all_served(w: &VWorld) -> bool {
+    (0..w.nv).all(|v| served(w, v))
+}
+
+/// The box serving vserver `v`, if one does.
+pub fn holder(w: &VWorld, v: usize) -> Option<usize> {
+    let k = w.kernels(v);
+    (k.len() == 1 && w.claimers(v) == k).then(|| k[0])
+}
+
+pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: bool) -> VOutcome {
+    let mut r = Rng(seed ^ 0x7653_0000);
+    let hooks = r.chance(500);
+    let cfg = with_vservers(
+        config(n, t.hello, t.dead, majority(n), Fencing::Lease),
+        nv,
+        t.check,
+        t.takeover,
+        hooks,
+    );
+    let mut w = VWorld::new(cfg, seed);
+    w.verbose = std::env::var("SIM_DEBUG").is_ok();
+    w.delay_min_us = r.range(100, 2_000);
+    w.delay_jitter_us = r.range(0, 5_000);
+    for v in 0..nv {
+        w.original_up[v] = faults && r.chance(250);
+    }
+    for i in 0..n {
+        w.start_at(i, r.range(0, 1_000) * 1000);
+    }
+    let mut pending: Vec<(u64, Heal)> = Vec::new();
+    let fault_end_ms = if faults {
+        2_000 + r.range(6_000, 20_000)
+    } else {
+        3_000
+    };
+    let mut now = r.range(1_500, 4_000);
+    while faults && now < fault_end_ms {
+        w.run_until(now * 1000);
+        pending.sort_by_key(|p| p.0);
+        let (due, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|p| p.0 <= now);
+        pending = rest;
+        for (_, h) in due {
+            h.apply(&mut w);
+        }
+        let x = r.below(n as u64) as usize;
+        let dur = r.range(300, 5_000);
+        let v = r.below(nv as u64) as usize;
+        match r.below(14) {
+            0 => {
+                w.crash_daemon(x);
+                pending.push((now + dur, Heal::Restart(x)));
+            }
+            1 => {
+                w.crash_box(x);
+                pending.push((now + dur, Heal::Restart(x)));
+            }
+            2 => {
+                w.pause(x);
+                pending.push((now + dur, Heal::Resume(x)));
+            }
+            3 => {
+                let groups = r.range(2, 3);
+                let g: Vec<usize> = (0..n).map(|_| r.below(groups) as usize).collect();
+                w.note_fault(0, format!("partition {g:?}"));
+                w.partition(&g);
+                pending.push((now + dur, Heal::Net));
+            }
+            4 => {
+                for _ in 0..r.range(1, n as u64) {
+                    let a = r.below(n as u64) as usize;
+                    let b = r.below(n as u64) as usize;
+                    w.set_cut(a, b, true);
+                }
+                pending.push((now + dur, Heal::Net));
+            }
+            5 => {
+                w.control(x, Control::Hold);
+                pending.push((now + dur, Heal::Unhold(x)));
+            }
+            6 => {
+                w.shutdown(x);
+                pending.push((now + 500, Heal::Stop(x)));
+            }
+            7 => {
+                w.boxes[x].kernel.service_ok[v] = false;
+                w.note_fault(x, format!("service v{v} sick"));
+                pending.push((now + dur, Heal::Service(x, v)));
+            }
+            8 => w.hook_fail_pm = r.range(0, 300),
+            9 => w.alias_fail_pm = r.range(0, 300),
+            10 => w.loss_pm = r.range(0, 200),
+            11 => {
+                w.original_up[v] = !w.original_up[v];
+                w.note_fault(0, format!("original v{v} up={}", w.original_up[v]));
+            }
+            _ => {
+                // The holder of a vserver dies: the case worth hammering.
+                if let Some(h) = holder(&w, v) {
+                    if r.chance(500) {
+                        w.crash_box(h);
+                    } else {
+                        w.crash_daemon(h);
+                    }
+                    pending.push((now + dur, Heal::Restart(h)));
+                }
+            }
+        }
+        now += r.range(200, 2_500);
+    }
+    w.run_until(fault_end_ms * 1000);
+    for (_, h) in pending {
+        h.apply(&mut w);
+    }
+    for i in 0..n {
+        w.resume(i);
+        if !w.up(i) {
+            w.start_at(i, w.now_us + 1);
+        }
+        if w.boxes[i].held {
+            w.control(i, Control::Resume);
+        }
+        for v in 0..nv {
+            w.boxes[i].kernel.service_ok[v] = true;
+        }
+    }
+    w.heal();
+    w.loss_pm = 0;
+    w.hook_fail_pm = 0;
+    w.alias_fail_pm = 0;
+    w.note_fault(0, "faults stop".into());
+    let before: Vec<u32> = (0..nv)
+        .map(|v| w.boxes.iter().map(|b| b.takeovers[v]).sum())
+        .collect();
+    let bound = served_bound_ms(t);
+    let start = w.now_us;
+    let mut ok = false;
+    while w.now_us < start + bound * 1000 {
+        w.run_for_ms(5);
+        if all_served(&w) {
+            ok = true;
+            break;
+        }
+    }
+    if !ok {
+        let bad: Vec<String> = (0..nv)
+            .filter(|&v| !served(&w, v))
+            .map(|v| {
+                format!(
+                    "v{v} kernels={:?} claimers={:?} owners={:?} original={}",
+                    w.kernels(v),
+                    w.claimers(v),
+                    w.owners(v),
+                    w.original_up[v]
+                )
+            })
+            .collect();
+        w.violation(format!(
+            "(c) not served {bound}ms after the faults stopped: {bad:?}"
+        ));
+    }
+    // Quiet: nothing moves any more.
+    w.run_for_ms(3_000 + 2 * t.check);
+    for (v, &was) in before.iter().enumerate() {
+        let after: u32 = w.boxes.iter().map(|b| b.takeovers[v]).sum();
+        if after - was > 1 {
+            w.violation(format!(
+                "(d) v{v} taken over {} times after the faults stopped",
+                after - was
+            ));
+        }
+        if ok && !served(&w, v) {
+            w.violation(format!("(c) v{v} not served in the quiet after"));
+        }
+    }
+    // Fail-over: crash the holder of a vserver some box serves.
+    let mut failover_ms = None;
+    if let Some((v, h)) = (0..nv).find_map(|v| holder(&w, v).map(|h| (v, h))) {
+        w.run_for_ms(r.range(0, t.hello));
+        if crash_box {
+            w.crash_box(h);
+        } else {
+            w.crash_daemon(h);
+        }
+        let start = w.now_us;
+        let limit = 10 * failover_bound_ms(t, !crash_box);
+        while w.now_us < start + limit * 1000 {
+            w.run_for_ms(1);
+            if w.claimers(v).iter().any(|&x| x != h) {
+                failover_ms = Some((w.now_us - start) / 1000);
+                break;
+            }
+        }
+        if failover_ms.is_none() && std::env::var("SIM_DEBUG").is_ok() {
+            let b = w.acting();
+            let e = b
+                .first()
+                .and_then(|&b| w.boxes[b].node.as_ref().unwrap().vservers().get(v).cloned());
+            eprintln!(
+                "v{v} holder {h} kernels={:?} claimers={:?} acting={b:?} entry={e:?} lifetime_phase={}",
+                w.kernels(v),
+                w.claimers(v),
+                w.boxes[h].kernel.phase_us
+            );
+        }
+        match failover_ms {
+            None => w.violation(format!("no fail-over of v{v} after box {h} crashed")),
+            Some(ms) if ms > failover_bound_ms(t, !crash_box) => w.violation(format!(
+                "fail-over of v{v} took {ms}ms > bound {}ms",
+                failover_bound_ms(t, !crash_box)
+            )),
+            _ => {}
+        }
+    }
+    let moves = w
+        .boxes
+        .iter()
+        .flat_map(|b| b.takeovers.iter())
+        .map(|&x| x as u64)
+        .sum();
+    let trace = format!(
+        "n={n} nv={nv} {t:?} hooks={hooks} crash_box={crash_box}\n{}",
+        w.first_trace
+    );
+    VOutcome {
+        violations: w.violations,
+        failover_ms,
+        box_crash: crash_box,
+        moves,
+        excused: w.excused_windows,
+        trace,
+    }
+}
+
+/// A random scenario from a seed.
+pub fn run_seed(seed: u64) -> VOutcome {
+    let mut r = Rng(seed.wrapping_mul(31) ^ 0x5e7);
+    let n = if r.chance(50) {
+        r.range(9, 12)
+    } else {
+        r.range(3, 8)
+    } as usize;
+    let nv = if r.chance(250) {
+        r.range(8, 16)
+    } else {
+        r.range(1, 8)
+    } as usize;
+    let hello = r.range(100, 300);
+    let t = Timers {
+        hello,
+        dead: hello * r.range(3, 5),
+        check: r.range(100, 400),
+        takeover: r.range(1_500, 4_000),
+    };
+    run(seed, n, nv, t, true, seed % 2 == 0)
+}
+
+enum Heal {
+    Restart(usize),
+    Resume(usize),
+    Unhold(usize),
+    Stop(usize),
+    Service(usize, usize),
+    Net,
+}
+
+impl Heal {
+    fn apply(self, w: &mut VWorld) {
+        match self {
+            Heal::Restart(x) => {
+                if !w.up(x) {
+                    w.start_at(x, w.now_us + 1);
+                }
+            }
+            Heal::Resume(x) => w.resume(x),
+            Heal::Unhold(x) => w.control(x, Control::Resume),
+            Heal::Stop(x) => {
+                // The shell exits once everything is released (or its own
+                // deadline passed); an init system starts it again.
+                w.crash_daemon(x);
+                w.start_at(x, w.now_us + 200_000);
+            }
+            Heal::Service(x, v) => {
+                w.boxes[x].kernel.service_ok[v] = true;
+            }
+            Heal::Net => w.heal(),
+        }
+    }
+}
