@@ -406,6 +406,7 @@ impl Node {
     fn with_view(&mut self, now: Instant, f: impl FnOnce(&mut Monitor, Instant, &View<'_>)) {
         let mut volunteers = 0u32;
         let mut lost = 0u32;
+        let mut unknown = 0u32;
         let mut macs = [[0u8; 6]; MAX_NODES];
         for n in 0..self.nodes {
             let state = self.core.member(n);
@@ -416,6 +417,15 @@ impl Node {
             }
             if state == MemberState::Lost {
                 lost |= 1 << n;
+            }
+            // Never heard, and not proven to hold no valid lease: it may
+            // hold anything (see `View::unknown`).
+            if n != self.me
+                && !self.fencing_none
+                && state == MemberState::Unknown
+                && self.core.lease_lapsed_at(n).is_none()
+            {
+                unknown |= 1 << n;
             }
             macs[n as usize] = if n == self.me {
                 self.core.mac()
@@ -452,6 +462,7 @@ impl Node {
             list,
             macs: &macs[..self.nodes as usize],
             lost,
+            unknown,
             generation: self.core.generation(),
         };
         f(&mut self.monitor, now, &view);

@@ -254,7 +254,24 @@ impl Core {
                         self.start_probe(p, now);
                     }
                 }
-                MemberState::Unknown => {}
+                MemberState::Unknown => {
+                    // Never heard since this box started: its claims are
+                    // unknown, so its holding lease must be proven lapsed
+                    // before the boss may give away anything (it may hold a
+                    // vserver, heard by others but not by us: an asymmetric
+                    // cut). Probe like a lost box once we have listened for
+                    // one dead interval, every hello until proven.
+                    let peer = &self.peers[p];
+                    if peer.lapsed.is_none() {
+                        if peer.probe_until.is_some_and(|u| now >= u) {
+                            self.finish_probe(p, now);
+                        } else if peer.probe_until.is_none()
+                            && now >= peer.next_probe.unwrap_or(self.started + ms(self.t.dead))
+                        {
+                            self.start_probe(p, now);
+                        }
+                    }
+                }
             }
             if let (MemberState::Lost, Some(at)) = (self.peers[p].state, self.peers[p].lost_at) {
                 let lost_for = now.saturating_since(at).as_millis() as u64;
@@ -295,6 +312,11 @@ impl Core {
                     (a, b) => a.or(b),
                 }
             }
+            MemberState::Unknown if peer.lapsed.is_none() => Some(
+                peer.probe_until
+                    .or(peer.next_probe)
+                    .unwrap_or(self.started + ms(self.t.dead)),
+            ),
             MemberState::Unknown => None,
         }
     }
@@ -303,7 +325,12 @@ impl Core {
         self.nonce = self.nonce.wrapping_add(1);
         let nonce = self.nonce;
         let n = self.n as usize;
-        let me_far = now.saturating_since(self.peers[p].heard).as_millis() as u64 >= self.t.block;
+        // Never heard: this box has not heard it since it started.
+        let heard = match self.peers[p].state {
+            MemberState::Unknown => self.started,
+            _ => self.peers[p].heard,
+        };
+        let me_far = now.saturating_since(heard).as_millis() as u64 >= self.t.block;
         {
             let peer = &mut self.peers[p];
             peer.probe_nonce = nonce;
@@ -324,7 +351,7 @@ impl Core {
         let mut asked = 0;
         for k in 0..n {
             let h = (nonce as usize + k) % n;
-            if h == p || h == self.me as usize || self.peers[h].state != MemberState::Alive {
+            if h == p || h == self.me as usize || !self.peers[h].state.is_live() {
                 continue;
             }
             self.send(

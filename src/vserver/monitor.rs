@@ -69,6 +69,12 @@ pub struct View<'a> {
     pub macs: &'a [[u8; 6]],
     /// Bit `n`: node `n` is lost.
     pub lost: u32,
+    /// Bit `n`: node `n` has never been heard by this box and its holding
+    /// lease is not proven lapsed. It may hold a vserver with a lease that
+    /// others keep alive (an asymmetric cut: it hears us, we do not hear it),
+    /// so no vserver is given away while any such box remains (the cluster
+    /// core probes it until the lapse is proven).
+    pub unknown: u32,
     /// The boss's generation (orders carry it).
     pub generation: u32,
 }
@@ -670,6 +676,8 @@ impl Monitor {
                     // next check: answers do not change faster than that,
                     // and the boss answering itself would spin.
                     Phase::Idle if now < v.round_after => {}
+                    // A box we never heard may hold it (see `View::unknown`).
+                    Phase::Idle if view.unknown != 0 => {}
                     Phase::Idle => {
                         let mut asked = view.volunteers;
                         for n in 0..MAX_NODES {
@@ -893,6 +901,7 @@ mod tests {
         m: Monitor,
         claimers: [u32; 1],
         lost: u32,
+        unknown: u32,
         volunteers: u32,
         now: Instant,
         log: std::vec::Vec<MonitorAction>,
@@ -905,6 +914,7 @@ mod tests {
                 m: Monitor::new(&cfg, Instant(0)),
                 claimers: [0],
                 lost: 0,
+                unknown: 0,
                 volunteers: 0b111,
                 now: Instant(0),
                 log: vec![],
@@ -917,6 +927,7 @@ mod tests {
                 list: &LIST,
                 macs: &MACS,
                 lost: self.lost,
+                unknown: self.unknown,
                 generation: 4,
             }
         }
@@ -943,6 +954,7 @@ mod tests {
                 list: &LIST,
                 macs: &MACS,
                 lost: self.lost,
+                unknown: self.unknown,
                 generation: 4,
             };
             f(&mut self.m, self.now, &view);
@@ -1270,6 +1282,24 @@ mod tests {
         let a = r.checks(true, &[MACS[2], ORIGINAL]);
         assert!(releases(&a).is_empty());
         assert_eq!(alerts(&a), vec![VsAlert::OriginalIsBack]);
+    }
+
+    #[test]
+    fn a_box_never_heard_blocks_reassignment() {
+        // Box 2 was never heard and its lease is not proven lapsed: it may
+        // hold the address behind an asymmetric cut. No round until proven.
+        let mut r = Rig::new(CONF);
+        r.unknown = 0b100;
+        let mut a = r.at(0);
+        a.extend(r.checks(false, &[]));
+        a.extend(r.at(100));
+        a.extend(r.checks(false, &[]));
+        assert_eq!(r.combo(), "DD0");
+        assert!(request(&a).is_none(), "{a:?}");
+        r.unknown = 0;
+        let mut a = r.at(400);
+        a.extend(r.checks(false, &[]));
+        assert!(request(&a).is_some(), "proven: the round starts");
     }
 
     #[test]
