@@ -418,11 +418,15 @@ impl Node {
             if state == MemberState::Lost {
                 lost |= 1 << n;
             }
-            // Never heard, and not proven to hold no valid lease: it may
+            // Not heard now (never, or not lately), and not proven to hold
+            // no valid lease: its claims are unknown or stale, so it may
             // hold anything (see `View::unknown`).
             if n != self.me
                 && !self.fencing_none
-                && state == MemberState::Unknown
+                && matches!(
+                    state,
+                    MemberState::Unknown | MemberState::Suspect | MemberState::Lost
+                )
                 && self.core.lease_lapsed_at(n).is_none()
             {
                 unknown |= 1 << n;

@@ -262,7 +262,7 @@ impl Core {
                     // cut). Probe like a lost box once we have listened for
                     // one dead interval, every hello until proven.
                     let peer = &self.peers[p];
-                    if peer.lapsed.is_none() {
+                    {
                         if peer.probe_until.is_some_and(|u| now >= u) {
                             self.finish_probe(p, now);
                         } else if peer.probe_until.is_none()
@@ -312,12 +312,11 @@ impl Core {
                     (a, b) => a.or(b),
                 }
             }
-            MemberState::Unknown if peer.lapsed.is_none() => Some(
+            MemberState::Unknown => Some(
                 peer.probe_until
                     .or(peer.next_probe)
                     .unwrap_or(self.started + ms(self.t.dead)),
             ),
-            MemberState::Unknown => None,
         }
     }
 
@@ -378,6 +377,11 @@ impl Core {
         peer.probe_until = None;
         if peer.far as u32 + peer.me_far as u32 >= need {
             peer.lapsed = Some(peer.probe_sent);
+        } else if peer.proxy.is_some() {
+            // Someone still hears it: it may have renewed its lease (and
+            // taken a vserver from another boss) since an earlier proof. A
+            // proof holds only for the instant it was made.
+            peer.lapsed = None;
         }
         if peer.state == MemberState::Suspect {
             if let Some(ago) = peer.proxy {
@@ -392,10 +396,11 @@ impl Core {
             r.losses = r.losses.saturating_add(1);
             r.alerted = false;
         }
-        // Keep asking about a lost box, every hello, until its lease is
-        // proven lapsed.
+        // Keep asking about a lost box: every hello until its lease is
+        // proven lapsed, then every dead interval, so a box others still
+        // hear (a one-way cut) is noticed and its proof withdrawn.
         peer.next_probe = if peer.lapsed.is_some() {
-            None
+            Some(now + ms(self.t.dead))
         } else {
             Some(now + ms(self.t.hello))
         };

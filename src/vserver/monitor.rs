@@ -69,9 +69,10 @@ pub struct View<'a> {
     pub macs: &'a [[u8; 6]],
     /// Bit `n`: node `n` is lost.
     pub lost: u32,
-    /// Bit `n`: node `n` has never been heard by this box and its holding
-    /// lease is not proven lapsed. It may hold a vserver with a lease that
-    /// others keep alive (an asymmetric cut: it hears us, we do not hear it),
+    /// Bit `n`: this box does not hear node `n` now (never heard, suspect
+    /// or lost) and its holding lease is not proven lapsed. Its claims are
+    /// unknown or stale, and it may hold a vserver with a lease that others
+    /// keep alive (a one-way cut, or a lease renewed after an earlier proof),
     /// so no vserver is given away while any such box remains (the cluster
     /// core probes it until the lapse is proven).
     pub unknown: u32,
