@@ -849,18 +849,17 @@ fn combo_of(v: &Vs, claim: u32) -> Combo {
 }
 
 /// A takeover did not complete: back to DD0 without that box for a while.
+/// The box may have got as far as adding the address (or have died with it
+/// up, its kernel answering until the lifetime runs out), so nothing is
+/// assumed: both verdicts start over and are checked at once. An address
+/// still answered by that box, now lost, is then fenced like any other.
 fn fail_takeover(v: &mut Vs, now: Instant, node: NodeId) {
     v.excluded_until[node as usize] = now + v.takeover_timeout * EXCLUDE_TIMEOUTS;
     v.phase = Phase::Idle;
     v.holder = None;
-    v.service = Verdict {
-        state: Tri::Down,
-        failures: DOWN_CONFIRM,
-    };
-    v.reach = Verdict {
-        state: Tri::Down,
-        failures: DOWN_CONFIRM,
-    };
+    v.service = Verdict::PENDING;
+    v.reach = Verdict::PENDING;
+    v.next_check = now;
 }
 
 fn release(
@@ -1145,6 +1144,10 @@ mod tests {
         let a = r.at(1049);
         assert!(request(&a).is_none());
         let a = r.at(1050);
+        // Nothing is assumed about the address (box 2 may have it up):
+        // checked at once, then a new round.
+        assert!(request(&a).is_none());
+        let a = r.confirm(false, &[]);
         assert_eq!(r.combo(), "DD0");
         let round2 = request(&a).expect("new round after the timeout");
         assert!(round2 > round);
@@ -1156,7 +1159,7 @@ mod tests {
     }
 
     #[test]
-    fn failed_outcome_reassigns_at_once() {
+    fn failed_outcome_reassigns_after_a_fresh_check() {
         let mut r = Rig::new(CONF);
         r.at(0);
         let round = request(&r.confirm(false, &[])).unwrap();
@@ -1164,6 +1167,8 @@ mod tests {
             r.answer(n, round, if n == 0 { 100 } else { 10 });
         }
         let a = r.with(|m, now, v| m.handle_outcome(now, 0, 0, round, false, v));
+        assert!(request(&a).is_none(), "the address is checked first: {a:?}");
+        let a = r.confirm(false, &[]);
         assert!(request(&a).is_some(), "{a:?}");
     }
 
