@@ -289,15 +289,23 @@ impl Node {
 
     /// Graceful stop (SIGTERM): release everything this box holds. The shell
     /// exits once [`Node::stopped`] is true (or after its own deadline).
+    ///
+    /// The box also goes on hold, which it announces: a boss steps down at
+    /// once and its successor is elected without waiting for `dead`.
     pub fn shutdown(&mut self, now: Instant) {
         self.stopping = true;
         self.holder.release_all(now);
+        self.core.handle_control(now, Control::Hold);
         self.pump(now);
     }
 
     /// True once a shutdown has released everything.
     pub fn stopped(&self) -> bool {
-        self.stopping && (0..self.nvs).all(|v| !self.holder.busy(v as VsId))
+        // ...and a hello has told the others it no longer claims anything,
+        // so the boss reassigns at once instead of waiting for `dead`.
+        self.stopping
+            && (0..self.nvs).all(|v| !self.holder.busy(v as VsId))
+            && self.core.claims_announced()
     }
 
     /// This box's health (0 = hold), from load and memory checks.

@@ -529,6 +529,7 @@ impl Core {
         }
         self.seq = self.seq.wrapping_add(1).max(1);
         let seq = self.seq;
+        self.announced_claims = self.claims;
         self.remember_sent(seq, now);
         let endorse = if now >= self.endorse_from {
             self.boss

@@ -168,6 +168,8 @@ pub struct Core {
     joining_until: Instant,
     /// A role or boss change wants an early hello.
     want_hello: bool,
+    /// The claims the newest hello carried.
+    announced_claims: u64,
     /// As claimant: saw a quorum at some point, and when last.
     had_quorum: bool,
     quorum_seen_at: Instant,
@@ -254,6 +256,7 @@ impl Core {
             health: 100,
             joining_until: now + ms(t.dead),
             want_hello: false,
+            announced_claims: 0,
             had_quorum: false,
             quorum_seen_at: now,
             seq: 0,
@@ -478,13 +481,29 @@ impl Core {
 
     /// Set the vservers this box claims (bit per vserver) and its suitability
     /// for each, announced in the next hellos (the vserver layer's input).
+    ///
+    /// A change goes out in an early hello (at most four per interval), so
+    /// the boss learns of a takeover or a release at once.
     pub fn set_claims(&mut self, claims: u64, suitability: &[u8]) {
+        if claims != self.claims {
+            let early = self
+                .last_hello
+                .map_or(self.now, |l| l + ms(self.t.hello / 4));
+            if early < self.next_hello {
+                self.next_hello = early.max(self.now);
+            }
+        }
         self.claims = claims;
         self.suitability.clear();
         for &s in suitability.iter().take(MAX_VSERVERS) {
             // Cannot fail: at most MAX_VSERVERS items after `take`.
             let _ = self.suitability.push(s);
         }
+    }
+
+    /// True when the newest hello sent carried this box's current claims.
+    pub fn claims_announced(&self) -> bool {
+        self.announced_claims == self.claims
     }
 
     /// Set the vserver table the boss streams to its deputies every hello.

@@ -621,7 +621,21 @@ impl Monitor {
                     v.next_check = now;
                 }
             }
-            Phase::Round(_) | Phase::Idle => {}
+            // The holder stopped claiming without being told (a graceful
+            // stop or `bongoyo hold` released it): check at once rather than
+            // at the next interval, so the hand-over gap stays near one
+            // takeover. A lost holder's claim ends through its lease proof
+            // instead (`handle_lost`).
+            Phase::Idle => {
+                if let Some(h) = v.holder {
+                    if claim & bit(h) == 0 && view.lost & bit(h) == 0 && !v.urgent {
+                        v.holder = None;
+                        v.urgent = true;
+                        v.next_check = now;
+                    }
+                }
+            }
+            Phase::Round(_) => {}
         }
 
         let combo = combo_of(v, claim);
