@@ -278,6 +278,9 @@ struct Vs {
     since: Instant,
     alerted: bool,
     last_release: Option<Instant>,
+    /// The holder's claim has been seen since it became the holder (a
+    /// takeover may still be under way otherwise).
+    holder_claimed: bool,
     /// No volunteer round before this (one found nobody).
     round_after: Instant,
     // Configuration.
@@ -316,6 +319,7 @@ impl Monitor {
                 since: now,
                 alerted: false,
                 last_release: None,
+                holder_claimed: false,
                 round_after: now,
                 check: v.check,
                 takeover_timeout: v.takeover_timeout,
@@ -366,10 +370,21 @@ impl Monitor {
     pub fn restore(&mut self, now: Instant, entries: &[VsEntry]) {
         for (v, e) in self.vs.iter_mut().zip(entries) {
             v.holder = e.holder;
+            v.holder_claimed = false;
             v.service = Verdict::PENDING;
             v.reach = Verdict::PENDING;
             v.urgent = true;
             v.next_check = now;
+            // A takeover the previous term ordered may still be under way:
+            // give it its whole timeout rather than take the silence of an
+            // address not aliased yet for a dead vserver.
+            if let (Some(node), b"PP0") = (e.holder, &e.combo) {
+                v.phase = Phase::Takeover {
+                    node,
+                    round: e.round,
+                    deadline: now + v.takeover_timeout,
+                };
+            }
             for n in 0..MAX_NODES {
                 if e.excluded & (1 << n) != 0 {
                     v.excluded_until[n] = now + v.takeover_timeout * EXCLUDE_TIMEOUTS;
@@ -594,6 +609,7 @@ impl Monitor {
                     // It claims: the takeover is done; check it at once.
                     v.phase = Phase::Idle;
                     v.holder = Some(node);
+                    v.holder_claimed = true;
                     v.service = Verdict::PENDING;
                     v.reach = Verdict::PENDING;
                     v.next_check = now;
@@ -628,7 +644,10 @@ impl Monitor {
             // instead (`handle_lost`).
             Phase::Idle => {
                 if let Some(h) = v.holder {
-                    if claim & bit(h) == 0 && view.lost & bit(h) == 0 && !v.urgent {
+                    if claim & bit(h) != 0 {
+                        v.holder_claimed = true;
+                    } else if v.holder_claimed && view.lost & bit(h) == 0 && !v.urgent {
+                        v.holder_claimed = false;
                         v.holder = None;
                         v.urgent = true;
                         v.next_check = now;
