@@ -523,6 +523,22 @@ mod tests {
     use super::*;
     use mio::{Events, Poll};
 
+    /// Run the loop (bounded: 50 turns of 20 ms) until a result is done.
+    fn wait_done(poll: &mut Poll, w: &mut Work) -> Option<Done> {
+        let mut events = Events::with_capacity(8);
+        for _ in 0..50 {
+            if let Some(d) = w.poll_done() {
+                return Some(d);
+            }
+            poll.poll(&mut events, Some(Duration::from_millis(20)))
+                .unwrap();
+            for e in events.iter() {
+                w.ready(poll.registry(), e.token());
+            }
+        }
+        None
+    }
+
     #[test]
     fn refused_and_timed_out_connects_are_failures() {
         let mut poll = Poll::new().unwrap();
@@ -539,19 +555,7 @@ mod tests {
             SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
             Duration::from_secs(1),
         );
-        let mut events = Events::with_capacity(8);
-        let mut got = None;
-        for _ in 0..50 {
-            if let Some(d) = w.poll_done() {
-                got = Some(d);
-                break;
-            }
-            poll.poll(&mut events, Some(Duration::from_millis(20)))
-                .unwrap();
-            for e in events.iter() {
-                w.ready(poll.registry(), e.token());
-            }
-        }
+        let got = wait_done(&mut poll, &mut w);
         let d = got.expect("a result");
         assert_eq!((d.purpose, d.ok), (Purpose::Service(0), false));
         assert_eq!(w.in_flight(), (0, 0));
@@ -571,19 +575,7 @@ mod tests {
             SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
             Duration::from_secs(1),
         );
-        let mut events = Events::with_capacity(8);
-        let mut got = None;
-        for _ in 0..50 {
-            if let Some(d) = w.poll_done() {
-                got = Some(d);
-                break;
-            }
-            poll.poll(&mut events, Some(Duration::from_millis(20)))
-                .unwrap();
-            for e in events.iter() {
-                w.ready(poll.registry(), e.token());
-            }
-        }
+        let got = wait_done(&mut poll, &mut w);
         assert_eq!(
             got.map(|d| (d.purpose, d.ok)),
             Some((Purpose::SelfCheck(3), true))
