@@ -30,6 +30,10 @@ pub struct Round {
     answered: u32,
     /// Score per node (valid where `answered`).
     score: [u8; MAX_NODES],
+    /// Bit `n`: node `n` is willing (suitability above 0).
+    willing: u32,
+    /// Vservers each node already holds (breaks score ties toward the idle).
+    holding: [u8; MAX_NODES],
 }
 
 impl Round {
@@ -41,6 +45,8 @@ impl Round {
             asked,
             answered: 0,
             score: [0; MAX_NODES],
+            willing: 0,
+            holding: [0; MAX_NODES],
         }
     }
 
@@ -57,6 +63,10 @@ impl Round {
         self.answered |= bit;
         let penalty = LOAD_PENALTY.saturating_mul(holding);
         self.score[from as usize] = suitability.min(100).saturating_sub(penalty);
+        self.holding[from as usize] = holding;
+        if suitability > 0 {
+            self.willing |= bit;
+        }
         true
     }
 
@@ -65,8 +75,11 @@ impl Round {
         self.answered == self.asked || now >= self.deadline
     }
 
-    /// The winner: highest score above 0, ties broken by `list` order (best
-    /// first). Boxes not on the list lose ties to those on it.
+    /// The winner among the willing (suitability above 0): highest score,
+    /// then fewer vservers held, then `list` order (best first; boxes not on
+    /// the list lose ties to those on it). A willing box whose load penalty
+    /// ate its whole score still wins when nobody scores higher: a box that
+    /// already holds ten vservers is busy, not unsuitable.
     pub fn winner(&self, list: &[NodeId]) -> Option<NodeId> {
         let rank = |n: usize| {
             list.iter()
@@ -74,10 +87,11 @@ impl Round {
                 .unwrap_or(MAX_NODES)
         };
         (0..MAX_NODES)
-            .filter(|&n| self.answered & (1 << n) != 0 && self.score[n] > 0)
+            .filter(|&n| self.answered & self.willing & (1 << n) != 0)
             .max_by(|&a, &b| {
                 self.score[a]
                     .cmp(&self.score[b])
+                    .then(self.holding[b].cmp(&self.holding[a]))
                     .then(rank(b).cmp(&rank(a)))
             })
             .map(|n| n as NodeId)
@@ -118,9 +132,22 @@ mod tests {
         assert!(!r.answer(2, 0, 100, 0), "other round");
         assert!(!r.answer(1, 40, 100, 0), "index out of range");
         r.answer(1, 0, 0, 0);
-        r.answer(1, 1, 5, 1); // 5 - 10 saturates to 0
-        assert_eq!(r.winner(&LIST), None);
+        assert_eq!(r.winner(&LIST), None, "suitability 0 never volunteers");
         assert!(!r.answer(1, 0, 100, 0), "second answer ignored");
+    }
+
+    #[test]
+    fn a_busy_box_is_still_a_volunteer() {
+        // Found by the simulator: 15 vservers on two boxes, each holding 10,
+        // scored 100 - 10 x 10 = 0 and nobody took the 15th.
+        let mut r = Round::new(1, 0b011, Instant(1000));
+        r.answer(1, 0, 100, 10);
+        r.answer(1, 1, 100, 11);
+        assert_eq!(r.winner(&LIST), Some(0), "the less loaded box");
+        let mut r = Round::new(2, 0b011, Instant(1000));
+        r.answer(2, 0, 5, 1); // 5 - 10 saturates to 0, still willing
+        r.answer(2, 1, 0, 0);
+        assert_eq!(r.winner(&LIST), Some(0));
     }
 
     #[test]
