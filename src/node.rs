@@ -394,10 +394,27 @@ impl Node {
         }
     }
 
+    /// The lease holds and is being renewed: the hello it counts from was
+    /// sent at most 2¼ hellos ago. In steady state a hello is acknowledged
+    /// in the others' next hellos, so the newest acknowledged one is at most
+    /// two intervals plus two delays old. An older one means the box's
+    /// acknowledgements stopped coming (it is cut off, or was until a moment
+    /// ago): its lease will likely lapse during a takeover, and it would give
+    /// the address up again at once (a flap the simulator found, twice).
+    fn lease_fresh(&self, now: Instant) -> bool {
+        let t = self.core.timers();
+        let fresh = t.lease.saturating_sub(2 * t.hello + t.hello / 4);
+        match self.core.lease_until() {
+            Some(u) => now + Duration::from_millis(fresh) < u,
+            None => self.fencing_none,
+        }
+    }
+
     fn answer(&self, now: Instant, vserver: VsId, round: u32) -> Answer {
         // A box without a valid lease would refuse the order at once: it
         // must not win the round (the boss answering itself would loop).
-        let suitability = if self.core.on_hold() || self.stopping || !self.lease_ok(now) {
+        // One whose lease is about to lapse would take over and give up.
+        let suitability = if self.core.on_hold() || self.stopping || !self.lease_fresh(now) {
             0
         } else {
             self.suitability.get(vserver as usize).copied().unwrap_or(0)

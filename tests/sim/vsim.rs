@@ -1,6 +1,6 @@
 //! Vserver scenarios: whole boxes ([`vworld::VWorld`]) under faults.
 //!
-//! Each scenario: 3..=8 boxes (one in twenty: up to 12) × 1..=8 vservers
+//! Each scenario: 3..=8 boxes (one in twenty: up to 12) × 8 vservers
 //! (one in four: up to 16), timers around the defaults, some vservers with
 //! an original host that dies (and sometimes comes back), then a fault phase
 //! (daemon kills, box crashes, pauses, partitions, asymmetric cuts, hold,
@@ -106,6 +106,7 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
     );
     let mut w = VWorld::new(cfg, seed);
     w.verbose = std::env::var("SIM_DEBUG").is_ok();
+    w.dump = std::env::var("SIM_DUMP").is_ok();
     w.delay_min_us = r.range(100, 2_000);
     w.delay_jitter_us = r.range(0, 5_000);
     for v in 0..nv {
@@ -326,11 +327,10 @@ pub fn run_seed(seed: u64) -> VOutcome {
     } else {
         r.range(3, 8)
     } as usize;
-    let nv = if r.chance(250) {
-        r.range(8, 16)
-    } else {
-        r.range(1, 8)
-    } as usize;
+    // At least 8 vservers (issue 5 asks for 3 boxes x 8 at the least): many
+    // vservers on few boxes is where rounds, load spreading and hand-overs
+    // interleave; one scenario in four has up to 16.
+    let nv = if r.chance(250) { r.range(9, 16) } else { 8 } as usize;
     let hello = r.range(100, 300);
     let t = Timers {
         hello,

@@ -242,6 +242,8 @@ pub struct VWorld {
     excused_now: Vec<bool>,
     /// Record every output in the trace (slower; for failing seeds).
     pub verbose: bool,
+    /// Print every trace event as it happens (`SIM_DUMP=1`, one seed).
+    pub dump: bool,
 }
 
 impl VWorld {
@@ -297,6 +299,7 @@ impl VWorld {
             excused_windows: 0,
             excused_now: vec![false; nv],
             verbose: false,
+            dump: false,
         }
     }
 
@@ -351,6 +354,9 @@ impl VWorld {
     }
 
     fn note(&mut self, node: usize, kind: VTrace) {
+        if self.dump {
+            eprintln!("{:>12}us box{node} {kind:?}", self.now_us);
+        }
         if self.trace.len() == TRACE_LEN {
             self.trace.pop_front();
         }
