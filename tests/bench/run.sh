@@ -57,6 +57,13 @@ trap - EXIT
 say
 bash tests/bench/failover.sh "$sum"
 
+say
+say "## Simulator: fail-over and election at the default timers (virtual time, no machine noise)"
+# The real core on the deterministic simulator: holder crash to another box
+# claiming (3 boxes x 8 vservers), and election after a boss crash.
+SIM_FIGURES=1 SIM_FIGURE_RUNS=${SIM_FIGURE_RUNS:-200} cargo test --locked --test sim -- --nocapture 2>/dev/null \
+  | grep -E '^(fail-over|election|  )' | tee -a "$sum"
+
 if [ -x tests/bench/more.sh ]; then
   bash tests/bench/more.sh "$sum"
 fi

@@ -211,6 +211,11 @@ pub struct VBox {
     pub hidden_orphan: bool,
     /// Per vserver: successful `AddAlias` count (moves).
     pub takeovers: Vec<u32>,
+    /// Per vserver: successful `AddAlias` count of takeovers begun (first
+    /// step) at or after [`VWorld::quiet_since`].
+    pub quiet_takeovers: Vec<u32>,
+    /// Per vserver: when the takeover under way began (its first step).
+    taking_since: Vec<Option<u64>>,
 }
 
 pub struct VWorld {
@@ -244,6 +249,8 @@ pub struct VWorld {
     pub verbose: bool,
     /// Print every trace event as it happens (`SIM_DUMP=1`, one seed).
     pub dump: bool,
+    /// When the faults stopped (invariant (d) counts takeovers begun since).
+    pub quiet_since: Option<u64>,
 }
 
 impl VWorld {
@@ -271,6 +278,8 @@ impl VWorld {
                 held: false,
                 hidden_orphan: false,
                 takeovers: vec![0; nv],
+                quiet_takeovers: vec![0; nv],
+                taking_since: vec![None; nv],
             });
         }
         let check_lease = cfg.fencing == Fencing::Lease && 2 * cfg.quorum as usize > n;
@@ -300,6 +309,7 @@ impl VWorld {
             excused_now: vec![false; nv],
             verbose: false,
             dump: false,
+            quiet_since: None,
         }
     }
 
@@ -410,6 +420,7 @@ impl VWorld {
         b.paused = false;
         b.buffered.clear();
         b.token += 1;
+        b.taking_since.iter_mut().for_each(|t| *t = None);
     }
 
     /// The whole box dies: daemon, kernel, aliases.
@@ -668,15 +679,24 @@ impl VWorld {
                     Step::PreTakeover
                     | Step::PostTakeover
                     | Step::PreRelease
-                    | Step::PostRelease => (
-                        !self.rng.chance(self.hook_fail_pm),
-                        self.rng.range(1_000, 40_000),
-                    ),
+                    | Step::PostRelease => {
+                        if step == Step::PreTakeover && v < self.nv {
+                            self.boxes[i].taking_since[v] = Some(now);
+                        }
+                        (
+                            !self.rng.chance(self.hook_fail_pm),
+                            self.rng.range(1_000, 40_000),
+                        )
+                    }
                     Step::AddAlias => {
                         let ok = !self.rng.chance(self.alias_fail_pm);
                         if ok && v < self.nv {
                             self.boxes[i].kernel.renewed[v] = Some(now);
                             self.boxes[i].takeovers[v] += 1;
+                            let began = self.boxes[i].taking_since[v].take().unwrap_or(now);
+                            if self.quiet_since.is_some_and(|q| began >= q) {
+                                self.boxes[i].quiet_takeovers[v] += 1;
+                            }
                             self.note(
                                 i,
                                 VTrace::Kernel {
