@@ -228,6 +228,23 @@ fn percentile(v: &mut [u64], p: f64) -> u64 {
     v[i]
 }
 
+/// Count a failed seed (`what` names its kind) in `failed` and print its
+/// violations; the traces of the first three only (more are the same story,
+/// and the first are what someone debugs).
+fn report(what: &str, seed: u64, violations: &[String], trace: &str, failed: &mut u32) {
+    if violations.is_empty() {
+        return;
+    }
+    *failed += 1;
+    if *failed <= 3 {
+        eprintln!(
+            "sim: {what} {seed} FAILED: {violations:?}\n--- last events of {what} {seed} ---\n{trace}"
+        );
+    } else {
+        eprintln!("sim: {what} {seed} FAILED: {violations:?}");
+    }
+}
+
 #[test]
 fn sim() {
     if env("SIM_FIGURES", 0) == 1 {
@@ -249,17 +266,7 @@ fn sim() {
         if let Some(ms) = o.election_ms {
             elections.push(ms);
         }
-        if !o.violations.is_empty() {
-            violations += 1;
-            if violations <= 3 {
-                eprintln!(
-                    "sim: seed {seed} FAILED: {:?}\n--- last events of seed {seed} ---\n{}",
-                    o.violations, o.trace
-                );
-            } else {
-                eprintln!("sim: seed {seed} FAILED: {:?}", o.violations);
-            }
-        }
+        report("seed", seed, &o.violations, &o.trace, &mut violations);
     }
     let mut failovers = Vec::new();
     let mut moves = 0u64;
@@ -289,17 +296,13 @@ fn sim() {
             );
             continue;
         }
-        if !o.violations.is_empty() {
-            violations += 1;
-            if violations <= 3 {
-                eprintln!(
-                    "sim: vserver seed {seed} FAILED: {:?}\n--- last events of vserver seed {seed} ---\n{}",
-                    o.violations, o.trace
-                );
-            } else {
-                eprintln!("sim: vserver seed {seed} FAILED: {:?}", o.violations);
-            }
-        }
+        report(
+            "vserver seed",
+            seed,
+            &o.violations,
+            &o.trace,
+            &mut violations,
+        );
     }
     let max = elections.iter().copied().max().unwrap_or(0);
     let p99 = percentile(&mut elections, 0.99);

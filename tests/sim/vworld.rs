@@ -462,22 +462,20 @@ impl VWorld {
     }
 
     pub fn set_cut(&mut self, from: usize, to: usize, cut: bool) {
-        let changed = self.net.set_cut(from, to, cut);
-        self.note_cuts(changed);
+        self.rewire(|net| net.set_cut(from, to, cut));
     }
 
     pub fn partition(&mut self, group: &[usize]) {
-        let changed = self.net.partition(group);
-        self.note_cuts(changed);
+        self.rewire(|net| net.partition(group));
     }
 
     pub fn heal(&mut self) {
-        let changed = self.net.heal();
-        self.note_cuts(changed);
+        self.rewire(Net::heal);
     }
 
-    fn note_cuts(&mut self, changed: impl IntoIterator<Item = Cut>) {
-        for Cut { from, to, cut } in changed {
+    /// Change the network with `f`, tracing every link it cut or restored.
+    fn rewire<C: IntoIterator<Item = Cut>>(&mut self, f: impl FnOnce(&mut Net) -> C) {
+        for Cut { from, to, cut } in f(&mut self.net) {
             self.note_fault(from, format!("cut to {to} {cut}"));
         }
     }
@@ -615,27 +613,11 @@ impl VWorld {
                     CheckKind::Reach => self.rng.range(5_000, 60_000),
                     CheckKind::Service => self.rng.range(500, 20_000),
                 };
-                let inc = self.boxes[i].inc;
-                self.queue.push(
-                    now + d,
-                    Ev::Input {
-                        to: i,
-                        inc,
-                        input: Input::Check { vs: vserver, kind },
-                    },
-                );
+                self.reply(i, now + d, Input::Check { vs: vserver, kind });
             }
             Output::SelfCheck { vserver } => {
                 let d = self.rng.range(500, 20_000);
-                let inc = self.boxes[i].inc;
-                self.queue.push(
-                    now + d,
-                    Ev::Input {
-                        to: i,
-                        inc,
-                        input: Input::SelfCheck { vs: vserver },
-                    },
-                );
+                self.reply(i, now + d, Input::SelfCheck { vs: vserver });
             }
             Output::Step { vserver, step } => {
                 let v = vserver as usize;
@@ -685,19 +667,12 @@ impl VWorld {
                     }
                     Step::Garp => (true, 100),
                 };
-                let inc = self.boxes[i].inc;
-                self.queue.push(
-                    now + d,
-                    Ev::Input {
-                        to: i,
-                        inc,
-                        input: Input::Step {
-                            vs: vserver,
-                            step,
-                            ok,
-                        },
-                    },
-                );
+                let input = Input::Step {
+                    vs: vserver,
+                    step,
+                    ok,
+                };
+                self.reply(i, now + d, input);
             }
             Output::Renew { vserver } => {
                 let v = vserver as usize;
@@ -710,6 +685,13 @@ impl VWorld {
             | Output::NodeAlert { .. }
             | Output::VsAlert { .. } => {}
         }
+    }
+
+    /// The result of something box `i`'s daemon started (a check, a step),
+    /// due back at real time `t_us`, for this incarnation only.
+    fn reply(&mut self, i: usize, t_us: u64, input: Input) {
+        let inc = self.boxes[i].inc;
+        self.queue.push(t_us, Ev::Input { to: i, inc, input });
     }
 
     fn transmit(&mut self, from: usize, to: usize, body: Rc<Body>) {
@@ -776,16 +758,16 @@ impl VWorld {
         self.run_until(self.now_us + ms * 1000);
     }
 
+    /// Boxes whose daemon exists (running or paused) and passes `f`.
+    fn daemons_where(&self, f: impl Fn(usize, &Node) -> bool) -> Vec<usize> {
+        (0..self.n())
+            .filter(|&k| self.boxes[k].node.as_ref().is_some_and(|n| f(k, n)))
+            .collect()
+    }
+
     /// Boxes acting as boss now.
     pub fn acting(&self) -> Vec<usize> {
-        (0..self.n())
-            .filter(|&i| {
-                self.boxes[i]
-                    .node
-                    .as_ref()
-                    .is_some_and(|n| n.core().is_acting(self.local(i)))
-            })
-            .collect()
+        self.daemons_where(|i, n| n.core().is_acting(self.local(i)))
     }
 
     /// Kernels holding vserver `vs` now.
@@ -797,26 +779,12 @@ impl VWorld {
 
     /// Boxes whose holder claims vserver `vs` (held, in hellos).
     pub fn claimers(&self, vs: usize) -> Vec<usize> {
-        (0..self.n())
-            .filter(|&k| {
-                self.boxes[k]
-                    .node
-                    .as_ref()
-                    .is_some_and(|n| n.holder().claims() & (1 << vs) != 0)
-            })
-            .collect()
+        self.daemons_where(|_, n| n.holder().claims() & (1 << vs) != 0)
     }
 
     /// Boxes that believe they answer for `vs`.
     pub fn owners(&self, vs: usize) -> Vec<usize> {
-        (0..self.n())
-            .filter(|&k| {
-                self.boxes[k]
-                    .node
-                    .as_ref()
-                    .is_some_and(|n| n.holder().owns(vs as VsId))
-            })
-            .collect()
+        self.daemons_where(|_, n| n.holder().owns(vs as VsId))
     }
 
     fn check_invariants(&mut self) {
@@ -835,15 +803,10 @@ impl VWorld {
         for v in 0..self.nv {
             // (a) one believer with a valid lease.
             if self.check_lease {
-                let believers: Vec<usize> = (0..self.n())
-                    .filter(|&k| {
-                        let local = self.local(k);
-                        self.boxes[k].node.as_ref().is_some_and(|n| {
-                            n.holder().owns(v as VsId)
-                                && n.core().lease_until().is_some_and(|u| local < u)
-                        })
-                    })
-                    .collect();
+                let believers = self.daemons_where(|k, n| {
+                    n.holder().owns(v as VsId)
+                        && n.core().lease_until().is_some_and(|u| self.local(k) < u)
+                });
                 if believers.len() > 1 {
                     self.violation(format!(
                         "(a) boxes {believers:?} all believe they hold v{v} with a valid lease at t={now}us"

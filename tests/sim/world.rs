@@ -337,28 +337,25 @@ impl World {
     }
 
     pub fn set_cut(&mut self, from: usize, to: usize, cut: bool) {
-        let changed = self.net.set_cut(from, to, cut);
-        self.note_cuts(changed);
+        self.rewire(|net| net.set_cut(from, to, cut));
     }
 
     /// Cut both ways between the groups (`group[i]` per box).
     pub fn partition(&mut self, group: &[usize]) {
-        let changed = self.net.partition(group);
-        self.note_cuts(changed);
+        self.rewire(|net| net.partition(group));
     }
 
     pub fn heal(&mut self) {
-        let changed = self.net.heal();
-        self.note_cuts(changed);
+        self.rewire(Net::heal);
     }
 
     pub fn isolate(&mut self, i: usize) {
-        let changed = self.net.isolate(i);
-        self.note_cuts(changed);
+        self.rewire(|net| net.isolate(i));
     }
 
-    fn note_cuts(&mut self, changed: impl IntoIterator<Item = Cut>) {
-        for c in changed {
+    /// Change the network with `f`, tracing every link it cut or restored.
+    fn rewire<C: IntoIterator<Item = Cut>>(&mut self, f: impl FnOnce(&mut Net) -> C) {
+        for c in f(&mut self.net) {
             let (to, cut) = (c.to as u8, c.cut);
             self.note(c.from, TraceKind::Cut { to, cut });
         }
