@@ -20,12 +20,14 @@
 //! * then the boss is crashed: another box must act within
 //!   [`election_bound_ms`].
 
+mod faults;
 mod vsim;
 mod vworld;
 mod world;
 
 use bongoyo::cluster::Control;
 use bongoyo::config::Fencing;
+use faults::{random_cuts, random_groups, Pending};
 use world::{config, majority, Rng, World};
 
 /// After the last fault, agreement within this bound (ms): a restarted box
@@ -68,9 +70,9 @@ fn run_seed(seed: u64) -> Outcome {
     let mut cfg = config(n, hello, dead, majority(n), fencing);
     cfg.lost_alert = std::time::Duration::from_millis(r.range(3_000, 20_000));
     let mut w = World::new(cfg, seed);
-    w.loss_pm = 0;
-    w.delay_min_us = r.range(100, 2_000);
-    w.delay_jitter_us = if r.chance(200) {
+    w.net.loss_pm = 0;
+    w.net.delay_min_us = r.range(100, 2_000);
+    w.net.delay_jitter_us = if r.chance(200) {
         r.range(10_000, 50_000)
     } else {
         r.range(0, 10_000)
@@ -85,59 +87,49 @@ fn run_seed(seed: u64) -> Outcome {
             r.range(6_000, 23_000)
         };
     let mut t = r.range(500, 3_000);
-    // Pending heals: (time ms, action).
-    let mut pending: Vec<(u64, Heal)> = Vec::new();
+    let mut pending = Pending::<World>::new();
     while t < fault_end_ms {
         w.run_until(t * 1000);
-        pending.sort_by_key(|p| p.0);
-        let (due, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|p| p.0 <= t);
-        pending = rest;
-        for (_, h) in due {
-            h.apply(&mut w);
-        }
+        pending.apply_due(&mut w, t);
         let x = r.below(n as u64) as usize;
         let dur = r.range(300, 6_000);
         match r.below(9) {
             0 => {
                 w.crash(x);
-                pending.push((t + dur.min(5_000), Heal::Restart(x)));
+                pending.at(t + dur.min(5_000), move |w| w.restart(x));
             }
             1 => {
                 w.pause(x);
-                pending.push((t + dur, Heal::Resume(x)));
+                pending.at(t + dur, move |w| w.resume(x));
             }
             2 => {
-                let groups = r.range(2, 3);
-                let g: Vec<usize> = (0..n).map(|_| r.below(groups) as usize).collect();
-                w.partition(&g);
-                pending.push((t + dur, Heal::Net));
+                w.partition(&random_groups(&mut r, n));
+                pending.at(t + dur, World::heal);
             }
             3 => {
-                for _ in 0..r.range(1, n as u64) {
-                    let a = r.below(n as u64) as usize;
-                    let b = r.below(n as u64) as usize;
+                for (a, b) in random_cuts(&mut r, n) {
                     w.set_cut(a, b, true);
                 }
-                pending.push((t + dur, Heal::Net));
+                pending.at(t + dur, World::heal);
             }
             4 => {
                 w.isolate(x);
-                pending.push((t + dur, Heal::Net));
+                pending.at(t + dur, World::heal);
             }
             5 => {
                 w.control(x, Control::Hold);
-                pending.push((t + dur, Heal::Resume2(x)));
+                pending.at(t + dur, move |w| w.control(x, Control::Resume));
             }
             6 => {
                 w.health(x, 0);
-                pending.push((t + dur, Heal::Health(x)));
+                pending.at(t + dur, move |w| w.health(x, 100));
             }
-            7 => w.loss_pm = r.range(0, 300),
+            7 => w.net.loss_pm = r.range(0, 300),
             _ => {
                 // The boss crashes (the common case worth hammering).
                 if let Some(&b) = w.bosses().first() {
                     w.crash(b);
-                    pending.push((t + dur.min(5_000), Heal::Restart(b)));
+                    pending.at(t + dur.min(5_000), move |w| w.restart(b));
                 }
             }
         }
@@ -145,19 +137,15 @@ fn run_seed(seed: u64) -> Outcome {
     }
     // Faults stop.
     w.run_until(fault_end_ms * 1000);
-    for (_, h) in pending {
-        h.apply(&mut w);
-    }
+    pending.apply_all(&mut w);
     for i in 0..n {
         w.resume(i);
-        if !w.up(i) {
-            w.start_at(i, w.now_us + 1);
-        }
+        w.restart(i);
         w.health(i, 100);
         w.control(i, Control::Resume);
     }
     w.heal();
-    w.loss_pm = 0;
+    w.net.loss_pm = 0;
     w.run_for_ms(1);
     match w.until_agreement(converge_bound_ms(hello, dead)) {
         Ok(_) => {}
@@ -224,30 +212,6 @@ fn run_seed(seed: u64) -> Outcome {
     }
 }
 
-enum Heal {
-    Restart(usize),
-    Resume(usize),
-    Resume2(usize),
-    Health(usize),
-    Net,
-}
-
-impl Heal {
-    fn apply(self, w: &mut World) {
-        match self {
-            Heal::Restart(x) => {
-                if !w.up(x) {
-                    w.start_at(x, w.now_us + 1);
-                }
-            }
-            Heal::Resume(x) => w.resume(x),
-            Heal::Resume2(x) => w.control(x, Control::Resume),
-            Heal::Health(x) => w.health(x, 100),
-            Heal::Net => w.heal(),
-        }
-    }
-}
-
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -262,6 +226,23 @@ fn percentile(v: &mut [u64], p: f64) -> u64 {
     v.sort_unstable();
     let i = ((v.len() as f64 - 1.0) * p).round() as usize;
     v[i]
+}
+
+/// Count a failed seed (`what` names its kind) in `failed` and print its
+/// violations; the traces of the first three only (more are the same story,
+/// and the first are what someone debugs).
+fn report(what: &str, seed: u64, violations: &[String], trace: &str, failed: &mut u32) {
+    if violations.is_empty() {
+        return;
+    }
+    *failed += 1;
+    if *failed <= 3 {
+        eprintln!(
+            "sim: {what} {seed} FAILED: {violations:?}\n--- last events of {what} {seed} ---\n{trace}"
+        );
+    } else {
+        eprintln!("sim: {what} {seed} FAILED: {violations:?}");
+    }
 }
 
 #[test]
@@ -285,17 +266,7 @@ fn sim() {
         if let Some(ms) = o.election_ms {
             elections.push(ms);
         }
-        if !o.violations.is_empty() {
-            violations += 1;
-            if violations <= 3 {
-                eprintln!(
-                    "sim: seed {seed} FAILED: {:?}\n--- last events of seed {seed} ---\n{}",
-                    o.violations, o.trace
-                );
-            } else {
-                eprintln!("sim: seed {seed} FAILED: {:?}", o.violations);
-            }
-        }
+        report("seed", seed, &o.violations, &o.trace, &mut violations);
     }
     let mut failovers = Vec::new();
     let mut moves = 0u64;
@@ -307,17 +278,13 @@ fn sim() {
         if let (Some(ms), true) = (o.failover_ms, o.box_crash) {
             failovers.push(ms);
         }
-        if !o.violations.is_empty() {
-            violations += 1;
-            if violations <= 3 {
-                eprintln!(
-                    "sim: vserver seed {seed} FAILED: {:?}\n--- last events of vserver seed {seed} ---\n{}",
-                    o.violations, o.trace
-                );
-            } else {
-                eprintln!("sim: vserver seed {seed} FAILED: {:?}", o.violations);
-            }
-        }
+        report(
+            "vserver seed",
+            seed,
+            &o.violations,
+            &o.trace,
+            &mut violations,
+        );
     }
     let max = elections.iter().copied().max().unwrap_or(0);
     let p99 = percentile(&mut elections, 0.99);
@@ -383,8 +350,8 @@ fn figures() {
             for seed in 0..runs {
                 let mut w =
                     World::new(config(n, 200, 1000, majority(n), fencing), 1_000_000 + seed);
-                w.delay_min_us = 200;
-                w.delay_jitter_us = 1_000;
+                w.net.delay_min_us = 200;
+                w.net.delay_jitter_us = 1_000;
                 let mut r = Rng(seed);
                 for i in 0..n {
                     w.start_at(i, r.range(0, 500) * 1000);

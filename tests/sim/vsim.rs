@@ -29,6 +29,7 @@ use bongoyo::config::Fencing;
 use bongoyo::vserver::monitor::{DOWN_CONFIRM, GRACE_CHECKS};
 
 use super::converge_bound_ms;
+use super::faults::{random_cuts, random_groups, Pending};
 use super::vworld::{with_vservers, VWorld, LIFETIME_US};
 use super::world::{config, majority, Rng};
 
@@ -111,15 +112,15 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
     let mut w = VWorld::new(cfg, seed);
     w.verbose = std::env::var("SIM_DEBUG").is_ok();
     w.dump = std::env::var("SIM_DUMP").is_ok();
-    w.delay_min_us = r.range(100, 2_000);
-    w.delay_jitter_us = r.range(0, 5_000);
+    w.net.delay_min_us = r.range(100, 2_000);
+    w.net.delay_jitter_us = r.range(0, 5_000);
     for v in 0..nv {
         w.original_up[v] = faults && r.chance(250);
     }
     for i in 0..n {
         w.start_at(i, r.range(0, 1_000) * 1000);
     }
-    let mut pending: Vec<(u64, Heal)> = Vec::new();
+    let mut pending = Pending::<VWorld>::new();
     let fault_end_ms = if faults {
         2_000 + r.range(6_000, 20_000)
     } else {
@@ -128,59 +129,56 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
     let mut now = r.range(1_500, 4_000);
     while faults && now < fault_end_ms {
         w.run_until(now * 1000);
-        pending.sort_by_key(|p| p.0);
-        let (due, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|p| p.0 <= now);
-        pending = rest;
-        for (_, h) in due {
-            h.apply(&mut w);
-        }
+        pending.apply_due(&mut w, now);
         let x = r.below(n as u64) as usize;
         let dur = r.range(300, 5_000);
         let v = r.below(nv as u64) as usize;
         match r.below(14) {
             0 => {
                 w.crash_daemon(x);
-                pending.push((now + dur, Heal::Restart(x)));
+                pending.at(now + dur, move |w| w.restart(x));
             }
             1 => {
                 w.crash_box(x);
-                pending.push((now + dur, Heal::Restart(x)));
+                pending.at(now + dur, move |w| w.restart(x));
             }
             2 => {
                 w.pause(x);
-                pending.push((now + dur, Heal::Resume(x)));
+                pending.at(now + dur, move |w| w.resume(x));
             }
             3 => {
-                let groups = r.range(2, 3);
-                let g: Vec<usize> = (0..n).map(|_| r.below(groups) as usize).collect();
+                let g = random_groups(&mut r, n);
                 w.note_fault(0, format!("partition {g:?}"));
                 w.partition(&g);
-                pending.push((now + dur, Heal::Net));
+                pending.at(now + dur, VWorld::heal);
             }
             4 => {
-                for _ in 0..r.range(1, n as u64) {
-                    let a = r.below(n as u64) as usize;
-                    let b = r.below(n as u64) as usize;
+                for (a, b) in random_cuts(&mut r, n) {
                     w.set_cut(a, b, true);
                 }
-                pending.push((now + dur, Heal::Net));
+                pending.at(now + dur, VWorld::heal);
             }
             5 => {
                 w.control(x, Control::Hold);
-                pending.push((now + dur, Heal::Unhold(x)));
+                pending.at(now + dur, move |w| w.control(x, Control::Resume));
             }
             6 => {
                 w.shutdown(x);
-                pending.push((now + 500, Heal::Stop(x)));
+                pending.at(now + 500, move |w| {
+                    // The shell exits once everything is released (or its
+                    // own deadline passed); an init system starts it again.
+                    w.crash_daemon(x);
+                    w.start_at(x, w.now_us + 200_000);
+                });
             }
             7 => {
                 w.boxes[x].kernel.service_ok[v] = false;
                 w.note_fault(x, format!("service v{v} sick"));
-                pending.push((now + dur, Heal::Service(x, v)));
+                pending.at(now + dur, move |w| w.boxes[x].kernel.service_ok[v] = true);
             }
             8 => w.hook_fail_pm = r.range(0, 300),
             9 => w.alias_fail_pm = r.range(0, 300),
-            10 => w.loss_pm = r.range(0, 200),
+            10 => w.net.loss_pm = r.range(0, 200),
             11 => {
                 w.original_up[v] = !w.original_up[v];
                 w.note_fault(0, format!("original v{v} up={}", w.original_up[v]));
@@ -193,21 +191,17 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
                     } else {
                         w.crash_daemon(h);
                     }
-                    pending.push((now + dur, Heal::Restart(h)));
+                    pending.at(now + dur, move |w| w.restart(h));
                 }
             }
         }
         now += r.range(200, 2_500);
     }
     w.run_until(fault_end_ms * 1000);
-    for (_, h) in pending {
-        h.apply(&mut w);
-    }
+    pending.apply_all(&mut w);
     for i in 0..n {
         w.resume(i);
-        if !w.up(i) {
-            w.start_at(i, w.now_us + 1);
-        }
+        w.restart(i);
         if w.boxes[i].held {
             w.control(i, Control::Resume);
         }
@@ -216,7 +210,7 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
         }
     }
     w.heal();
-    w.loss_pm = 0;
+    w.net.loss_pm = 0;
     w.hook_fail_pm = 0;
     w.alias_fail_pm = 0;
     w.note_fault(0, "faults stop".into());
@@ -340,37 +334,4 @@ pub fn run_seed(seed: u64) -> VOutcome {
         takeover: r.range(1_500, 4_000),
     };
     run(seed, n, nv, t, true, seed % 2 == 0)
-}
-
-enum Heal {
-    Restart(usize),
-    Resume(usize),
-    Unhold(usize),
-    Stop(usize),
-    Service(usize, usize),
-    Net,
-}
-
-impl Heal {
-    fn apply(self, w: &mut VWorld) {
-        match self {
-            Heal::Restart(x) => {
-                if !w.up(x) {
-                    w.start_at(x, w.now_us + 1);
-                }
-            }
-            Heal::Resume(x) => w.resume(x),
-            Heal::Unhold(x) => w.control(x, Control::Resume),
-            Heal::Stop(x) => {
-                // The shell exits once everything is released (or its own
-                // deadline passed); an init system starts it again.
-                w.crash_daemon(x);
-                w.start_at(x, w.now_us + 200_000);
-            }
-            Heal::Service(x, v) => {
-                w.boxes[x].kernel.service_ok[v] = true;
-            }
-            Heal::Net => w.heal(),
-        }
-    }
 }

@@ -4,8 +4,8 @@
 //!
 //! # What is modelled
 //!
-//! * **Clocks and network** as in `world`: per-box drift and offset, loss,
-//!   delay with jitter, directed cuts.
+//! * **Clocks and network** as in `world` (both are `world::net`'s): per-box
+//!   drift and offset, loss, delay with jitter, directed cuts.
 //! * **The kernel** of every box outlives its daemon. It holds the vserver
 //!   aliases; each alias has a lifetime of 1 s, set at `AddAlias` and at every
 //!   `Renew` (what the shell does through rtnetlink). Like Linux, the kernel
@@ -53,12 +53,11 @@
 //! Liveness and flapping are checked by the scenario (`main.rs`).
 #![allow(dead_code)]
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use bongoyo::cluster::{lease::DRIFT_PPM, Control, Dest};
+use bongoyo::cluster::Control;
 use bongoyo::config::{Check, Config, Failback, Fencing, Reachability, VServer, VsId};
 use bongoyo::node::{Node, Output};
 use bongoyo::proto::Body;
@@ -66,7 +65,7 @@ use bongoyo::takeover::Step;
 use bongoyo::time::Instant;
 use bongoyo::vserver::monitor::CheckKind;
 
-use super::world::{Rng, TRACE_LEN};
+use super::world::net::{self, receivers, Clock, Cut, Net, Queue, Rng, Timer, Trace};
 
 /// ARP requests in one reachability probe (DESIGN section 4, layer 3).
 pub const ARP_TRIES: usize = 3;
@@ -134,6 +133,12 @@ pub struct VTraceEv {
     pub kind: VTrace,
 }
 
+impl fmt::Display for VTraceEv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:>12}us box{} {:?}", self.t_us, self.node, self.kind)
+    }
+}
+
 /// An input waiting for a daemon (in flight, or buffered while paused).
 #[derive(Clone)]
 enum Input {
@@ -199,11 +204,10 @@ impl Kernel {
 pub struct VBox {
     pub node: Option<Node>,
     pub inc: u64,
-    pub ppm: i64,
-    pub offset_us: u64,
+    pub clock: Clock,
     pub paused: bool,
     buffered: Vec<Input>,
-    token: u64,
+    timer: Timer,
     pub kernel: Kernel,
     pub held: bool,
     /// The daemon is dead or frozen and its kernel was cut off from the
@@ -225,18 +229,13 @@ pub struct VWorld {
     pub now_us: u64,
     pub rng: Rng,
     pub boxes: Vec<VBox>,
-    queue: BinaryHeap<Reverse<(u64, u64)>>,
-    events: std::collections::HashMap<u64, Ev>,
-    seq: u64,
-    pub loss_pm: u64,
-    pub delay_min_us: u64,
-    pub delay_jitter_us: u64,
+    queue: Queue<Ev>,
+    pub net: Net,
     pub hook_fail_pm: u64,
     pub alias_fail_pm: u64,
-    pub cut: Vec<Vec<bool>>,
     /// Per vserver: the original host is up and serves.
     pub original_up: Vec<bool>,
-    pub trace: VecDeque<VTraceEv>,
+    pub trace: Trace<VTraceEv>,
     pub violations: Vec<String>,
     pub first_trace: String,
     pub steps: u64,
@@ -260,15 +259,14 @@ impl VWorld {
         let mut rng = Rng(seed ^ 0x0bad_cafe_f00d);
         let mut boxes = Vec::new();
         for _ in 0..n {
-            let ppm = rng.range(0, 2 * DRIFT_PPM) as i64 - DRIFT_PPM as i64;
             boxes.push(VBox {
                 node: None,
                 inc: 0,
-                ppm,
-                offset_us: rng.range(0, 1_000_000_000),
+                // Drawn before the kernel's tick phase below.
+                clock: Clock::drawn(&mut rng),
                 paused: false,
                 buffered: Vec::new(),
-                token: 0,
+                timer: Timer::default(),
                 kernel: Kernel {
                     up: true,
                     renewed: vec![None; nv],
@@ -290,17 +288,12 @@ impl VWorld {
             now_us: 0,
             rng,
             boxes,
-            queue: BinaryHeap::new(),
-            events: Default::default(),
-            seq: 0,
-            loss_pm: 0,
-            delay_min_us: 300,
-            delay_jitter_us: 2_000,
+            queue: Queue::default(),
+            net: Net::new(n),
             hook_fail_pm: 0,
             alias_fail_pm: 0,
-            cut: vec![vec![false; n]; n],
             original_up: vec![false; nv],
-            trace: VecDeque::with_capacity(TRACE_LEN),
+            trace: Trace::default(),
             violations: Vec::new(),
             first_trace: String::new(),
             steps: 0,
@@ -317,11 +310,9 @@ impl VWorld {
     pub fn scripted(cfg: Config) -> VWorld {
         let mut w = VWorld::new(cfg, 0);
         for b in &mut w.boxes {
-            b.ppm = 0;
-            b.offset_us = 0;
+            b.clock = Clock::PERFECT;
         }
-        w.delay_min_us = 500;
-        w.delay_jitter_us = 0;
+        w.net.scripted();
         w
     }
 
@@ -333,48 +324,21 @@ impl VWorld {
         self.now_us / 1000
     }
 
-    pub fn local_at(&self, i: usize, t_us: u64) -> Instant {
-        let b = &self.boxes[i];
-        let scaled = (t_us as i128 * (1_000_000 + b.ppm as i128)) / 1_000_000;
-        Instant(((b.offset_us as i128 + scaled) / 1000) as u64)
-    }
-
+    /// Box i's local clock now.
     pub fn local(&self, i: usize) -> Instant {
-        self.local_at(i, self.now_us)
-    }
-
-    fn real_of(&self, i: usize, at: Instant) -> u64 {
-        let b = &self.boxes[i];
-        let want = at.0 as i128 * 1000 - b.offset_us as i128;
-        if want <= 0 {
-            return 0;
-        }
-        let mut r = (want * 1_000_000 / (1_000_000 + b.ppm as i128)) as u64;
-        r = r.saturating_sub(2);
-        while self.local_at(i, r) < at {
-            r += 1;
-        }
-        r
-    }
-
-    fn schedule(&mut self, t_us: u64, ev: Ev) {
-        self.seq += 1;
-        self.events.insert(self.seq, ev);
-        self.queue.push(Reverse((t_us, self.seq)));
+        self.boxes[i].clock.local_at(self.now_us)
     }
 
     fn note(&mut self, node: usize, kind: VTrace) {
-        if self.dump {
-            eprintln!("{:>12}us box{node} {kind:?}", self.now_us);
-        }
-        if self.trace.len() == TRACE_LEN {
-            self.trace.pop_front();
-        }
-        self.trace.push_back(VTraceEv {
+        let ev = VTraceEv {
             t_us: self.now_us,
             node: node as u8,
             kind,
-        });
+        };
+        if self.dump {
+            eprintln!("{ev}");
+        }
+        self.trace.push(ev);
     }
 
     pub fn note_fault(&mut self, node: usize, what: String) {
@@ -384,7 +348,14 @@ impl VWorld {
     // --- faults and operator ---
 
     pub fn start_at(&mut self, i: usize, t_us: u64) {
-        self.schedule(t_us, Ev::Start { node: i });
+        self.queue.push(t_us, Ev::Start { node: i });
+    }
+
+    /// Boot box i's daemon again at once, unless it is up.
+    pub fn restart(&mut self, i: usize) {
+        if !self.up(i) {
+            self.start_at(i, self.now_us + 1);
+        }
     }
 
     fn boot(&mut self, i: usize) {
@@ -419,7 +390,7 @@ impl VWorld {
         b.node = None;
         b.paused = false;
         b.buffered.clear();
-        b.token += 1;
+        b.timer.cancel();
         b.taking_since.iter_mut().for_each(|t| *t = None);
     }
 
@@ -491,27 +462,27 @@ impl VWorld {
     }
 
     pub fn set_cut(&mut self, from: usize, to: usize, cut: bool) {
-        if self.cut[from][to] != cut {
-            self.cut[from][to] = cut;
+        self.rewire(|net| net.set_cut(from, to, cut));
+    }
+
+    pub fn partition(&mut self, group: &[usize]) {
+        self.rewire(|net| net.partition(group));
+    }
+
+    pub fn heal(&mut self) {
+        self.rewire(Net::heal);
+    }
+
+    /// Change the network with `f`, tracing every link it cut or restored.
+    fn rewire<C: IntoIterator<Item = Cut>>(&mut self, f: impl FnOnce(&mut Net) -> C) {
+        for Cut { from, to, cut } in f(&mut self.net) {
             self.note_fault(from, format!("cut to {to} {cut}"));
         }
     }
 
-    pub fn partition(&mut self, group: &[usize]) {
-        for a in 0..self.n() {
-            for b in 0..self.n() {
-                self.set_cut(a, b, group[a] != group[b]);
-            }
-        }
-    }
-
-    pub fn heal(&mut self) {
-        self.partition(&vec![0; self.n()]);
-    }
-
     /// Frames pass both ways between boxes a and b.
     pub fn linked(&self, a: usize, b: usize) -> bool {
-        a == b || (!self.cut[a][b] && !self.cut[b][a])
+        self.net.linked(a, b)
     }
 
     // --- the engine ---
@@ -576,14 +547,14 @@ impl VWorld {
     fn answer_check(&mut self, c: usize, vs: usize, now: u64) -> (Vec<[u8; 6]>, bool) {
         let mut macs = Vec::new();
         let mut service = self.original_up[vs];
-        if self.original_up[vs] && !self.rng.chance(self.loss_pm) {
+        if self.original_up[vs] && !self.rng.chance(self.net.loss_pm) {
             macs.push(original_mac(vs));
         }
         for k in 0..self.n() {
             if self.boxes[k].kernel.holds(vs, now) && self.linked(c, k) {
                 // The probe is several ARP requests: a holder goes unseen
                 // only if every exchange is lost.
-                if !(0..ARP_TRIES).all(|_| self.rng.chance(self.loss_pm)) {
+                if !(0..ARP_TRIES).all(|_| self.rng.chance(self.net.loss_pm)) {
                     macs.push(box_mac(k));
                 }
                 service |= self.boxes[k].kernel.service_ok[vs];
@@ -616,11 +587,9 @@ impl VWorld {
                 }
             }
         }
-        self.boxes[i].token += 1;
-        let token = self.boxes[i].token;
-        if let Some(w) = wake {
-            let r = self.real_of(i, w).max(self.now_us + 1);
-            self.schedule(r, Ev::Timer { node: i, token });
+        let b = &mut self.boxes[i];
+        if let Some((r, token)) = b.timer.arm(&b.clock, self.now_us, wake) {
+            self.queue.push(r, Ev::Timer { node: i, token });
         }
     }
 
@@ -635,15 +604,8 @@ impl VWorld {
                     self.note(i, VTrace::Out(format!("send {to:?} {}", body.kind())));
                 }
                 let body = Rc::new(body);
-                match to {
-                    Dest::All => {
-                        for j in 0..self.n() {
-                            if j != i {
-                                self.transmit(i, j, body.clone());
-                            }
-                        }
-                    }
-                    Dest::Node(j) => self.transmit(i, j as usize, body),
+                for j in receivers(to, i, self.n()) {
+                    self.transmit(i, j, body.clone());
                 }
             }
             Output::Check { vserver, kind } => {
@@ -651,27 +613,11 @@ impl VWorld {
                     CheckKind::Reach => self.rng.range(5_000, 60_000),
                     CheckKind::Service => self.rng.range(500, 20_000),
                 };
-                let inc = self.boxes[i].inc;
-                self.schedule(
-                    now + d,
-                    Ev::Input {
-                        to: i,
-                        inc,
-                        input: Input::Check { vs: vserver, kind },
-                    },
-                );
+                self.reply(i, now + d, Input::Check { vs: vserver, kind });
             }
             Output::SelfCheck { vserver } => {
                 let d = self.rng.range(500, 20_000);
-                let inc = self.boxes[i].inc;
-                self.schedule(
-                    now + d,
-                    Ev::Input {
-                        to: i,
-                        inc,
-                        input: Input::SelfCheck { vs: vserver },
-                    },
-                );
+                self.reply(i, now + d, Input::SelfCheck { vs: vserver });
             }
             Output::Step { vserver, step } => {
                 let v = vserver as usize;
@@ -721,19 +667,12 @@ impl VWorld {
                     }
                     Step::Garp => (true, 100),
                 };
-                let inc = self.boxes[i].inc;
-                self.schedule(
-                    now + d,
-                    Ev::Input {
-                        to: i,
-                        inc,
-                        input: Input::Step {
-                            vs: vserver,
-                            step,
-                            ok,
-                        },
-                    },
-                );
+                let input = Input::Step {
+                    vs: vserver,
+                    step,
+                    ok,
+                };
+                self.reply(i, now + d, input);
             }
             Output::Renew { vserver } => {
                 let v = vserver as usize;
@@ -748,14 +687,20 @@ impl VWorld {
         }
     }
 
+    /// The result of something box `i`'s daemon started (a check, a step),
+    /// due back at real time `t_us`, for this incarnation only.
+    fn reply(&mut self, i: usize, t_us: u64, input: Input) {
+        let inc = self.boxes[i].inc;
+        self.queue.push(t_us, Ev::Input { to: i, inc, input });
+    }
+
     fn transmit(&mut self, from: usize, to: usize, body: Rc<Body>) {
-        if self.cut[from][to] || self.rng.chance(self.loss_pm) {
+        let Some(d) = self.net.delay(&mut self.rng, from, to) else {
             return;
-        }
-        let d = self.delay_min_us + self.rng.below(self.delay_jitter_us + 1);
+        };
         let inc = self.boxes[from].inc;
         // Datagrams are not tied to the receiver's incarnation.
-        self.schedule(
+        self.queue.push(
             self.now_us + d,
             Ev::Input {
                 to,
@@ -766,17 +711,16 @@ impl VWorld {
     }
 
     pub fn step(&mut self) -> bool {
-        let Some(Reverse((t, id))) = self.queue.pop() else {
+        let Some((t, ev)) = self.queue.pop() else {
             return false;
         };
-        let ev = self.events.remove(&id).unwrap();
         self.now_us = t;
         self.steps += 1;
         match ev {
             Ev::Start { node } => self.boot(node),
             Ev::Timer { node, token } => {
                 let b = &self.boxes[node];
-                if b.token == token && !b.paused && b.node.is_some() {
+                if b.timer.is_current(token) && !b.paused && b.node.is_some() {
                     let local = self.local(node);
                     self.boxes[node]
                         .node
@@ -803,10 +747,7 @@ impl VWorld {
     }
 
     pub fn run_until(&mut self, t_us: u64) {
-        while let Some(Reverse((t, _))) = self.queue.peek() {
-            if *t > t_us {
-                break;
-            }
+        while self.queue.due(t_us) {
             self.step();
         }
         self.now_us = self.now_us.max(t_us);
@@ -817,16 +758,16 @@ impl VWorld {
         self.run_until(self.now_us + ms * 1000);
     }
 
+    /// Boxes whose daemon exists (running or paused) and passes `f`.
+    fn daemons_where(&self, f: impl Fn(usize, &Node) -> bool) -> Vec<usize> {
+        (0..self.n())
+            .filter(|&k| self.boxes[k].node.as_ref().is_some_and(|n| f(k, n)))
+            .collect()
+    }
+
     /// Boxes acting as boss now.
     pub fn acting(&self) -> Vec<usize> {
-        (0..self.n())
-            .filter(|&i| {
-                self.boxes[i]
-                    .node
-                    .as_ref()
-                    .is_some_and(|n| n.core().is_acting(self.local(i)))
-            })
-            .collect()
+        self.daemons_where(|i, n| n.core().is_acting(self.local(i)))
     }
 
     /// Kernels holding vserver `vs` now.
@@ -838,26 +779,12 @@ impl VWorld {
 
     /// Boxes whose holder claims vserver `vs` (held, in hellos).
     pub fn claimers(&self, vs: usize) -> Vec<usize> {
-        (0..self.n())
-            .filter(|&k| {
-                self.boxes[k]
-                    .node
-                    .as_ref()
-                    .is_some_and(|n| n.holder().claims() & (1 << vs) != 0)
-            })
-            .collect()
+        self.daemons_where(|_, n| n.holder().claims() & (1 << vs) != 0)
     }
 
     /// Boxes that believe they answer for `vs`.
     pub fn owners(&self, vs: usize) -> Vec<usize> {
-        (0..self.n())
-            .filter(|&k| {
-                self.boxes[k]
-                    .node
-                    .as_ref()
-                    .is_some_and(|n| n.holder().owns(vs as VsId))
-            })
-            .collect()
+        self.daemons_where(|_, n| n.holder().owns(vs as VsId))
     }
 
     fn check_invariants(&mut self) {
@@ -876,15 +803,10 @@ impl VWorld {
         for v in 0..self.nv {
             // (a) one believer with a valid lease.
             if self.check_lease {
-                let believers: Vec<usize> = (0..self.n())
-                    .filter(|&k| {
-                        let local = self.local(k);
-                        self.boxes[k].node.as_ref().is_some_and(|n| {
-                            n.holder().owns(v as VsId)
-                                && n.core().lease_until().is_some_and(|u| local < u)
-                        })
-                    })
-                    .collect();
+                let believers = self.daemons_where(|k, n| {
+                    n.holder().owns(v as VsId)
+                        && n.core().lease_until().is_some_and(|u| self.local(k) < u)
+                });
                 if believers.len() > 1 {
                     self.violation(format!(
                         "(a) boxes {believers:?} all believe they hold v{v} with a valid lease at t={now}us"
@@ -918,19 +840,7 @@ impl VWorld {
     }
 
     pub fn violation(&mut self, what: String) {
-        if self.violations.is_empty() {
-            self.first_trace = self.trace_text();
-        }
-        if self.violations.len() < 5 {
-            self.violations.push(what);
-        }
-    }
-
-    pub fn trace_text(&self) -> String {
-        let mut s = String::new();
-        for e in &self.trace {
-            s.push_str(&format!("{:>12}us box{} {:?}\n", e.t_us, e.node, e.kind));
-        }
-        s
+        let (list, first) = (&mut self.violations, &mut self.first_trace);
+        net::violation(list, first, &self.trace, what);
     }
 }

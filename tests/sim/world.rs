@@ -17,43 +17,25 @@
 //!   must have started after P0 in real time.
 //!
 //! A violation records the seed and the last few hundred events.
+//!
+//! Clocks, network, event queue and trace are [`net`]'s, shared with
+//! `vworld`.
 #![allow(dead_code)]
 
-use std::cell::RefCell;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use bongoyo::cluster::{lease::DRIFT_PPM, Action, Control, Core, Dest};
+use bongoyo::cluster::{Action, Control, Core};
 use bongoyo::config::{Config, Fencing, Key, Node, DEFAULT_GROUP, DEFAULT_PORT};
 use bongoyo::proto::{Body, Role};
 use bongoyo::time::Instant;
 
-/// splitmix64: small, fast, good enough, and ours.
-#[derive(Clone)]
-pub struct Rng(pub u64);
+#[path = "net.rs"]
+pub mod net;
 
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in 0..n (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    /// Uniform in lo..=hi.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-    pub fn chance(&mut self, per_mille: u64) -> bool {
-        self.below(1000) < per_mille
-    }
-}
+pub use net::Rng;
+use net::{receivers, Clock, Cut, Net, Queue, Timer, Trace};
 
 /// A configuration built in code (the parser is someone else's).
 pub fn config(n: usize, hello_ms: u64, dead_ms: u64, quorum: u8, fencing: Fencing) -> Config {
@@ -124,7 +106,15 @@ pub struct TraceEv {
     pub kind: TraceKind,
 }
 
-pub const TRACE_LEN: usize = 300;
+impl fmt::Display for TraceEv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:>12}us box{} local={} {:?}",
+            self.t_us, self.node, self.local_ms, self.kind
+        )
+    }
+}
 
 enum Ev {
     Deliver {
@@ -145,11 +135,10 @@ enum Ev {
 pub struct SimBox {
     pub core: Option<Core>,
     pub inc: u64,
-    pub ppm: i64,
-    pub offset_us: u64,
+    pub clock: Clock,
     pub paused: bool,
     pub buffered: Vec<(usize, u64, Rc<Body>)>,
-    token: u64,
+    timer: Timer,
     /// Real time the box's current unbroken holding lease began.
     pub lease_from_real: Option<u64>,
     lease_since: Option<Instant>,
@@ -164,14 +153,9 @@ pub struct World {
     pub now_us: u64,
     pub rng: Rng,
     pub boxes: Vec<SimBox>,
-    queue: BinaryHeap<Reverse<(u64, u64)>>,
-    events: std::collections::HashMap<u64, Ev>,
-    seq: u64,
-    pub loss_pm: u64,
-    pub delay_min_us: u64,
-    pub delay_jitter_us: u64,
-    pub cut: Vec<Vec<bool>>,
-    pub trace: VecDeque<TraceEv>,
+    queue: Queue<Ev>,
+    pub net: Net,
+    pub trace: Trace<TraceEv>,
     pub violations: Vec<String>,
     pub alerts: Vec<(u64, usize, bongoyo::cluster::AlertKind)>,
     pub steps: u64,
@@ -187,25 +171,19 @@ pub struct World {
     pub first_trace: String,
 }
 
-thread_local! {
-    static LAST_TRACE: RefCell<String> = const { RefCell::new(String::new()) };
-}
-
 impl World {
     pub fn new(cfg: Config, seed: u64) -> World {
         let n = cfg.nodes.len();
         let mut rng = Rng(seed ^ 0x005e_ed0f_b0b0);
         let mut boxes = Vec::new();
         for _ in 0..n {
-            let ppm = rng.range(0, 2 * DRIFT_PPM) as i64 - DRIFT_PPM as i64;
             boxes.push(SimBox {
                 core: None,
                 inc: 0,
-                ppm,
-                offset_us: rng.range(0, 1_000_000_000),
+                clock: Clock::drawn(&mut rng),
                 paused: false,
                 buffered: Vec::new(),
-                token: 0,
+                timer: Timer::default(),
                 lease_from_real: None,
                 lease_since: None,
                 lapsed_seen: 0,
@@ -219,14 +197,9 @@ impl World {
             now_us: 0,
             rng,
             boxes,
-            queue: BinaryHeap::new(),
-            events: Default::default(),
-            seq: 0,
-            loss_pm: 0,
-            delay_min_us: 300,
-            delay_jitter_us: 2_000,
-            cut: vec![vec![false; n]; n],
-            trace: VecDeque::with_capacity(TRACE_LEN),
+            queue: Queue::default(),
+            net: Net::new(n),
+            trace: Trace::default(),
             violations: Vec::new(),
             alerts: Vec::new(),
             steps: 0,
@@ -242,11 +215,9 @@ impl World {
     pub fn scripted(cfg: Config) -> World {
         let mut w = World::new(cfg, 0);
         for b in &mut w.boxes {
-            b.ppm = 0;
-            b.offset_us = 0;
+            b.clock = Clock::PERFECT;
         }
-        w.delay_min_us = 500;
-        w.delay_jitter_us = 0;
+        w.net.scripted();
         w
     }
 
@@ -259,44 +230,14 @@ impl World {
         self.boxes.len()
     }
 
-    /// Box i's local clock at real time t (ms).
-    pub fn local_at(&self, i: usize, t_us: u64) -> Instant {
-        let b = &self.boxes[i];
-        let scaled = (t_us as i128 * (1_000_000 + b.ppm as i128)) / 1_000_000;
-        Instant(((b.offset_us as i128 + scaled) / 1000) as u64)
-    }
-
+    /// Box i's local clock now.
     pub fn local(&self, i: usize) -> Instant {
-        self.local_at(i, self.now_us)
-    }
-
-    /// The earliest real time at which box i's clock shows `at`.
-    pub fn real_of(&self, i: usize, at: Instant) -> u64 {
-        let b = &self.boxes[i];
-        let want = at.0 as i128 * 1000 - b.offset_us as i128;
-        if want <= 0 {
-            return 0;
-        }
-        let mut r = (want * 1_000_000 / (1_000_000 + b.ppm as i128)) as u64;
-        r = r.saturating_sub(2);
-        while self.local_at(i, r) < at {
-            r += 1;
-        }
-        r
-    }
-
-    fn schedule(&mut self, t_us: u64, ev: Ev) {
-        self.seq += 1;
-        self.events.insert(self.seq, ev);
-        self.queue.push(Reverse((t_us, self.seq)));
+        self.boxes[i].clock.local_at(self.now_us)
     }
 
     fn note(&mut self, node: usize, kind: TraceKind) {
-        if self.trace.len() == TRACE_LEN {
-            self.trace.pop_front();
-        }
         let local_ms = self.local(node).0;
-        self.trace.push_back(TraceEv {
+        self.trace.push(TraceEv {
             t_us: self.now_us,
             node: node as u8,
             local_ms,
@@ -306,7 +247,14 @@ impl World {
 
     /// Boot box i at real time t (a new incarnation).
     pub fn start_at(&mut self, i: usize, t_us: u64) {
-        self.schedule(t_us, Ev::Start { node: i });
+        self.queue.push(t_us, Ev::Start { node: i });
+    }
+
+    /// Boot box i again at once, unless it is up.
+    pub fn restart(&mut self, i: usize) {
+        if !self.up(i) {
+            self.start_at(i, self.now_us + 1);
+        }
     }
 
     fn boot(&mut self, i: usize) {
@@ -336,7 +284,7 @@ impl World {
         b.core = None;
         b.paused = false;
         b.buffered.clear();
-        b.token += 1;
+        b.timer.cancel();
         b.lease_from_real = None;
     }
 
@@ -389,28 +337,28 @@ impl World {
     }
 
     pub fn set_cut(&mut self, from: usize, to: usize, cut: bool) {
-        if self.cut[from][to] != cut {
-            self.cut[from][to] = cut;
-            self.note(from, TraceKind::Cut { to: to as u8, cut });
-        }
+        self.rewire(|net| net.set_cut(from, to, cut));
     }
 
     /// Cut both ways between the groups (`group[i]` per box).
     pub fn partition(&mut self, group: &[usize]) {
-        for a in 0..self.n() {
-            for b in 0..self.n() {
-                self.set_cut(a, b, group[a] != group[b]);
-            }
-        }
+        self.rewire(|net| net.partition(group));
     }
 
     pub fn heal(&mut self) {
-        self.partition(&vec![0; self.n()]);
+        self.rewire(Net::heal);
     }
 
     pub fn isolate(&mut self, i: usize) {
-        let g: Vec<usize> = (0..self.n()).map(|x| (x == i) as usize).collect();
-        self.partition(&g);
+        self.rewire(|net| net.isolate(i));
+    }
+
+    /// Change the network with `f`, tracing every link it cut or restored.
+    fn rewire<C: IntoIterator<Item = Cut>>(&mut self, f: impl FnOnce(&mut Net) -> C) {
+        for c in f(&mut self.net) {
+            let (to, cut) = (c.to as u8, c.cut);
+            self.note(c.from, TraceKind::Cut { to, cut });
+        }
     }
 
     /// Drain box i's actions, route its sends, re-arm its timer, check.
@@ -423,15 +371,8 @@ impl World {
             match a {
                 Action::Send { to, body } => {
                     let body = Rc::new(body);
-                    match to {
-                        Dest::All => {
-                            for j in 0..self.n() {
-                                if j != i {
-                                    self.transmit(i, j, body.clone());
-                                }
-                            }
-                        }
-                        Dest::Node(j) => self.transmit(i, j as usize, body),
+                    for j in receivers(to, i, self.n()) {
+                        self.transmit(i, j, body.clone());
                     }
                 }
                 Action::RoleChanged {
@@ -463,23 +404,20 @@ impl World {
             self.boxes[i].lease_since = since;
             self.boxes[i].lease_from_real = since.map(|_| self.now_us);
         }
-        self.boxes[i].token += 1;
-        let token = self.boxes[i].token;
-        if let Some(w) = wake {
-            let r = self.real_of(i, w).max(self.now_us + 1);
-            self.schedule(r, Ev::Timer { node: i, token });
+        let b = &mut self.boxes[i];
+        if let Some((r, token)) = b.timer.arm(&b.clock, self.now_us, wake) {
+            self.queue.push(r, Ev::Timer { node: i, token });
         }
         self.check_lapse_proofs(i);
     }
 
     fn transmit(&mut self, from: usize, to: usize, body: Rc<Body>) {
         self.sent += 1;
-        if self.cut[from][to] || self.rng.chance(self.loss_pm) {
+        let Some(d) = self.net.delay(&mut self.rng, from, to) else {
             return;
-        }
-        let d = self.delay_min_us + self.rng.below(self.delay_jitter_us + 1);
+        };
         let inc = self.boxes[from].inc;
-        self.schedule(
+        self.queue.push(
             self.now_us + d,
             Ev::Deliver {
                 to,
@@ -492,17 +430,16 @@ impl World {
 
     /// Run one event. False when none is left.
     pub fn step(&mut self) -> bool {
-        let Some(Reverse((t, id))) = self.queue.pop() else {
+        let Some((t, ev)) = self.queue.pop() else {
             return false;
         };
-        let ev = self.events.remove(&id).unwrap();
         self.now_us = t;
         self.steps += 1;
         match ev {
             Ev::Start { node } => self.boot(node),
             Ev::Timer { node, token } => {
                 let b = &self.boxes[node];
-                if b.token == token && !b.paused && b.core.is_some() {
+                if b.timer.is_current(token) && !b.paused && b.core.is_some() {
                     if self.trace_timers() {
                         self.note(node, TraceKind::Timer);
                     }
@@ -566,10 +503,7 @@ impl World {
     }
 
     pub fn run_until(&mut self, t_us: u64) {
-        while let Some(Reverse((t, _))) = self.queue.peek() {
-            if *t > t_us {
-                break;
-            }
+        while self.queue.due(t_us) {
             self.step();
         }
         self.now_us = self.now_us.max(t_us);
@@ -625,7 +559,7 @@ impl World {
             match (at, seen) {
                 (Some(p0), false) => {
                     self.boxes[b].lapsed_seen |= bit;
-                    let p0_real = self.real_of(b, p0);
+                    let p0_real = self.boxes[b].clock.real_of(p0);
                     let lx = self.local(x);
                     if let Some(cx) = self.boxes[x].core.as_ref() {
                         let valid = cx.lease_until().is_some_and(|u| lx < u);
@@ -645,24 +579,8 @@ impl World {
     }
 
     pub fn violation(&mut self, what: String) {
-        if self.violations.is_empty() {
-            self.first_trace = self.trace_text();
-        }
-        if self.violations.len() < 5 {
-            self.violations.push(what);
-        }
-    }
-
-    /// The last events, one line each, for a failing seed.
-    pub fn trace_text(&self) -> String {
-        let mut s = String::new();
-        for e in &self.trace {
-            s.push_str(&format!(
-                "{:>12}us box{} local={} {:?}\n",
-                e.t_us, e.node, e.local_ms, e.kind
-            ));
-        }
-        s
+        let (list, first) = (&mut self.violations, &mut self.first_trace);
+        net::violation(list, first, &self.trace, what);
     }
 
     pub fn core(&self, i: usize) -> &Core {
