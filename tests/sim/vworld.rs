@@ -60,7 +60,7 @@ use std::time::Duration;
 
 use bongoyo::cluster::{lease::DRIFT_PPM, Control, Dest};
 use bongoyo::config::{Check, Config, Failback, Fencing, Reachability, VServer, VsId};
-use bongoyo::node::{Node, Output};
+use bongoyo::node::{MoveAnswer, Node, Output};
 use bongoyo::proto::Body;
 use bongoyo::takeover::Step;
 use bongoyo::time::Instant;
@@ -463,7 +463,23 @@ impl VWorld {
         }
     }
 
-    /// SIGTERM: the daemon releases everything, then exits (`stopped`).
+    /// `bongoyo release v` run on box `i`: its node asks the boss (or is it).
+    pub fn release(&mut self, i: usize, v: usize) -> Option<MoveAnswer> {
+        let local = self.local(i);
+        if !self.running(i) {
+            return None;
+        }
+        let a = self.boxes[i]
+            .node
+            .as_mut()
+            .unwrap()
+            .request_move(local, v as VsId);
+        self.note_fault(i, format!("release v{v}: {a:?}"));
+        self.after_input(i);
+        Some(a)
+    }
+
+    /// SIGTERM: the daemon hands everything over, then exits (`stopped`).
     pub fn shutdown(&mut self, i: usize) {
         let local = self.local(i);
         if self.running(i) {
@@ -718,7 +734,9 @@ impl VWorld {
             Output::RoleChanged { .. }
             | Output::VsChanged { .. }
             | Output::NodeAlert { .. }
-            | Output::VsAlert { .. } => {}
+            | Output::VsAlert { .. }
+            | Output::VsMoving { .. }
+            | Output::MoveRequested { .. } => {}
         }
     }
 
