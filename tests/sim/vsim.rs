@@ -4,8 +4,11 @@
 //! (one in four: up to 16), timers around the defaults, some vservers with
 //! an original host that dies (and sometimes comes back), then a fault phase
 //! (daemon kills, box crashes, pauses, partitions, asymmetric cuts, hold,
-//! graceful stops, service and self-check failures, failing hooks and
-//! aliases, loss, original hosts going and coming) for 6-20 s, then quiet.
+//! graceful stops, operator `release` of a vserver on a random box, service
+//! and self-check failures, failing hooks and aliases, loss, original hosts
+//! going and coming) for 6-20 s, then quiet. A graceful stop exits as the
+//! shell does: once the node says it is `stopped`, or at the shell's stop
+//! grace, removing what is left.
 //! Besides the world's per-step invariants (a) and (b), checked:
 //!
 //! * **(c) liveness.** After the faults stop, every vserver is served within
@@ -72,6 +75,10 @@ pub struct VOutcome {
     pub box_crash: bool,
     pub moves: u64,
     pub excused: u64,
+    /// Operator releases asked during the faults.
+    pub releases: u64,
+    /// Planned moves the bosses ordered (a release with a successor).
+    pub planned_moves: u64,
     pub trace: String,
 }
 
@@ -106,6 +113,7 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
     );
     let mut w = VWorld::new(cfg, seed);
     w.verbose = std::env::var("SIM_DEBUG").is_ok();
+    w.shell_exits = true;
     w.delay_min_us = r.range(100, 2_000);
     w.delay_jitter_us = r.range(0, 5_000);
     for v in 0..nv {
@@ -115,6 +123,7 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
         w.start_at(i, r.range(0, 1_000) * 1000);
     }
     let mut pending: Vec<(u64, Heal)> = Vec::new();
+    let mut releases = 0u64;
     let fault_end_ms = if faults {
         2_000 + r.range(6_000, 20_000)
     } else {
@@ -132,7 +141,7 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
         let x = r.below(n as u64) as usize;
         let dur = r.range(300, 5_000);
         let v = r.below(nv as u64) as usize;
-        match r.below(14) {
+        match r.below(15) {
             0 => {
                 w.crash_daemon(x);
                 pending.push((now + dur, Heal::Restart(x)));
@@ -164,10 +173,8 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
                 w.control(x, Control::Hold);
                 pending.push((now + dur, Heal::Unhold(x)));
             }
-            6 => {
-                w.shutdown(x);
-                pending.push((now + 500, Heal::Stop(x)));
-            }
+            // The world's shell exits once stopped (or at its grace).
+            6 => w.shutdown(x),
             7 => {
                 w.boxes[x].kernel.service_ok[v] = false;
                 w.note_fault(x, format!("service v{v} sick"));
@@ -179,6 +186,10 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
             11 => {
                 w.original_up[v] = !w.original_up[v];
                 w.note_fault(0, format!("original v{v} up={}", w.original_up[v]));
+            }
+            12 => {
+                // `bongoyo release` of a random vserver on a random box.
+                releases += u64::from(w.release(x, v).is_some());
             }
             _ => {
                 // The holder of a vserver dies: the case worth hammering.
@@ -314,6 +325,8 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
         box_crash: crash_box,
         moves,
         excused: w.excused_windows,
+        releases,
+        planned_moves: w.planned_moves,
         trace,
     }
 }
@@ -345,7 +358,6 @@ enum Heal {
     Restart(usize),
     Resume(usize),
     Unhold(usize),
-    Stop(usize),
     Service(usize, usize),
     Net,
 }
@@ -360,12 +372,6 @@ impl Heal {
             }
             Heal::Resume(x) => w.resume(x),
             Heal::Unhold(x) => w.control(x, Control::Resume),
-            Heal::Stop(x) => {
-                // The shell exits once everything is released (or its own
-                // deadline passed); an init system starts it again.
-                w.crash_daemon(x);
-                w.start_at(x, w.now_us + 200_000);
-            }
             Heal::Service(x, v) => {
                 w.boxes[x].kernel.service_ok[v] = true;
             }
