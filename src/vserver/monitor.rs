@@ -475,8 +475,12 @@ impl Monitor {
             v.next_check = now;
             // A takeover the previous term ordered may still be under way:
             // give it its whole timeout rather than take the silence of an
-            // address not aliased yet for a dead vserver.
-            if let (Some(node), b"PP0") = (e.holder, &e.combo) {
+            // address not aliased yet for a dead vserver. Only an entry with
+            // a round is one: `PP0` also reads "no verdict yet, nobody
+            // claims" (a boss that had just restarted its checks when it
+            // streamed), and waiting a takeover timeout for a takeover
+            // nobody ordered left a vserver dead (sim seed 1724).
+            if let (Some(node), b"PP0", 1..) = (e.holder, &e.combo, e.round) {
                 v.phase = Phase::Takeover {
                     node,
                     round: e.round,
@@ -2025,6 +2029,34 @@ mod tests {
         r.claimers[0] = 0b010;
         r.at(100);
         assert_eq!(r.request_move().0, MoveStart::Busy, "checks pending");
+    }
+
+    #[test]
+    fn a_restored_pp0_is_a_takeover_only_with_its_round() {
+        let cfg = parse("t.conf", CONF).unwrap();
+        let entry = |round| VsEntry {
+            combo: *b"PP0",
+            holder: Some(1),
+            round,
+            since_ms: 0,
+            excluded: 0,
+        };
+        // Verdicts pending and nobody claims: checked, then a round.
+        let mut r = Rig::new(CONF);
+        r.m = Monitor::new(&cfg, Instant(0));
+        r.m.restore(Instant(0), &[entry(0)]);
+        r.at(0);
+        let a = r.confirm(false, &[]);
+        assert_eq!(r.combo(), "DD0");
+        assert!(request(&a).is_some(), "{a:?}");
+        // A takeover under way keeps its timeout.
+        let mut r = Rig::new(CONF);
+        r.m = Monitor::new(&cfg, Instant(0));
+        r.m.restore(Instant(0), &[entry(7)]);
+        r.at(0);
+        let a = r.confirm(false, &[]);
+        assert_eq!(r.combo(), "PP0");
+        assert!(request(&a).is_none(), "{a:?}");
     }
 
     #[test]
