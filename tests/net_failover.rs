@@ -66,6 +66,18 @@ fn max_holders(lan: &Lan, d: Duration) -> (usize, Vec<String>) {
     worst
 }
 
+/// The time between the last `alias-removed` of the vserver and the first
+/// `alias-added` after it in the daemons' logs (ms, as the log lines
+/// arrived): how long no box had the address during a hand-over.
+fn logged_gap_ms(lan: &Lan) -> Option<u64> {
+    let removed = *lan.log_times("alias-removed vserver=web").last()?;
+    let added = lan
+        .log_times("alias-added vserver=web")
+        .into_iter()
+        .find(|&t| t >= removed)?;
+    Some(added - removed)
+}
+
 /// True if no box answered again after another one did (no flapping).
 fn no_repeats(seq: &[String]) -> bool {
     seq.iter()
@@ -389,7 +401,11 @@ fn hold_on_the_holder_hands_over_with_a_short_outage() {
     let outage = v.outage_ms(mark).expect("served again");
     figure("hold_outage_ms", outage);
     figure("hold_duplicate_ms", v.duplicate_ms(mark));
-    println!("{holder} on hold, {next} serves; outage {outage} ms");
+    let gap = logged_gap_ms(&lan);
+    if let Some(g) = gap {
+        figure("hold_gap_ms", g);
+    }
+    println!("{holder} on hold, {next} serves; outage {outage} ms, address gap {gap:?} ms");
     assert!(
         lan.logged(&format!("move vserver=web from={holder} to={next}")),
         "not a planned move{}",
@@ -444,8 +460,12 @@ fn release_moves_the_vserver_to_another_box() {
     let next = next.unwrap_or_else(|| panic!("not moved ({out}){}", lan.report(&v, mark)));
     let outage = v.outage_ms(mark).expect("served again");
     figure("release_outage_ms", outage);
+    let gap = logged_gap_ms(&lan);
+    if let Some(g) = gap {
+        figure("release_gap_ms", g);
+    }
     println!(
-        "release web: {holder} -> {next}; outage {outage} ms ({})",
+        "release web: {holder} -> {next}; outage {outage} ms, address gap {gap:?} ms ({})",
         out.trim()
     );
     assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));

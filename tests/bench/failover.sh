@@ -56,6 +56,8 @@ run "outage, graceful stop (SIGTERM) of the holder" \
   a_graceful_stop_hands_over graceful_outage_ms
 run "outage, hold hand-over (bongoyo hold on the holder)" \
   hold_on_the_holder_hands_over_with_a_short_outage hold_outage_ms
+run "address gap (removed on one box, added on the next), hold" \
+  hold_on_the_holder_hands_over_with_a_short_outage hold_gap_ms
 run "outage, bongoyo release web (planned move)" \
   release_moves_the_vserver_to_another_box release_outage_ms
 say "(outage: last answered TCP connection before the failure to the first after,"

@@ -781,6 +781,24 @@ impl Lan {
         })
     }
 
+    /// When (ms since the log sink started, as stamped on receipt) each
+    /// daemon log line containing `needle` arrived, in order.
+    pub fn log_times(&self, needle: &str) -> Vec<u64> {
+        let Some(sl) = self.syslog.as_ref() else {
+            return Vec::new();
+        };
+        let Ok(v) = sl.lines.lock() else {
+            return Vec::new();
+        };
+        v.iter()
+            .filter(|l| l.contains(needle))
+            .filter_map(|l| {
+                let t = l.strip_prefix('+')?.split("ms").next()?;
+                t.trim().parse().ok()
+            })
+            .collect()
+    }
+
     /// True while box `i`'s daemon runs.
     pub fn running(&mut self, i: usize) -> bool {
         self.daemons[i]
