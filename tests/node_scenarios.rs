@@ -12,6 +12,7 @@ mod world;
 use bongoyo::cluster::Control;
 use bongoyo::config::Fencing;
 use bongoyo::node::{MoveAnswer, HANDOVER_LIMIT};
+use bongoyo::proto::Body;
 use bongoyo::vserver::monitor::MoveStart;
 use vworld::{with_vservers, VWorld};
 use world::{config, majority};
@@ -325,5 +326,45 @@ fn failed_hook_excludes_that_box() {
     w.run_for_ms(2_000);
     w.hook_fail_pm = 0;
     until(&mut w, 10_000, |w| served(w, 0).is_some()).expect("served");
+    ok(&w);
+}
+
+#[test]
+fn unexpected_vserver_messages_are_dropped_and_counted() {
+    let mut w = cluster(3, 1);
+    until(&mut w, 5_000, |w| served(w, 0).is_some()).expect("served");
+    w.run_for_ms(500);
+    let boss = w.acting()[0];
+    let other = (0..3).find(|&x| x != boss).unwrap();
+    let third = (0..3).find(|&x| x != boss && x != other).unwrap();
+    let now = w.local(other);
+    let n = w.boxes[other].node.as_mut().unwrap();
+    let before = n.ignored_messages();
+    let inc = 0;
+    // A move request to a box that is not the boss; one for a vserver that
+    // does not exist; a release from a box it does not follow.
+    n.handle_message(now, third as u8, inc, &Body::MoveRequest { vserver: 0 });
+    n.handle_message(now, boss as u8, inc, &Body::MoveRequest { vserver: 0 });
+    let b = w.boxes[boss].node.as_mut().unwrap();
+    let b_before = b.ignored_messages();
+    b.handle_message(now, third as u8, inc, &Body::MoveRequest { vserver: 9 });
+    let n = w.boxes[other].node.as_mut().unwrap();
+    n.handle_message(
+        now,
+        third as u8,
+        inc,
+        &Body::Release {
+            vserver: 0,
+            generation: u32::MAX,
+            round: 3,
+        },
+    );
+    assert_eq!(n.ignored_messages() - before, 3);
+    assert_eq!(
+        w.boxes[boss].node.as_ref().unwrap().ignored_messages() - b_before,
+        1
+    );
+    w.run_for_ms(1_000);
+    assert!(served(&w, 0).is_some());
     ok(&w);
 }
