@@ -46,7 +46,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::cluster::{AlertKind, Control, Dest};
 use crate::config::{self, Check, Config, HookKind, IfName, Key, NodeId, Reachability, VsId};
 use crate::limits::{MAX_DATAGRAM, MAX_NODES, MAX_VSERVERS};
-use crate::node::{Node, Output};
+use crate::node::{MoveAnswer, Node, Output};
 use crate::os::arp::ArpSocket;
 use crate::os::child::{self, Context};
 use crate::os::signals::{Signal, Signals};
@@ -54,7 +54,7 @@ use crate::os::{clock, control, ifaddr, net, process, random};
 use crate::proto::{Body, Codec, Role};
 use crate::takeover::Step;
 use crate::time::Instant;
-use crate::vserver::monitor::{CheckKind, VsAlert};
+use crate::vserver::monitor::{CheckKind, MoveStart, VsAlert};
 
 use work::{ArpIf, Done, Purpose, Work, ARP_BASE, CHECK_BASE, CHILD_BASE, MAX_CHECKS};
 
@@ -660,6 +660,22 @@ impl Daemon {
                     holder.map_or("none", |h| self.name(h))
                 );
             }
+            Output::VsMoving { vserver, from, to } => info!(
+                "move vserver={} from={} to={}",
+                self.vs_name(vserver),
+                self.name(from),
+                self.name(to)
+            ),
+            Output::MoveRequested {
+                vserver,
+                by,
+                result,
+            } => info!(
+                "move-request vserver={} by={} result={}",
+                self.vs_name(vserver),
+                self.name(by),
+                move_word(result)
+            ),
             Output::NodeAlert { node, kind } => {
                 let name = self.name(node);
                 let mut field: HString<40> = HString::new();
@@ -680,6 +696,7 @@ impl Daemon {
                     VsAlert::ServiceDeadAddressAlive => "service-dead-address-alive",
                     VsAlert::NoVolunteer => "no-volunteer",
                     VsAlert::OriginalIsBack => "original-is-back",
+                    VsAlert::NoSuccessor => "no-successor",
                 };
                 let v = self.config.vservers.get(vserver as usize);
                 let (name, addr) =
@@ -1147,7 +1164,7 @@ impl Daemon {
                 Ok(Some(sig @ (Signal::Term | Signal::Int))) => {
                     if self.stop.is_none() {
                         info!(
-                            "stopping signal={} holding={} releasing",
+                            "stopping signal={} holding={} handing-over",
                             sig.name(),
                             self.aliases.iter().flatten().count()
                         );
@@ -1356,7 +1373,7 @@ impl Daemon {
             (Some("hold"), None, _) => {
                 info!("control command=hold");
                 self.node.handle_control(now, Control::Hold);
-                w.write_str("ok hold: this box hands its vservers over and goes on hold\n")
+                w.write_str("ok hold: this box is off the list; it serves what it holds until the boss has moved each vserver to another box\n")
             }
             (Some("resume"), None, _) => {
                 info!("control command=resume");
@@ -1365,11 +1382,56 @@ impl Daemon {
             }
             (Some("release"), Some(name), None) => match self.config.vserver_id(name) {
                 None => writeln!(w, "error 65 no vserver named {name:?} in {}", self.config_path),
-                // Neither the node nor the boss's monitor takes an operator
-                // release yet; say so instead of pretending.
-                Some(_) => writeln!(w, "error 69 release of {name} is not available yet: the boss's monitor does not take operator release commands in this version"),
+                Some(vs) => {
+                    let answer = self.node.request_move(now, vs);
+                    info!("control command=release vserver={name} answer={answer:?}");
+                    self.release_answer(name, answer, w)
+                }
             },
             _ => writeln!(w, "error 64 unknown request {line:?}: status, status-json, hold, resume, release NAME"),
+        }
+    }
+
+    /// The control answer to `release NAME`.
+    fn release_answer(&self, name: &str, a: MoveAnswer, w: &mut impl fmt::Write) -> fmt::Result {
+        let me = self.name(self.me);
+        match a {
+            MoveAnswer::Forwarded { boss } => {
+                writeln!(w, "ok asked boss {} to move {name}", self.name(boss))
+            }
+            MoveAnswer::Boss(MoveStart::Started { from }) => writeln!(
+                w,
+                "ok boss {me} moves {name} off {}: a successor is being chosen while it serves",
+                self.name(from)
+            ),
+            MoveAnswer::Boss(MoveStart::ToOriginal { from }) => writeln!(
+                w,
+                "ok {} releases {name}: its original host answers again",
+                self.name(from)
+            ),
+            MoveAnswer::Boss(MoveStart::NoSuccessor { from }) => writeln!(
+                w,
+                "error 69 no other box can take {name}: it stays on {}",
+                self.name(from)
+            ),
+            MoveAnswer::Boss(MoveStart::NotHeld) => {
+                writeln!(w, "error 69 {name} is not held by any box: nothing to move")
+            }
+            MoveAnswer::Boss(MoveStart::Busy) => writeln!(
+                w,
+                "error 69 {name} is being checked or moved right now: try again in a moment"
+            ),
+            MoveAnswer::Boss(MoveStart::Blocked) => writeln!(
+                w,
+                "error 69 a box is not heard and its lease is not proven lapsed: nothing is moved until it is"
+            ),
+            MoveAnswer::Boss(MoveStart::Unknown) | MoveAnswer::Unknown => {
+                writeln!(w, "error 65 no vserver named {name:?} in {}", self.config_path)
+            }
+            MoveAnswer::NoBoss => writeln!(
+                w,
+                "error 69 no boss to ask: {me} follows no acting boss (joining, cut off, or no quorum)"
+            ),
         }
     }
 
@@ -1471,8 +1533,12 @@ impl Daemon {
         let c = &self.counters;
         writeln!(
             w,
-            "packets     received {} accepted {} sent {} send-errors {}",
-            c.received, c.accepted, c.sent, c.send_errors
+            "packets     received {} accepted {} sent {} send-errors {} ignored {}",
+            c.received,
+            c.accepted,
+            c.sent,
+            c.send_errors,
+            self.node.ignored_messages()
         )?;
         let (checks, children) = self.work.in_flight();
         writeln!(
@@ -1568,8 +1634,8 @@ impl Daemon {
         let (checks, children) = self.work.in_flight();
         write!(
             w,
-            "],\"packets\":{{\"received\":{},\"accepted\":{},\"sent\":{},\"send_errors\":{}}},\"in_flight\":{{\"checks\":{checks},\"children\":{children},\"waiting\":{}}},\"drops\":{{\"total\":{},\"by_reason\":{{",
-            c.received, c.accepted, c.sent, c.send_errors, self.waiting.len(), self.codec.drops().total()
+            "],\"packets\":{{\"received\":{},\"accepted\":{},\"sent\":{},\"send_errors\":{},\"ignored\":{}}},\"in_flight\":{{\"checks\":{checks},\"children\":{children},\"waiting\":{}}},\"drops\":{{\"total\":{},\"by_reason\":{{",
+            c.received, c.accepted, c.sent, c.send_errors, self.node.ignored_messages(), self.waiting.len(), self.codec.drops().total()
         )?;
         write_drops(w, self.codec.drops(), true)?;
         w.write_str("}}}\n")
@@ -1605,6 +1671,19 @@ fn startup_cleanup(config: &Config) {
                 error!("startup-cleanup-failed address={} error={e}", v.address);
             }
         }
+    }
+}
+
+/// One word for a move request's result, for the log.
+fn move_word(r: MoveStart) -> &'static str {
+    match r {
+        MoveStart::Started { .. } => "started",
+        MoveStart::ToOriginal { .. } => "released-to-original",
+        MoveStart::NotHeld => "not-held",
+        MoveStart::Busy => "busy",
+        MoveStart::NoSuccessor { .. } => "no-successor",
+        MoveStart::Blocked => "blocked",
+        MoveStart::Unknown => "unknown-vserver",
     }
 }
 

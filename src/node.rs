@@ -19,6 +19,12 @@
 //! * A box takes over only while its own lease is valid, and gives up
 //!   everything when it lapses ([`Holder::tick`], fencing layer 1).
 //! * Orders to itself (the boss is a volunteer too) are delivered locally.
+//! * **Hand-over.** A box on hold (`bongoyo hold`, health 0, or stopping)
+//!   keeps serving what it holds; the acting boss moves each vserver to
+//!   another box by a planned move (see [`crate::vserver::monitor`]). A
+//!   stopping box that still holds something after [`HANDOVER_LIMIT`]
+//!   releases it itself. `bongoyo release` goes to the acting boss's monitor,
+//!   through a [`Body::MoveRequest`] when this box is not the boss.
 
 use core::time::Duration;
 
@@ -32,7 +38,9 @@ use crate::takeover::holder::{Holder, HolderAction};
 use crate::takeover::Step;
 use crate::time::Instant;
 use crate::vserver::combo::Combo;
-use crate::vserver::monitor::{Answer, CheckKind, Monitor, MonitorAction, Order, View, VsAlert};
+use crate::vserver::monitor::{
+    Answer, CheckKind, Monitor, MonitorAction, MoveStart, Order, View, VsAlert,
+};
 
 /// Outputs the queue holds between two drains. Policy when full: the newest
 /// is dropped and counted; hellos, checks and renewals repeat, orders are
@@ -41,6 +49,31 @@ pub const OUTPUT_QUEUE: usize = 64;
 
 /// Monitor actions handled per pump round (see [`Node::handle_timeout`]).
 const MONITOR_BURST: usize = 32;
+
+/// How long a stopping box waits for the boss to move its vservers away
+/// before it releases what is left itself. A move takes an early hello, a
+/// round (one hello at most), the release and a message; a boss that stops
+/// hands its role over first, and its successor checks once. Two seconds
+/// cover that at the default timers and leave the shell's own stop grace
+/// (5 s, `daemon::STOP_GRACE`) three seconds for the release hooks.
+pub const HANDOVER_LIMIT: Duration = Duration::from_secs(2);
+
+/// What became of an operator's `bongoyo release` on this box.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MoveAnswer {
+    /// This box is the acting boss: what its monitor did.
+    Boss(MoveStart),
+    /// Sent to the boss this box follows.
+    Forwarded {
+        /// That boss.
+        boss: NodeId,
+    },
+    /// No acting boss to ask: this box follows none (joining, or cut off),
+    /// or it is itself a boss without quorum.
+    NoBoss,
+    /// No such vserver.
+    Unknown,
+}
 
 /// What the node asks the shell to do.
 // `Send` carries a whole message by value (a state-sync page is the largest):
@@ -113,6 +146,25 @@ pub enum Output {
         /// What happened.
         kind: VsAlert,
     },
+    /// A planned move (boss only): `from` was told to release, `to` takes
+    /// over as soon as it has.
+    VsMoving {
+        /// The vserver.
+        vserver: VsId,
+        /// The holder.
+        from: NodeId,
+        /// The successor.
+        to: NodeId,
+    },
+    /// Another box forwarded an operator's `release` (boss only).
+    MoveRequested {
+        /// The vserver.
+        vserver: VsId,
+        /// The box it came from.
+        by: NodeId,
+        /// What the monitor did.
+        result: MoveStart,
+    },
 }
 
 /// One box.
@@ -140,7 +192,13 @@ pub struct Node {
     table: Vec<VsEntry, MAX_VSERVERS>,
     out: Deque<Output, OUTPUT_QUEUE>,
     dropped: u32,
+    /// Messages dropped because they were not expected here (an order from
+    /// a box this one does not follow, an answer to a boss that no longer
+    /// acts, a vserver index out of range).
+    ignored: u32,
     stopping: bool,
+    /// A stopping box releases what is left itself from then on.
+    handover_until: Option<Instant>,
     last_now: Instant,
 }
 
@@ -170,7 +228,9 @@ impl Node {
             table: Vec::new(),
             out: Deque::new(),
             dropped: 0,
+            ignored: 0,
             stopping: false,
+            handover_until: None,
             last_now: now,
         };
         for (i, v) in config.vservers.iter().enumerate().take(MAX_VSERVERS) {
@@ -206,6 +266,11 @@ impl Node {
         self.dropped
     }
 
+    /// Verified messages dropped because they were not expected here.
+    pub fn ignored_messages(&self) -> u32 {
+        self.ignored
+    }
+
     /// Set the MAC announced in hellos.
     pub fn set_mac(&mut self, mac: [u8; 6]) {
         self.core.set_mac(mac);
@@ -218,8 +283,10 @@ impl Node {
         }
         self.core.handle_message(now, from, incarnation, body);
         let follows = self.core.boss() == Some(from);
+        let known = |vs: VsId| (vs as usize) < self.nvs;
+        let mut used = true;
         match *body {
-            Body::VolunteerRequest { vserver, round } if follows => {
+            Body::VolunteerRequest { vserver, round } if follows && known(vserver) => {
                 let a = self.answer(now, vserver, round);
                 self.emit(Output::Send {
                     to: Dest::Node(from),
@@ -236,7 +303,7 @@ impl Node {
                 round,
                 suitability,
                 holding,
-            } if self.acting => {
+            } if self.acting && known(vserver) => {
                 let a = Answer {
                     vserver,
                     round,
@@ -249,7 +316,7 @@ impl Node {
                 vserver,
                 round,
                 generation,
-            } if follows && generation >= self.core.generation() => {
+            } if follows && generation >= self.core.generation() && known(vserver) => {
                 let lease = self.lease_ok(now);
                 self.holder
                     .assume(now, from, vserver, round, lease && !self.stopping);
@@ -257,15 +324,39 @@ impl Node {
             Body::Release {
                 vserver,
                 generation,
-            } if follows && generation >= self.core.generation() => {
-                self.holder.release(now, vserver);
+                round,
+            } if follows && generation >= self.core.generation() && known(vserver) => {
+                let report = (round != 0).then_some((from, round));
+                self.holder.release(now, vserver, report);
             }
-            Body::Outcome { vserver, round, ok } if self.acting => {
+            Body::Outcome { vserver, round, ok } if self.acting && known(vserver) => {
                 self.with_view(now, |m, now, v| {
                     m.handle_outcome(now, from, vserver, round, ok, v)
                 });
             }
-            _ => {}
+            Body::MoveRequest { vserver } if self.acting && known(vserver) => {
+                let mut result = MoveStart::Unknown;
+                self.with_view(now, |m, now, v| result = m.request_move(now, vserver, v));
+                self.emit(Output::MoveRequested {
+                    vserver,
+                    by: from,
+                    result,
+                });
+            }
+            // The cluster core's and the codec's own messages.
+            Body::Hello(_)
+            | Body::ProbeRequest { .. }
+            | Body::ProbeAnswer { .. }
+            | Body::StateSync(_)
+            | Body::Challenge { .. }
+            | Body::Response { .. } => {}
+            // Vserver traffic this box does not expect: an order from a box
+            // it does not follow or of an older generation, an answer or a
+            // request for a boss that no longer acts, an index out of range.
+            _ => used = false,
+        }
+        if !used {
+            self.ignored = self.ignored.saturating_add(1);
         }
         self.pump(now);
     }
@@ -276,25 +367,53 @@ impl Node {
         self.pump(now);
     }
 
-    /// An operator command. `Hold` hands this box's vservers over first:
-    /// it releases them (the boss sees them free and picks another box, never
-    /// this one while on hold), then stops volunteering.
+    /// An operator command. `Hold` takes this box off the list: it stops
+    /// volunteering (a boss steps down at once) and announces hold; it keeps
+    /// serving what it holds until the acting boss has moved each vserver to
+    /// another box (make-before-break: the successor is chosen while this box
+    /// still serves). With nobody to take a vserver, it stays here.
     pub fn handle_control(&mut self, now: Instant, cmd: Control) {
-        if cmd == Control::Hold {
-            self.holder.release_all(now);
-        }
         self.core.handle_control(now, cmd);
         self.pump(now);
     }
 
-    /// Graceful stop (SIGTERM): release everything this box holds. The shell
-    /// exits once [`Node::stopped`] is true (or after its own deadline).
-    ///
-    /// The box also goes on hold, which it announces: a boss steps down at
-    /// once and its successor is elected without waiting for `dead`.
+    /// `bongoyo release VSERVER` on this box: the acting boss's monitor
+    /// moves the vserver off its holder. On the boss itself the answer says
+    /// what the monitor did; elsewhere the request goes to the boss this box
+    /// follows in a [`Body::MoveRequest`].
+    pub fn request_move(&mut self, now: Instant, vserver: VsId) -> MoveAnswer {
+        if vserver as usize >= self.nvs {
+            return MoveAnswer::Unknown;
+        }
+        let answer = if self.acting && self.core.is_acting(now) {
+            let mut result = MoveStart::Unknown;
+            self.with_view(now, |m, now, v| result = m.request_move(now, vserver, v));
+            MoveAnswer::Boss(result)
+        } else {
+            match self.core.boss() {
+                Some(boss) if boss != self.me => {
+                    self.emit(Output::Send {
+                        to: Dest::Node(boss),
+                        body: Body::MoveRequest { vserver },
+                    });
+                    MoveAnswer::Forwarded { boss }
+                }
+                _ => MoveAnswer::NoBoss,
+            }
+        };
+        self.pump(now);
+        answer
+    }
+
+    /// Graceful stop (SIGTERM): hand everything over, then exit. The box
+    /// goes on hold, which it announces (a boss steps down at once and its
+    /// successor is elected without waiting for `dead`); the acting boss
+    /// moves its vservers away as for `hold`. Whatever is still held after
+    /// [`HANDOVER_LIMIT`] is released here. The shell exits once
+    /// [`Node::stopped`] is true (or after its own deadline).
     pub fn shutdown(&mut self, now: Instant) {
         self.stopping = true;
-        self.holder.release_all(now);
+        self.handover_until = Some(now + HANDOVER_LIMIT);
         self.core.handle_control(now, Control::Hold);
         self.pump(now);
     }
@@ -360,6 +479,7 @@ impl Node {
         if self.lease_valid {
             at(self.core.lease_until());
         }
+        at(self.handover_until);
         if self.acting {
             at(self.monitor.poll_timeout());
             if self.monitor.has_actions() {
@@ -432,6 +552,7 @@ impl Node {
         let mut volunteers = 0u32;
         let mut lost = 0u32;
         let mut unknown = 0u32;
+        let mut held = 0u32;
         let mut macs = [[0u8; 6]; MAX_NODES];
         for n in 0..self.nodes {
             let state = self.core.member(n);
@@ -442,6 +563,9 @@ impl Node {
             }
             if state == MemberState::Lost {
                 lost |= 1 << n;
+            }
+            if state == MemberState::Hold || (n == self.me && self.stopping) {
+                held |= 1 << n;
             }
             // Not heard now (never, or not lately), and not proven to hold
             // no valid lease: its claims are unknown or stale, so it may
@@ -492,6 +616,7 @@ impl Node {
             macs: &macs[..self.nodes as usize],
             lost,
             unknown,
+            held,
             generation: self.core.generation(),
         };
         f(&mut self.monitor, now, &view);
@@ -501,6 +626,11 @@ impl Node {
     /// Move everything between the parts until nothing is left to move.
     fn pump(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
+        // A stopping box whose vservers were not all moved away in time.
+        if self.handover_until.is_some_and(|t| now >= t) {
+            self.handover_until = None;
+            self.holder.release_all(now);
+        }
         // Bounded: each round only moves queued items; local deliveries
         // create a bounded number of follow-ups.
         for _ in 0..16 {
@@ -618,6 +748,9 @@ impl Node {
                 holder,
             }),
             MonitorAction::Alert { vserver, kind } => self.emit(Output::VsAlert { vserver, kind }),
+            MonitorAction::Moving { vserver, from, to } => {
+                self.emit(Output::VsMoving { vserver, from, to })
+            }
             MonitorAction::Send { to, order } => {
                 let me = self.me;
                 // The boss is a box like the others: orders to it are
@@ -635,8 +768,9 @@ impl Node {
                         let lease = self.lease_ok(now) && !self.stopping;
                         self.holder.assume(now, me, vserver, round, lease);
                     }
-                    (Dest::Node(n), Order::Release { vserver, .. }) if n == me => {
-                        self.holder.release(now, vserver);
+                    (Dest::Node(n), Order::Release { vserver, round, .. }) if n == me => {
+                        let report = (round != 0).then_some((me, round));
+                        self.holder.release(now, vserver, report);
                     }
                     _ => self.emit(Output::Send {
                         to,

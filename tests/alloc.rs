@@ -219,3 +219,147 @@ fn core_allocates_nothing_after_construction() {
         "a boss at the end"
     );
 }
+
+/// Whole boxes ([`bongoyo::node::Node`]: core, monitor, holder) allocate
+/// nothing either, through the planned moves of `bongoyo release` (local
+/// and forwarded), `bongoyo hold` and a stop. The driver plays the kernel:
+/// steps succeed at once, a reachability check sees the MAC of the box
+/// whose alias is up.
+#[test]
+fn nodes_allocate_nothing_through_planned_moves() {
+    use bongoyo::node::{Node as Box_, Output};
+    use bongoyo::takeover::Step;
+    use bongoyo::vserver::monitor::CheckKind;
+
+    const B: usize = 3;
+    const V: usize = 2;
+    let text = "cluster a\nkey-file insecure\ninterface eth0\n\
+        node f1 10.0.0.11\nnode f2 10.0.0.12\nnode f3 10.0.0.13\n\
+        vserver web {\n address 10.0.0.50/24\n interface eth0\n service tcp 80\n check 200ms\n}\n\
+        vserver db {\n address 10.0.0.51/24\n interface eth0\n service tcp 80\n check 200ms\n}\n";
+    let cfg = bongoyo::config::parse("a.conf", text).expect("config");
+    let mac = |i: usize| [2, 0, 0, 0, 0, i as u8 + 1];
+    let mut boxes: Vec<Box_> = (0..B)
+        .map(|i| {
+            let mut n = Box_::new(&cfg, i as u8, 500 + i as u64, Instant(0));
+            n.set_mac(mac(i));
+            n
+        })
+        .collect();
+    let mut flight: Box<heapless::Deque<Msg, IN_FLIGHT>> = Box::new(heapless::Deque::new());
+    // Per box: results to feed back next millisecond (fixed table).
+    let mut results: Box<heapless::Deque<(u8, Output), IN_FLIGHT>> =
+        Box::new(heapless::Deque::new());
+    let mut alias = [[false; V]; B];
+    let mut moves = 0u32;
+    let mut stopped = false;
+
+    ARMED.with(|a| a.set(true));
+    drop(std::hint::black_box(Box::new(7u64)));
+    assert_eq!(ALLOCATIONS.swap(0, Ordering::Relaxed), 1);
+    let holder = |alias: &[[bool; V]; B], v: usize| (0..B).find(|&i| alias[i][v]);
+    let mut first_holder = None;
+    for t in 0..20_000u64 {
+        let now = Instant(t);
+        match t {
+            5_000 => first_holder = holder(&alias, 0),
+            // `release web` on the boss and on another box.
+            6_000 | 8_000 => {
+                let on = if t == 6_000 { 0 } else { 2 };
+                let _ = boxes[on].request_move(now, 0);
+            }
+            10_000 => {
+                if let Some(h) = holder(&alias, 1) {
+                    boxes[h].handle_control(now, Control::Hold);
+                }
+            }
+            13_000 => {
+                for b in boxes.iter_mut() {
+                    b.handle_control(now, Control::Resume);
+                }
+            }
+            15_000 => {
+                if let Some(h) = holder(&alias, 0) {
+                    boxes[h].shutdown(now);
+                }
+            }
+            _ => {}
+        }
+        while flight.front().is_some_and(|m| m.at <= t) {
+            let Some(m) = flight.pop_front() else { break };
+            boxes[m.to as usize].handle_message(now, m.from, m.inc, &m.body);
+        }
+        while let Some((i, o)) = results.pop_front() {
+            let i = i as usize;
+            match o {
+                Output::Step { vserver, step } => boxes[i].handle_step(now, vserver, step, true),
+                Output::SelfCheck { vserver } => boxes[i].handle_self_check(now, vserver, true),
+                Output::Check { vserver, kind } => {
+                    let v = vserver as usize;
+                    let up = holder(&alias, v);
+                    match kind {
+                        CheckKind::Service => boxes[i].handle_service(now, vserver, up.is_some()),
+                        CheckKind::Reach => match up {
+                            Some(h) => boxes[i].handle_reach(now, vserver, &[mac(h)]),
+                            None => boxes[i].handle_reach(now, vserver, &[]),
+                        },
+                    }
+                }
+                _ => {}
+            }
+        }
+        for i in 0..B {
+            if boxes[i].poll_timeout().is_some_and(|w| w <= now) {
+                boxes[i].handle_timeout(now);
+            }
+            while let Some(o) = boxes[i].poll_output() {
+                match o {
+                    Output::Send { to, body } => {
+                        for j in (0..B).filter(|&j| j != i) {
+                            let wanted = match to {
+                                Dest::All => true,
+                                Dest::Node(n) => n as usize == j,
+                            };
+                            if wanted && !flight.is_full() {
+                                let _ = flight.push_back(Msg {
+                                    at: t + 1,
+                                    to: j as u8,
+                                    from: i as u8,
+                                    inc: 500 + i as u64,
+                                    body: body.clone(),
+                                });
+                            }
+                        }
+                    }
+                    Output::Step { vserver, step } => {
+                        let v = vserver as usize;
+                        match step {
+                            Step::AddAlias => alias[i][v] = true,
+                            Step::RemoveAlias => alias[i][v] = false,
+                            _ => {}
+                        }
+                        let _ = results.push_back((i as u8, o));
+                    }
+                    Output::VsMoving { .. } => moves += 1,
+                    Output::Check { .. } | Output::SelfCheck { .. } => {
+                        let _ = results.push_back((i as u8, o));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if t > 15_000 && !stopped {
+            stopped = boxes.iter().any(|b| b.stopped());
+        }
+    }
+    ARMED.with(|a| a.set(false));
+    let n = ALLOCATIONS.load(Ordering::Relaxed);
+    assert!(first_holder.is_some(), "web was never served");
+    assert!(moves >= 3, "only {moves} planned moves");
+    assert!(stopped, "the stopping box never finished");
+    assert!(
+        (0..V).all(|v| (0..B).filter(|&i| alias[i][v]).count() == 1),
+        "{alias:?}"
+    );
+    assert_eq!(n, 0, "{n} allocations in the nodes after construction");
+}

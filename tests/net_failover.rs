@@ -66,6 +66,18 @@ fn max_holders(lan: &Lan, d: Duration) -> (usize, Vec<String>) {
     worst
 }
 
+/// The time between the last `alias-removed` of the vserver and the first
+/// `alias-added` after it in the daemons' logs (ms, as the log lines
+/// arrived): how long no box had the address during a hand-over.
+fn logged_gap_ms(lan: &Lan) -> Option<u64> {
+    let removed = *lan.log_times("alias-removed vserver=web").last()?;
+    let added = lan
+        .log_times("alias-added vserver=web")
+        .into_iter()
+        .find(|&t| t >= removed)?;
+    Some(added - removed)
+}
+
 /// True if no box answered again after another one did (no flapping).
 fn no_repeats(seq: &[String]) -> bool {
     seq.iter()
@@ -368,4 +380,148 @@ fn a_partition_moves_the_vserver_and_heals_without_duplicates() {
         lan.report(&v, healed)
     );
     assert_eq!(lan.holders().len(), 1, "{}", lan.report(&v, healed));
+}
+
+#[test]
+fn hold_on_the_holder_hands_over_with_a_short_outage() {
+    if !root_or_skip("hold_on_the_holder_hands_over_with_a_short_outage") {
+        return;
+    }
+    let (mut lan, client, holder) = cold_start(19, opts());
+    std::thread::sleep(Duration::from_millis(500));
+    let i = Lan::index(&holder);
+    let mark = client.now();
+    let (code, out) = lan.ctl(i, &["hold"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("ok hold"), "{out}");
+    let next = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
+    let (most, when) = max_holders(&lan, Duration::from_secs(1));
+    let v = client.view();
+    let next = next.unwrap_or_else(|| panic!("nobody took over{}", lan.report(&v, mark)));
+    let outage = v.outage_ms(mark).expect("served again");
+    figure("hold_outage_ms", outage);
+    figure("hold_duplicate_ms", v.duplicate_ms(mark));
+    let gap = logged_gap_ms(&lan);
+    if let Some(g) = gap {
+        figure("hold_gap_ms", g);
+    }
+    println!("{holder} on hold, {next} serves; outage {outage} ms, address gap {gap:?} ms");
+    assert!(
+        lan.logged(&format!("move vserver=web from={holder} to={next}")),
+        "not a planned move{}",
+        lan.report(&v, mark)
+    );
+    assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
+    assert!(most <= 1, "two holders {when:?}{}", lan.report(&v, mark));
+    assert!(
+        outage <= MAX_OUTAGE_MS,
+        "outage {outage} ms{}",
+        lan.report(&v, mark)
+    );
+    assert_eq!(
+        v.answer_sequence(mark),
+        vec![holder.clone(), next.clone()],
+        "{}",
+        lan.report(&v, mark)
+    );
+    // The box on hold runs on, serving nothing, and is not given it back.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(lan.running(i), "the box on hold exited");
+    assert_eq!(
+        lan.holders(),
+        vec![next.clone()],
+        "{}",
+        lan.report(&v, mark)
+    );
+    assert_eq!(lan.ctl(i, &["resume"]).0, Some(0));
+}
+
+#[test]
+fn release_moves_the_vserver_to_another_box() {
+    if !root_or_skip("release_moves_the_vserver_to_another_box") {
+        return;
+    }
+    let (lan, client, holder) = cold_start(20, opts());
+    std::thread::sleep(Duration::from_millis(500));
+    // Asked on a box that does not serve it: forwarded to the boss, or
+    // answered by it.
+    let asker = (0..3).find(|&i| BOXES[i] != holder).unwrap();
+    let (code, out) = lan.ctl(asker, &["release", "nosuch"]);
+    assert_eq!(code, Some(65), "{out}");
+    let mark = client.now();
+    let (code, out) = lan.ctl(asker, &["release", "web"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.starts_with("ok asked boss ") || out.starts_with("ok boss "),
+        "{out}"
+    );
+    let next = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
+    let v = client.view();
+    let next = next.unwrap_or_else(|| panic!("not moved ({out}){}", lan.report(&v, mark)));
+    let outage = v.outage_ms(mark).expect("served again");
+    figure("release_outage_ms", outage);
+    let gap = logged_gap_ms(&lan);
+    if let Some(g) = gap {
+        figure("release_gap_ms", g);
+    }
+    println!(
+        "release web: {holder} -> {next}; outage {outage} ms, address gap {gap:?} ms ({})",
+        out.trim()
+    );
+    assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
+    assert!(
+        outage <= MAX_OUTAGE_MS,
+        "outage {outage} ms{}",
+        lan.report(&v, mark)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(lan.holders(), vec![next], "{}", lan.report(&v, mark));
+}
+
+#[test]
+fn manual_failback_waits_for_release_then_the_original_serves() {
+    if !root_or_skip("manual_failback_waits_for_release_then_the_original_serves") {
+        return;
+    }
+    let mut o = opts();
+    o.vserver_extra.push("failback manual".to_owned());
+    let (mut lan, client, holder) = cold_start(21, o);
+    std::thread::sleep(Duration::from_millis(500));
+    let mark = client.now();
+    lan.original_back();
+    // The box keeps the address (manual) and the operator is alerted.
+    let alerted = eventually(Duration::from_secs(10), || {
+        lan.logged("alert event=original-is-back vserver=web")
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let v = client.view();
+    assert!(alerted.is_some(), "no alert{}", lan.report(&v, mark));
+    let mut both = lan.holders();
+    both.sort();
+    let mut want = vec![holder.clone(), "or".to_owned()];
+    want.sort();
+    assert_eq!(both, want, "manual: still held{}", lan.report(&v, mark));
+    // The operator releases it: the original host serves alone.
+    let asker = (0..3).find(|&i| BOXES[i] != holder).unwrap();
+    let (code, out) = lan.ctl(asker, &["release", "web"]);
+    assert_eq!(code, Some(0), "{out}");
+    let released = eventually(Duration::from_secs(10), || {
+        (lan.holders() == vec!["or".to_owned()]).then_some(())
+    });
+    let settled = client.now();
+    std::thread::sleep(Duration::from_secs(2));
+    let v = client.view();
+    assert!(
+        released.is_some(),
+        "{holder} kept the address ({out}){}",
+        lan.report(&v, mark)
+    );
+    assert_eq!(
+        v.answer_sequence(settled),
+        vec!["or".to_owned()],
+        "{}",
+        lan.report(&v, mark)
+    );
+    assert_eq!(lan.holders(), vec!["or".to_owned()]);
 }

@@ -154,7 +154,9 @@ fn every_variant() -> Vec<Body> {
         Body::Release {
             vserver: 1,
             generation: 4,
+            round: u32::MAX,
         },
+        Body::MoveRequest { vserver: 63 },
         Body::Outcome {
             vserver: 1,
             round: 9,

@@ -184,14 +184,20 @@ pub enum Body {
         vserver: VsId,
         /// The boss's generation.
         generation: u32,
+        /// The planned move this release is part of (0: none). When not 0
+        /// the holder reports the end of the release in an [`Body::Outcome`]
+        /// with this round, and the boss then orders the successor at once.
+        round: u32,
     },
-    /// A box to the boss: how a takeover or release it was told to do ended.
+    /// A box to the boss: how a takeover or a release it was told to do
+    /// ended (a release only when its order carried a round).
     Outcome {
         /// The vserver.
         vserver: VsId,
         /// The round of the order.
         round: u32,
-        /// True if it now serves (takeover) or no longer does (release).
+        /// True if it now serves (takeover), or if its address is gone
+        /// (release: the alias was removed, the hooks ran).
         ok: bool,
     },
     /// Boss to its deputies: its whole state.
@@ -206,6 +212,12 @@ pub enum Body {
     Response {
         /// The challenge's nonce.
         nonce: u64,
+    },
+    /// Any box to the boss it follows: `bongoyo release VSERVER` was run
+    /// here; move that vserver off its holder (a planned move).
+    MoveRequest {
+        /// The vserver.
+        vserver: VsId,
     },
 }
 
@@ -224,6 +236,7 @@ impl Body {
             Body::StateSync(_) => "state-sync",
             Body::Challenge { .. } => "challenge",
             Body::Response { .. } => "response",
+            Body::MoveRequest { .. } => "move-request",
         }
     }
 }

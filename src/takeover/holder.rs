@@ -37,8 +37,12 @@ enum Slot {
     /// Ours: claimed in hellos. The finished takeover's sequence is kept
     /// while it still has spaced gratuitous ARPs to send.
     Held { garps: Option<Sequence> },
-    /// Giving it up; `round` is reported back if an order asked for it.
-    Releasing { seq: Sequence },
+    /// Giving it up; `report`: the boss and the round of a planned move's
+    /// release order, told how it ended.
+    Releasing {
+        seq: Sequence,
+        report: Option<(NodeId, u32)>,
+    },
 }
 
 /// What the holder asks the shell to do.
@@ -57,7 +61,8 @@ pub enum HolderAction {
         /// The vserver.
         vserver: VsId,
     },
-    /// Tell the boss how its assume order ended.
+    /// Tell the boss how its assume order (or a planned move's release
+    /// order) ended.
     Outcome {
         /// The boss that gave the order.
         boss: NodeId,
@@ -65,7 +70,8 @@ pub enum HolderAction {
         vserver: VsId,
         /// The order's round.
         round: u32,
-        /// True if the vserver is now served here.
+        /// Assume: true if the vserver is now served here. Release: true if
+        /// its address is gone from this box.
         ok: bool,
     },
     /// The set of claimed vservers changed (bit per vserver): announce it.
@@ -80,6 +86,9 @@ pub struct Holder {
     slots: Vec<Slot, MAX_VSERVERS>,
     plans: Vec<Plan, MAX_VSERVERS>,
     claims: u64,
+    /// Bit per vserver whose last release could not remove the alias: the
+    /// address may still be up here until its kernel lifetime runs out.
+    stuck: u64,
     actions: Deque<HolderAction, HOLDER_QUEUE>,
     dropped: u32,
 }
@@ -104,6 +113,7 @@ impl Holder {
             slots,
             plans,
             claims: 0,
+            stuck: 0,
             actions: Deque::new(),
             dropped: 0,
         }
@@ -178,8 +188,10 @@ impl Holder {
         }
     }
 
-    /// The boss says: release `vs` (or the operator, or a shutdown).
-    pub fn release(&mut self, now: Instant, vs: VsId) {
+    /// The boss says: release `vs` (or a shutdown's deadline does).
+    /// `report`: the boss and round of a planned move, told how the release
+    /// ended (at once if nothing is held here).
+    pub fn release(&mut self, now: Instant, vs: VsId, report: Option<(NodeId, u32)>) {
         let Some(slot) = self.slots.get_mut(vs as usize) else {
             return;
         };
@@ -188,6 +200,7 @@ impl Holder {
             Slot::Held { .. } => {
                 *slot = Slot::Releasing {
                     seq: Sequence::start(Direction::Release, plan),
+                    report,
                 };
                 self.drive(now, vs);
             }
@@ -196,6 +209,7 @@ impl Holder {
                 let (round, boss) = (*round, *boss);
                 *slot = Slot::Releasing {
                     seq: Sequence::start(Direction::Fence, plan),
+                    report,
                 };
                 self.push(HolderAction::Outcome {
                     boss,
@@ -205,14 +219,31 @@ impl Holder {
                 });
                 self.drive(now, vs);
             }
-            Slot::Free | Slot::Releasing { .. } => {}
+            Slot::Releasing { report: r, .. } => {
+                // Already going: the report follows when it is gone.
+                if report.is_some() {
+                    *r = report;
+                }
+            }
+            Slot::Free => {
+                if let Some((boss, round)) = report {
+                    let ok = self.stuck & (1 << vs) == 0;
+                    self.push(HolderAction::Outcome {
+                        boss,
+                        vserver: vs,
+                        round,
+                        ok,
+                    });
+                }
+            }
         }
     }
 
-    /// Release everything (SIGTERM, `bongoyo hold` after hand-over).
+    /// Release everything (a stopping box whose vservers were not all moved
+    /// away in time).
     pub fn release_all(&mut self, now: Instant) {
         for vs in 0..self.slots.len() {
-            self.release(now, vs as VsId);
+            self.release(now, vs as VsId, None);
         }
     }
 
@@ -240,6 +271,7 @@ impl Holder {
                     }
                     self.slots[vs] = Slot::Releasing {
                         seq: Sequence::start(Direction::Fence, plan),
+                        report: None,
                     };
                     self.drive(now, vs as VsId);
                 }
@@ -257,7 +289,7 @@ impl Holder {
     pub fn step_done(&mut self, now: Instant, vs: VsId, step: Step, ok: bool) {
         match self.slots.get_mut(vs as usize) {
             Some(Slot::Taking { seq, .. })
-            | Some(Slot::Releasing { seq })
+            | Some(Slot::Releasing { seq, .. })
             | Some(Slot::Held { garps: Some(seq) }) => seq.step_done(now, step, ok),
             _ => return,
         }
@@ -270,7 +302,7 @@ impl Holder {
             .iter()
             .filter_map(|s| match s {
                 Slot::Taking { seq, .. }
-                | Slot::Releasing { seq }
+                | Slot::Releasing { seq, .. }
                 | Slot::Held { garps: Some(seq) } => seq.poll_timeout(),
                 _ => None,
             })
@@ -294,6 +326,7 @@ impl Holder {
         let i = vs as usize;
         let mut steps: Vec<Step, 4> = Vec::new();
         let mut done = None;
+        let mut released = None;
         match self.slots.get_mut(i) {
             Some(Slot::Taking { seq, round, boss }) => {
                 while let Some(s) = seq.poll_step(now) {
@@ -303,12 +336,13 @@ impl Holder {
                     done = Some((Direction::Takeover, o, *round, *boss));
                 }
             }
-            Some(Slot::Releasing { seq }) => {
+            Some(Slot::Releasing { seq, report }) => {
                 while let Some(s) = seq.poll_step(now) {
                     let _ = steps.push(s);
                 }
                 if let Some(o) = seq.outcome() {
                     done = Some((Direction::Release, o, 0, 0));
+                    released = Some((seq.alias_left(), *report));
                 }
             }
             Some(Slot::Held { garps }) => {
@@ -339,11 +373,13 @@ impl Holder {
                     self.slots[i] = Slot::Held {
                         garps: more.then_some(seq),
                     };
+                    self.stuck &= !(1 << i);
                 } else {
                     // A failed takeover may have left the alias: undo it.
                     let plan = self.plans[i];
                     self.slots[i] = Slot::Releasing {
                         seq: Sequence::start(Direction::Fence, plan),
+                        report: None,
                     };
                 }
                 self.push(HolderAction::Outcome {
@@ -359,6 +395,22 @@ impl Holder {
             }
             Some((_, _, _, _)) => {
                 self.slots[i] = Slot::Free;
+                let (left, report) = released.unwrap_or((false, None));
+                if left {
+                    self.stuck |= 1 << i;
+                } else {
+                    self.stuck &= !(1 << i);
+                }
+                // The report goes before the claim change, so the boss hears
+                // "the address is gone" no later than "no longer claimed".
+                if let Some((boss, round)) = report {
+                    self.push(HolderAction::Outcome {
+                        boss,
+                        vserver: vs,
+                        round,
+                        ok: !left,
+                    });
+                }
                 self.update_claims();
             }
             None => {}
@@ -489,7 +541,7 @@ mod tests {
         h.step_done(Instant(1), 1, Step::PreTakeover, true);
         h.step_done(Instant(2), 1, Step::AddAlias, true);
         drain(&mut h);
-        h.release(Instant(10), 1);
+        h.release(Instant(10), 1, None);
         assert_eq!(drain(&mut h), vec![step(1, Step::PreRelease)]);
         h.step_done(Instant(11), 1, Step::PreRelease, true);
         assert_eq!(drain(&mut h), vec![step(1, Step::RemoveAlias)]);
@@ -518,6 +570,80 @@ mod tests {
             "undo whatever was done: {a:?}"
         );
         assert_eq!(h.holding(), 0);
+    }
+
+    #[test]
+    fn a_moves_release_is_reported_once_the_address_is_gone() {
+        let mut h = holder();
+        h.assume(Instant(0), 1, 1, 3, true);
+        h.step_done(Instant(1), 1, Step::PreTakeover, true);
+        h.step_done(Instant(2), 1, Step::AddAlias, true);
+        drain(&mut h);
+        h.release(Instant(10), 1, Some((2, 7)));
+        assert_eq!(drain(&mut h), vec![step(1, Step::PreRelease)]);
+        h.step_done(Instant(11), 1, Step::PreRelease, true);
+        assert_eq!(drain(&mut h), vec![step(1, Step::RemoveAlias)]);
+        h.step_done(Instant(12), 1, Step::RemoveAlias, true);
+        // Reported before the claim goes, so the boss hears it first.
+        assert_eq!(
+            drain(&mut h),
+            vec![
+                HolderAction::Outcome {
+                    boss: 2,
+                    vserver: 1,
+                    round: 7,
+                    ok: true
+                },
+                HolderAction::Claims { claims: 0 }
+            ]
+        );
+        // Nothing held: answered at once.
+        h.release(Instant(20), 1, Some((2, 8)));
+        assert_eq!(
+            drain(&mut h),
+            vec![HolderAction::Outcome {
+                boss: 2,
+                vserver: 1,
+                round: 8,
+                ok: true
+            }]
+        );
+        // An ordinary release reports nothing.
+        h.release(Instant(21), 1, None);
+        assert!(drain(&mut h).is_empty());
+    }
+
+    #[test]
+    fn an_alias_that_could_not_be_removed_is_reported() {
+        let mut h = holder();
+        h.assume(Instant(0), 1, 0, 1, true);
+        h.step_done(Instant(1), 0, Step::AddAlias, true);
+        drain(&mut h);
+        // A release already under way picks up the move's report.
+        h.release(Instant(2), 0, None);
+        h.release(Instant(3), 0, Some((1, 5)));
+        h.step_done(Instant(4), 0, Step::RemoveAlias, false);
+        let a = drain(&mut h);
+        assert!(
+            a.contains(&HolderAction::Outcome {
+                boss: 1,
+                vserver: 0,
+                round: 5,
+                ok: false
+            }),
+            "{a:?}"
+        );
+        // Asked again later: the address may still be up.
+        h.release(Instant(5), 0, Some((1, 6)));
+        assert_eq!(
+            drain(&mut h),
+            vec![HolderAction::Outcome {
+                boss: 1,
+                vserver: 0,
+                round: 6,
+                ok: false
+            }]
+        );
     }
 
     #[test]

@@ -100,6 +100,8 @@ pub struct Sequence {
     pending: Option<Step>,
     /// A release step that failed (the release went on regardless).
     failed: Option<Step>,
+    /// The alias removal of a release failed: the address may still be up.
+    remove_failed: bool,
 }
 
 impl Sequence {
@@ -113,6 +115,7 @@ impl Sequence {
             next_garp: None,
             pending: None,
             failed: None,
+            remove_failed: false,
         };
         let first = match direction {
             Direction::Takeover => Step::PreTakeover,
@@ -137,6 +140,13 @@ impl Sequence {
                 Phase::Running(s) => !matches!(s, Step::PreTakeover),
                 Phase::Over(o) => o == Outcome::Done,
             }
+    }
+
+    /// True if this release's alias removal failed: the address may still
+    /// be on the interface (until its kernel lifetime runs out), so nobody
+    /// else may be told to take it on this sequence's word.
+    pub fn alias_left(&self) -> bool {
+        self.remove_failed
     }
 
     /// The result, once over.
@@ -183,6 +193,7 @@ impl Sequence {
         // vserver nobody claims. The failure is still reported.
         if !ok && self.direction != Direction::Takeover {
             self.failed = Some(step);
+            self.remove_failed |= step == Step::RemoveAlias;
         }
         let ok = ok || self.direction != Direction::Takeover;
         if !ok {
@@ -311,6 +322,21 @@ mod tests {
         s.step_done(t, Step::RemoveAlias, true);
         assert_eq!(s.outcome(), Some(Outcome::Done));
         assert_eq!(s.poll_step(t), None);
+    }
+
+    #[test]
+    fn a_failed_removal_goes_on_and_is_remembered() {
+        let mut s = Sequence::start(Direction::Release, plan(true));
+        let t = Instant(0);
+        assert_eq!(s.poll_step(t), Some(Step::PreRelease));
+        s.step_done(t, Step::PreRelease, false);
+        assert!(!s.alias_left(), "a failed hook leaves no address");
+        assert_eq!(s.poll_step(t), Some(Step::RemoveAlias));
+        s.step_done(t, Step::RemoveAlias, false);
+        assert_eq!(s.poll_step(t), Some(Step::PostRelease));
+        s.step_done(t, Step::PostRelease, true);
+        assert_eq!(s.outcome(), Some(Outcome::Failed(Step::RemoveAlias)));
+        assert!(s.alias_left());
     }
 
     #[test]

@@ -28,7 +28,35 @@
 //!   same grace as `DU1`. A lost claimer is waited for: its claim stops
 //!   counting when its lease has surely expired.
 //! * **Failback.** A holder with the original host's MAC answering too:
-//!   `failback auto` releases the holder; `manual` alerts once.
+//!   `failback auto` releases the holder; `manual` alerts once (and releases
+//!   when the operator asks, or when the holder goes on hold).
+//!
+//! # Planned moves (`bongoyo release`, `bongoyo hold`, SIGTERM)
+//!
+//! Moving a served vserver by release-then-reassign leaves it dead for a
+//! release, a check confirmation, a round and a takeover. A planned move
+//! picks the successor first, while the holder still serves:
+//!
+//! 1. `MoveRound`: a volunteer round that does not ask the holder (boxes on
+//!    hold never volunteer; nothing is given away while [`View::unknown`]
+//!    is not empty).
+//! 2. `MoveRelease`: the winner is known; the holder is told to release,
+//!    with the move's round in the order. The holder reports an
+//!    [`Body::Outcome`] once its release sequence is over and the alias is
+//!    gone.
+//! 3. On that outcome the winner is told to assume at once (no check, no
+//!    round): an ordinary `Takeover` with its timeout and exclusion.
+//!
+//! Fencing is unchanged: the winner is ordered only on the holder's own word
+//! that its address is gone. If the release times out, the holder is lost,
+//! its claim goes without an outcome, or the outcome says the alias could not
+//! be removed, the move falls back to the normal path (fresh checks, the ARP
+//! and lease rules, a round).
+//!
+//! A move starts when the operator asks ([`Monitor::request_move`]) or when
+//! a holder is on hold ([`View::held`]), retried every check while no other
+//! box can take it. With no successor the holder keeps serving: a service
+//! nobody else can run is not taken down.
 
 use core::time::Duration;
 
@@ -51,6 +79,10 @@ pub const GRACE_CHECKS: u32 = 3;
 /// How long a box that failed a takeover, or whose service died, is left out
 /// of volunteer rounds for that vserver, in takeover timeouts.
 pub const EXCLUDE_TIMEOUTS: u32 = 10;
+/// Actions one evaluation of one vserver can produce (two checks, a state
+/// change, a move's two orders, a release, an alert, with room to spare);
+/// more (several claimers told to release at once) wait for the next check.
+const EVAL_OUT: usize = 8;
 /// Actions the queue holds between two drains; when full the newest is
 /// dropped and counted (every action is re-derived at the next check).
 pub const MONITOR_QUEUE: usize = 64;
@@ -76,6 +108,9 @@ pub struct View<'a> {
     /// so no vserver is given away while any such box remains (the cluster
     /// core probes it until the lapse is proven).
     pub unknown: u32,
+    /// Bit `n`: node `n` is heard and on hold (operator `hold`, health 0,
+    /// or stopping): the vservers it holds are moved to other boxes.
+    pub held: u32,
     /// The boss's generation (orders carry it).
     pub generation: u32,
 }
@@ -99,6 +134,42 @@ pub enum VsAlert {
     NoVolunteer,
     /// `failback manual`: the original host answers while a box holds it.
     OriginalIsBack,
+    /// A planned move (`bongoyo release`, or its holder is on hold) found no
+    /// other box to take it: the holder keeps serving.
+    NoSuccessor,
+}
+
+/// How a request to move a vserver off its holder was taken
+/// ([`Monitor::request_move`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MoveStart {
+    /// A volunteer round for a successor is open; `from` serves meanwhile.
+    Started {
+        /// The holder.
+        from: NodeId,
+    },
+    /// The original host answers (`failback manual`): `from` was told to
+    /// release, and the original serves.
+    ToOriginal {
+        /// The holder.
+        from: NodeId,
+    },
+    /// No box holds it: nothing to move.
+    NotHeld,
+    /// A round, takeover, release or move is under way, or a check result
+    /// is awaited: try again in a moment.
+    Busy,
+    /// No other box may take it (all on hold, or only the holder is there):
+    /// `from` keeps serving.
+    NoSuccessor {
+        /// The holder.
+        from: NodeId,
+    },
+    /// A box is not heard and its lease not proven lapsed (see
+    /// [`View::unknown`]): nothing is given away now.
+    Blocked,
+    /// No such vserver.
+    Unknown,
 }
 
 /// What the monitor asks for.
@@ -136,6 +207,16 @@ pub enum MonitorAction {
         /// What is wrong.
         kind: VsAlert,
     },
+    /// A planned move: `from` was told to release, `to` takes over as soon
+    /// as it has (log it).
+    Moving {
+        /// The vserver.
+        vserver: VsId,
+        /// The holder.
+        from: NodeId,
+        /// The successor.
+        to: NodeId,
+    },
 }
 
 /// The boss's orders: the few messages the monitor sends (kept apart from
@@ -164,6 +245,9 @@ pub enum Order {
         vserver: VsId,
         /// The boss's generation.
         generation: u32,
+        /// The planned move it belongs to (0: none): the holder reports
+        /// how the release ended.
+        round: u32,
     },
 }
 
@@ -184,9 +268,11 @@ impl Order {
             Order::Release {
                 vserver,
                 generation,
+                round,
             } => Body::Release {
                 vserver,
                 generation,
+                round,
             },
         }
     }
@@ -255,6 +341,18 @@ enum Phase {
     },
     /// `node` was told to release; waiting for its claim to go.
     Release { node: NodeId, deadline: Instant },
+    /// A planned move off `from`, which still serves: a volunteer round
+    /// that does not ask it.
+    MoveRound { from: NodeId, round: Round },
+    /// A planned move: `from` was told to release (the order carries
+    /// `round`); `to` won the round and is told to assume as soon as `from`
+    /// reports its address gone. The normal path takes over at `deadline`.
+    MoveRelease {
+        from: NodeId,
+        to: NodeId,
+        round: u32,
+        deadline: Instant,
+    },
 }
 
 /// One vserver as the boss sees it.
@@ -377,8 +475,12 @@ impl Monitor {
             v.next_check = now;
             // A takeover the previous term ordered may still be under way:
             // give it its whole timeout rather than take the silence of an
-            // address not aliased yet for a dead vserver.
-            if let (Some(node), b"PP0") = (e.holder, &e.combo) {
+            // address not aliased yet for a dead vserver. Only an entry with
+            // a round is one: `PP0` also reads "no verdict yet, nobody
+            // claims" (a boss that had just restarted its checks when it
+            // streamed), and waiting a takeover timeout for a takeover
+            // nobody ordered left a vserver dead (sim seed 1724).
+            if let (Some(node), b"PP0", 1..) = (e.holder, &e.combo, e.round) {
                 v.phase = Phase::Takeover {
                     node,
                     round: e.round,
@@ -399,8 +501,8 @@ impl Monitor {
         out.clear();
         for (i, v) in self.vs.iter().enumerate() {
             let round = match &v.phase {
-                Phase::Round(r) => r.number,
-                Phase::Takeover { round, .. } => *round,
+                Phase::Round(r) | Phase::MoveRound { round: r, .. } => r.number,
+                Phase::Takeover { round, .. } | Phase::MoveRelease { round, .. } => *round,
                 _ => 0,
             };
             let mut excluded = 0u32;
@@ -496,13 +598,52 @@ impl Monitor {
     /// A box's answer to a volunteer request.
     pub fn handle_volunteer(&mut self, now: Instant, from: NodeId, a: Answer, view: &View<'_>) {
         if let Some(Vs {
-            phase: Phase::Round(r),
+            phase: Phase::Round(r) | Phase::MoveRound { round: r, .. },
             ..
         }) = self.vs.get_mut(a.vserver as usize)
         {
             r.answer(a.round, from, a.suitability, a.holding);
         }
         self.evaluate(now, view);
+    }
+
+    /// The operator asks to move vserver `vs` off its holder (`bongoyo
+    /// release`, on this box or forwarded by another). With the original
+    /// host answering (`failback manual`) the holder just releases;
+    /// otherwise a planned move starts (see the module doc).
+    pub fn request_move(&mut self, now: Instant, vs: VsId, view: &View<'_>) -> MoveStart {
+        let i = vs as usize;
+        let claim = claimers(view, i);
+        let generation = view.generation;
+        let window = self.round_window;
+        let mut out: Vec<MonitorAction, EVAL_OUT> = Vec::new();
+        let Some(v) = self.vs.get_mut(i) else {
+            return MoveStart::Unknown;
+        };
+        let combo = combo_of(v, claim);
+        let fenced = v.answering & view.lost != 0 && combo.reach == Tri::Up;
+        let result = match (lowest(claim), combo.claims) {
+            _ if !matches!(v.phase, Phase::Idle) => MoveStart::Busy,
+            (None, _) => MoveStart::NotHeld,
+            (Some(_), Claims::Many) => MoveStart::Busy,
+            (Some(from), _) if v.original && !fenced => {
+                // The original host answers: it serves once the box lets go.
+                release(v, now, from, generation, vs, &mut out);
+                MoveStart::ToOriginal { from }
+            }
+            (Some(from), _) if decide(combo) == Decision::Nothing => {
+                // The operator asked: a move that finds nobody is told
+                // every time, not once per state.
+                v.alerted = false;
+                open_move(v, &mut self.rounds, window, now, vs, from, view, &mut out)
+            }
+            _ => MoveStart::Busy,
+        };
+        for a in out {
+            self.push(a);
+        }
+        self.evaluate(now, view);
+        result
     }
 
     /// How an assume or release order ended on the box that got it.
@@ -515,12 +656,54 @@ impl Monitor {
         ok: bool,
         view: &View<'_>,
     ) {
+        let claim = claimers(view, vs as usize);
+        let mut assume = None;
         if let Some(v) = self.vs.get_mut(vs as usize) {
-            if let Phase::Takeover { node, round: r, .. } = v.phase {
-                if node == from && r == round && !ok {
+            match v.phase {
+                Phase::Takeover { node, round: r, .. } if node == from && r == round && !ok => {
                     fail_takeover(v, now, node);
                 }
+                Phase::MoveRelease {
+                    from: f,
+                    to,
+                    round: r,
+                    ..
+                } if f == from && r == round => {
+                    // The holder's word that its address is gone: the
+                    // successor assumes at once, no check, no round. Not if
+                    // the alias may be left, a box is not heard, or the
+                    // successor cannot take it any more.
+                    let fine = ok
+                        && view.unknown == 0
+                        && view.volunteers & bit(to) != 0
+                        && view.lost & bit(from) == 0;
+                    if fine {
+                        v.phase = Phase::Takeover {
+                            node: to,
+                            round,
+                            deadline: now + v.takeover_timeout,
+                        };
+                        v.holder = Some(to);
+                        v.holder_claimed = false;
+                        v.service = Verdict::PENDING;
+                        v.reach = Verdict::PENDING;
+                        assume = Some(to);
+                    } else {
+                        move_fallback(v, now, claim, from);
+                    }
+                }
+                _ => {}
             }
+        }
+        if let Some(to) = assume {
+            self.push(MonitorAction::Send {
+                to: Dest::Node(to),
+                order: Order::Assume {
+                    vserver: vs,
+                    round,
+                    generation: view.generation,
+                },
+            });
         }
         self.evaluate(now, view);
     }
@@ -536,8 +719,10 @@ impl Monitor {
             .iter()
             .map(|v| {
                 let phase = match &v.phase {
-                    Phase::Round(r) => r.deadline,
-                    Phase::Takeover { deadline, .. } | Phase::Release { deadline, .. } => *deadline,
+                    Phase::Round(r) | Phase::MoveRound { round: r, .. } => r.deadline,
+                    Phase::Takeover { deadline, .. }
+                    | Phase::Release { deadline, .. }
+                    | Phase::MoveRelease { deadline, .. } => *deadline,
                     Phase::Idle => v.next_check,
                 };
                 phase.min(v.next_check)
@@ -584,7 +769,7 @@ impl Monitor {
     fn evaluate_one(&mut self, now: Instant, i: usize, view: &View<'_>) {
         let vs = i as VsId;
         let claim = claimers(view, i);
-        let mut out: Vec<MonitorAction, 4> = Vec::new();
+        let mut out: Vec<MonitorAction, EVAL_OUT> = Vec::new();
         let generation = view.generation;
         let Some(v) = self.vs.get_mut(i) else { return };
 
@@ -623,6 +808,7 @@ impl Monitor {
                         order: Order::Release {
                             vserver: vs,
                             generation,
+                            round: 0,
                         },
                     });
                 }
@@ -655,6 +841,39 @@ impl Monitor {
                 }
             }
             Phase::Round(_) => {}
+            // The holder let go or was lost before the release was ordered:
+            // the normal path takes it from here.
+            Phase::MoveRound { from, .. } => {
+                if claim & bit(from) == 0 || view.lost & bit(from) != 0 {
+                    v.phase = Phase::Idle;
+                    if v.holder == Some(from) && view.lost & bit(from) == 0 {
+                        v.holder = None;
+                        v.holder_claimed = false;
+                    }
+                    v.urgent = true;
+                    v.next_check = now;
+                }
+            }
+            Phase::MoveRelease {
+                from,
+                to,
+                round,
+                deadline,
+            } => {
+                if view.lost & bit(from) != 0 || now >= deadline {
+                    move_fallback(v, now, claim, from);
+                } else if claim & bit(from) == 0 {
+                    // Its claim went but its outcome has not come (in
+                    // flight behind the hello, or lost): wait a moment for
+                    // it, then take the normal path.
+                    v.phase = Phase::MoveRelease {
+                        from,
+                        to,
+                        round,
+                        deadline: deadline.min(now + recheck(v.check)),
+                    };
+                }
+            }
         }
 
         let combo = combo_of(v, claim);
@@ -683,12 +902,64 @@ impl Monitor {
         // Fencing layer 3: a lost box's kernel still answers for the address.
         let fenced = v.answering & view.lost != 0 && combo.reach == Tri::Up;
 
+        // A move round only makes sense while the holder serves alone.
+        if let Phase::MoveRound { from, round } = &v.phase {
+            let from = *from;
+            if decide(combo) != Decision::Nothing || combo.claims != Claims::One || v.original {
+                v.phase = Phase::Idle;
+            } else if round.is_over(now) {
+                let number = round.number;
+                match round.winner(view.list) {
+                    // A box we do not hear may hold it (see `View::unknown`).
+                    Some(_) if view.unknown != 0 => v.phase = Phase::Idle,
+                    Some(to) => {
+                        v.phase = Phase::MoveRelease {
+                            from,
+                            to,
+                            round: number,
+                            deadline: now + v.takeover_timeout,
+                        };
+                        let _ = out.push(MonitorAction::Moving {
+                            vserver: vs,
+                            from,
+                            to,
+                        });
+                        let _ = out.push(MonitorAction::Send {
+                            to: Dest::Node(from),
+                            order: Order::Release {
+                                vserver: vs,
+                                generation,
+                                round: number,
+                            },
+                        });
+                    }
+                    None => {
+                        v.phase = Phase::Idle;
+                        v.round_after = now + v.check;
+                        if !v.alerted {
+                            v.alerted = true;
+                            let _ = out.push(MonitorAction::Alert {
+                                vserver: vs,
+                                kind: VsAlert::NoSuccessor,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+
         // Failback: the original host answers while a box holds the address.
         if combo.claims == Claims::One && v.original && !fenced && matches!(v.phase, Phase::Idle) {
             match v.failback {
                 Failback::Auto => {
                     let holder = lowest(claim);
                     if let Some(h) = holder {
+                        release(v, now, h, generation, vs, &mut out);
+                    }
+                }
+                // A holder on hold hands over to the original host.
+                Failback::Manual if lowest(claim).is_some_and(|h| view.held & bit(h) != 0) => {
+                    if let Some(h) = lowest(claim) {
                         release(v, now, h, generation, vs, &mut out);
                     }
                 }
@@ -704,7 +975,27 @@ impl Monitor {
             }
         } else if !fenced {
             match decide(combo) {
-                Decision::Nothing | Decision::AwaitCheck | Decision::AwaitTakeover => {}
+                // Served. A holder on hold is moved to another box while it
+                // still serves (retried every check while nobody can take it).
+                Decision::Nothing => {
+                    let held = lowest(claim).filter(|&h| view.held & bit(h) != 0);
+                    if let (Some(from), Claims::One, Phase::Idle) = (held, combo.claims, &v.phase) {
+                        if now >= v.round_after {
+                            let window = self.round_window;
+                            let _ = open_move(
+                                v,
+                                &mut self.rounds,
+                                window,
+                                now,
+                                vs,
+                                from,
+                                view,
+                                &mut out,
+                            );
+                        }
+                    }
+                }
+                Decision::AwaitCheck | Decision::AwaitTakeover => {}
                 Decision::VolunteerRound => match &mut v.phase {
                     // A round that found nobody is not repeated before the
                     // next check: answers do not change faster than that,
@@ -813,6 +1104,7 @@ impl Monitor {
                                     order: Order::Release {
                                         vserver: vs,
                                         generation,
+                                        round: 0,
                                     },
                                 });
                             }
@@ -834,6 +1126,9 @@ impl Monitor {
                         }
                     }
                 }
+                // Only when nothing is under way: between a release and the
+                // next takeover the address may briefly look orphaned.
+                Decision::Alert if !matches!(v.phase, Phase::Idle) => {}
                 Decision::Alert => {
                     if !v.alerted {
                         v.alerted = true;
@@ -901,7 +1196,7 @@ fn release(
     node: NodeId,
     generation: u32,
     vs: VsId,
-    out: &mut Vec<MonitorAction, 4>,
+    out: &mut Vec<MonitorAction, EVAL_OUT>,
 ) {
     v.phase = Phase::Release {
         node,
@@ -912,8 +1207,80 @@ fn release(
         order: Order::Release {
             vserver: vs,
             generation,
+            round: 0,
         },
     });
+}
+
+/// Open a planned move off `from`: a volunteer round asking every volunteer
+/// but `from` (boxes excluded for this vserver only if that leaves anyone).
+/// Nothing is given away while a box is not heard ([`View::unknown`]). With
+/// nobody to ask, no round is repeated before the next check.
+#[allow(clippy::too_many_arguments)]
+fn open_move(
+    v: &mut Vs,
+    rounds: &mut u32,
+    window: Duration,
+    now: Instant,
+    vs: VsId,
+    from: NodeId,
+    view: &View<'_>,
+    out: &mut Vec<MonitorAction, EVAL_OUT>,
+) -> MoveStart {
+    if view.unknown != 0 {
+        return MoveStart::Blocked;
+    }
+    let mut asked = view.volunteers & !bit(from);
+    let mut preferred = asked;
+    for n in 0..MAX_NODES {
+        if v.excluded_until[n] > now {
+            preferred &= !bit(n as NodeId);
+        }
+    }
+    if preferred != 0 {
+        asked = preferred;
+    }
+    if asked == 0 {
+        v.round_after = now + v.check;
+        if !v.alerted {
+            v.alerted = true;
+            let _ = out.push(MonitorAction::Alert {
+                vserver: vs,
+                kind: VsAlert::NoSuccessor,
+            });
+        }
+        return MoveStart::NoSuccessor { from };
+    }
+    *rounds = rounds.wrapping_add(1).max(1);
+    let number = *rounds;
+    v.phase = Phase::MoveRound {
+        from,
+        round: Round::new(number, asked, now + window),
+    };
+    let _ = out.push(MonitorAction::Send {
+        to: Dest::All,
+        order: Order::VolunteerRequest {
+            vserver: vs,
+            round: number,
+        },
+    });
+    MoveStart::Started { from }
+}
+
+/// A planned move cannot finish as planned (the release timed out, the
+/// holder was lost, or its word that the address is gone did not come):
+/// the normal path takes over. Nothing is assumed about the address: both
+/// verdicts start over, checked at once, so the ARP check and the lease
+/// rules decide as for any other vserver.
+fn move_fallback(v: &mut Vs, now: Instant, claim: u32, from: NodeId) {
+    v.phase = Phase::Idle;
+    let claims = claim & bit(from) != 0;
+    v.holder = claims.then_some(from);
+    v.holder_claimed = claims;
+    v.service = Verdict::PENDING;
+    v.reach = Verdict::PENDING;
+    v.urgent = true;
+    v.next_check = now;
 }
 
 #[cfg(test)]
@@ -935,6 +1302,7 @@ mod tests {
         claimers: [u32; 1],
         lost: u32,
         unknown: u32,
+        held: u32,
         volunteers: u32,
         now: Instant,
         log: std::vec::Vec<MonitorAction>,
@@ -948,6 +1316,7 @@ mod tests {
                 claimers: [0],
                 lost: 0,
                 unknown: 0,
+                held: 0,
                 volunteers: 0b111,
                 now: Instant(0),
                 log: vec![],
@@ -961,6 +1330,7 @@ mod tests {
                 macs: &MACS,
                 lost: self.lost,
                 unknown: self.unknown,
+                held: self.held,
                 generation: 4,
             }
         }
@@ -988,6 +1358,7 @@ mod tests {
                 macs: &MACS,
                 lost: self.lost,
                 unknown: self.unknown,
+                held: self.held,
                 generation: 4,
             };
             f(&mut self.m, self.now, &view);
@@ -1362,6 +1733,330 @@ mod tests {
             assert!(assume(&r.answer(n, round, 90)).is_none());
         }
         assert!(assume(&r.at(1000)).is_none());
+    }
+
+    fn moving(a: &[MonitorAction]) -> Option<(NodeId, NodeId)> {
+        a.iter().find_map(|a| match a {
+            MonitorAction::Moving { from, to, .. } => Some((*from, *to)),
+            _ => None,
+        })
+    }
+    fn move_release(a: &[MonitorAction]) -> Option<(NodeId, u32)> {
+        a.iter().find_map(|a| match a {
+            MonitorAction::Send {
+                to: Dest::Node(n),
+                order: Order::Release { round, .. },
+            } if *round != 0 => Some((*n, *round)),
+            _ => None,
+        })
+    }
+    fn checks_in(a: &[MonitorAction]) -> usize {
+        a.iter()
+            .filter(|a| matches!(a, MonitorAction::Check { .. }))
+            .count()
+    }
+
+    impl Rig {
+        fn request_move(&mut self) -> (MoveStart, std::vec::Vec<MonitorAction>) {
+            let mut got = MoveStart::Unknown;
+            let a = self.with(|m, now, v| got = m.request_move(now, 0, v));
+            (got, a)
+        }
+        fn outcome(&mut self, from: NodeId, round: u32, ok: bool) -> std::vec::Vec<MonitorAction> {
+            self.with(|m, now, v| m.handle_outcome(now, from, 0, round, ok, v))
+        }
+    }
+
+    /// UU1 on `holder`, then a planned move to box 2: the round (without
+    /// the holder) is open and answered; the release is ordered. The round.
+    fn move_ordered(r: &mut Rig, holder: NodeId) -> u32 {
+        served_by(r, holder);
+        r.at(200);
+        r.checks(true, &[MACS[holder as usize]]);
+        let (got, a) = r.request_move();
+        assert_eq!(got, MoveStart::Started { from: holder });
+        let round = request(&a).expect("a round for the successor");
+        assert!(releases(&a).is_empty(), "nothing released before a winner");
+        assert!(
+            assume(&r.answer(holder, round, 100)).is_none(),
+            "the holder is not asked"
+        );
+        let mut a = std::vec::Vec::new();
+        for n in (0..3).filter(|&n| n != holder) {
+            a = r.answer(n, round, if n == 2 { 90 } else { 40 });
+        }
+        assert_eq!(moving(&a), Some((holder, 2)), "{a:?}");
+        assert_eq!(move_release(&a), Some((holder, round)), "{a:?}");
+        assert!(assume(&a).is_none(), "the successor waits for the release");
+        assert_eq!(r.combo(), "UU1", "the holder still serves");
+        round
+    }
+
+    #[test]
+    fn planned_move_assumes_at_once_when_the_release_is_done() {
+        let mut r = Rig::new(CONF);
+        let round = move_ordered(&mut r, 1);
+        // The holder serves on while it runs its release: checks go on, no
+        // new round, nothing else ordered.
+        let mut a = r.at(400);
+        a.extend(r.checks(true, &[MACS[1]]));
+        assert!(request(&a).is_none() && assume(&a).is_none() && releases(&a).is_empty());
+        // Its outcome: the address is gone. The successor is told at once,
+        // in the same turn: no check, no round in between.
+        let t = r.now.0 + 30;
+        r.now = Instant(t);
+        let a = r.outcome(1, round, true);
+        assert_eq!(assume(&a), Some(2), "{a:?}");
+        assert_eq!(checks_in(&a), 0, "{a:?}");
+        assert!(request(&a).is_none());
+        // A stale or foreign outcome changes nothing.
+        assert!(assume(&r.outcome(0, round, true)).is_none());
+        // The successor claims (the old claim may linger a moment).
+        r.claimers[0] = 0b110;
+        let a = r.at(t + 10);
+        assert_eq!(releases(&a), vec![1], "a lingering claim is told to go");
+        r.claimers[0] = 0b100;
+        r.at(t + 20);
+        r.checks(true, &[MACS[2]]);
+        assert_eq!(r.combo(), "UU1");
+        assert_eq!(r.m.holder(0), Some(2));
+    }
+
+    #[test]
+    fn planned_move_with_nobody_to_take_it_keeps_serving() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        r.at(200);
+        r.checks(true, &[MACS[1]]);
+        // Only the holder may volunteer.
+        r.volunteers = 0b010;
+        let (got, a) = r.request_move();
+        assert_eq!(got, MoveStart::NoSuccessor { from: 1 });
+        assert_eq!(alerts(&a), vec![VsAlert::NoSuccessor]);
+        assert!(releases(&a).is_empty() && request(&a).is_none());
+        // Everyone asked answers 0: the round ends without a winner.
+        r.volunteers = 0b111;
+        let (got, a) = r.request_move();
+        assert_eq!(got, MoveStart::Started { from: 1 });
+        let round = request(&a).unwrap();
+        r.answer(0, round, 0);
+        let a = r.answer(2, round, 0);
+        assert!(releases(&a).is_empty(), "{a:?}");
+        assert_eq!(r.combo(), "UU1");
+        for t in (400..=1400).step_by(200) {
+            let mut a = r.at(t);
+            a.extend(r.checks(true, &[MACS[1]]));
+            assert!(releases(&a).is_empty() && request(&a).is_none(), "{a:?}");
+        }
+        assert_eq!(r.m.holder(0), Some(1));
+    }
+
+    #[test]
+    fn release_with_the_original_back_under_manual_failback_is_uu0() {
+        let manual = CONF.replace(
+            "takeover-timeout 1s",
+            "takeover-timeout 1s\n failback manual",
+        );
+        let mut r = Rig::new(&manual);
+        served_by(&mut r, 2);
+        r.at(200);
+        let a = r.checks(true, &[MACS[2], ORIGINAL]);
+        assert_eq!(alerts(&a), vec![VsAlert::OriginalIsBack]);
+        assert!(releases(&a).is_empty(), "manual: the box keeps it");
+        let (got, a) = r.request_move();
+        assert_eq!(got, MoveStart::ToOriginal { from: 2 });
+        assert_eq!(releases(&a), vec![2]);
+        assert!(request(&a).is_none(), "no successor: the original serves");
+        r.claimers[0] = 0;
+        let mut a = r.at(300);
+        a.extend(r.checks(true, &[ORIGINAL]));
+        a.extend(r.at(400));
+        a.extend(r.checks(true, &[ORIGINAL]));
+        assert_eq!(r.combo(), "UU0");
+        assert!(request(&a).is_none() && assume(&a).is_none(), "{a:?}");
+    }
+
+    #[test]
+    fn a_move_release_that_times_out_takes_the_normal_path() {
+        let mut r = Rig::new(CONF);
+        let round = move_ordered(&mut r, 1);
+        let ordered = r.now.0;
+        // The order or its outcome is lost; the holder still claims and
+        // serves. Nothing is ordered before the takeover timeout (1 s)...
+        let mut t = ordered;
+        while t + 100 < ordered + 1000 {
+            t += 100;
+            let mut a = r.at(t);
+            a.extend(r.checks(true, &[MACS[1]]));
+            assert!(assume(&a).is_none() && request(&a).is_none(), "{a:?}");
+        }
+        // ...then the vserver is checked afresh, and as it is served, left.
+        let mut a = r.at(ordered + 1000);
+        a.extend(r.at(ordered + 1000));
+        assert!(checks_in(&a) > 0, "{a:?}");
+        r.checks(true, &[MACS[1]]);
+        assert_eq!(r.combo(), "UU1");
+        // An outcome after the fall-back orders nobody.
+        assert!(assume(&r.outcome(1, round, true)).is_none());
+        let a = r.at(ordered + 1200);
+        assert!(assume(&a).is_none() && request(&a).is_none());
+        assert_eq!(r.m.holder(0), Some(1));
+    }
+
+    #[test]
+    fn a_holder_lost_mid_move_is_fenced_as_usual() {
+        let mut r = Rig::new(CONF);
+        let round = move_ordered(&mut r, 1);
+        // Lost before it reported; its lease is proven lapsed (claim gone),
+        // but its kernel may still answer.
+        r.lost = 0b010;
+        r.claimers[0] = 0;
+        let a = r.with(|m, now, v| m.handle_lost(now, 1, v));
+        assert!(assume(&a).is_none());
+        assert!(assume(&r.outcome(1, round, true)).is_none(), "too late");
+        let t = r.now.0;
+        r.at(t + 10);
+        let a = r.checks(false, &[MACS[1]]);
+        assert!(
+            assume(&a).is_none() && request(&a).is_none(),
+            "fenced: {a:?}"
+        );
+        // Its kernel lets go: the normal path (confirmed down, a round).
+        r.at(t + 300);
+        let a = r.confirm(false, &[]);
+        assert_eq!(r.combo(), "DD0");
+        let round2 = request(&a).expect("a new round");
+        assert!(round2 > round);
+    }
+
+    #[test]
+    fn a_release_that_left_the_alias_or_a_silent_claim_drop_falls_back() {
+        // The holder says the alias could not be removed.
+        let mut r = Rig::new(CONF);
+        let round = move_ordered(&mut r, 1);
+        let a = r.outcome(1, round, false);
+        assert!(assume(&a).is_none(), "{a:?}");
+        assert!(checks_in(&a) > 0, "checked afresh at once: {a:?}");
+        r.claimers[0] = 0;
+        let a = r.checks(true, &[MACS[1]]);
+        assert!(assume(&a).is_none() && request(&a).is_none(), "{a:?}");
+
+        // The claim goes but no outcome comes: a short wait, then checks.
+        let mut r = Rig::new(CONF);
+        move_ordered(&mut r, 1);
+        r.claimers[0] = 0;
+        let t = r.now.0;
+        let a = r.at(t + 1);
+        assert!(assume(&a).is_none());
+        let a = r.at(t + 60);
+        assert!(assume(&a).is_none());
+        assert!(checks_in(&a) > 0, "{a:?}");
+        let a = r.confirm(false, &[]);
+        assert_eq!(r.combo(), "DD0");
+        assert!(request(&a).is_some(), "the normal path: {a:?}");
+    }
+
+    #[test]
+    fn a_holder_on_hold_is_moved_and_retried_while_nobody_can_take_it() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        r.at(200);
+        r.checks(true, &[MACS[1]]);
+        // Box 1 goes on hold; nobody else may volunteer yet.
+        r.held = 0b010;
+        r.volunteers = 0;
+        let a = r.at(400);
+        assert_eq!(alerts(&a), vec![VsAlert::NoSuccessor]);
+        let mut rounds = 0;
+        for t in (401..=1000).step_by(50) {
+            let mut a = r.at(t);
+            a.extend(r.checks(true, &[MACS[1]]));
+            rounds += usize::from(request(&a).is_some());
+            assert!(alerts(&a).is_empty() && releases(&a).is_empty(), "{a:?}");
+        }
+        assert_eq!(rounds, 0);
+        assert_eq!(r.m.holder(0), Some(1), "it serves on");
+        // Boxes 0 and 2 may volunteer: the next check moves it.
+        r.volunteers = 0b101;
+        let mut a = r.at(1200);
+        a.extend(r.checks(true, &[MACS[1]]));
+        let round = request(&a).expect("a round at the next check");
+        r.answer(0, round, 100);
+        let a = r.answer(2, round, 50);
+        assert_eq!(move_release(&a), Some((1, round)));
+        let a = r.outcome(1, round, true);
+        assert_eq!(assume(&a), Some(0));
+    }
+
+    #[test]
+    fn nothing_moves_while_a_box_is_not_heard() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        r.at(200);
+        r.checks(true, &[MACS[1]]);
+        r.unknown = 0b100;
+        let (got, a) = r.request_move();
+        assert_eq!(got, MoveStart::Blocked);
+        assert!(request(&a).is_none());
+        r.held = 0b010;
+        let mut a = r.at(400);
+        a.extend(r.checks(true, &[MACS[1]]));
+        assert!(request(&a).is_none() && releases(&a).is_empty());
+        // A round already open when a box goes unheard gives nothing away.
+        r.unknown = 0;
+        let a = r.at(600);
+        let round = request(&a).expect("held holder: a round");
+        r.unknown = 0b100;
+        r.answer(0, round, 100);
+        let a = r.answer(2, round, 100);
+        assert!(releases(&a).is_empty(), "{a:?}");
+        assert_eq!(r.m.holder(0), Some(1));
+    }
+
+    #[test]
+    fn move_requests_that_cannot_start() {
+        let mut r = Rig::new(CONF);
+        r.at(0);
+        assert_eq!(r.request_move().0, MoveStart::NotHeld);
+        let mut got = MoveStart::NotHeld;
+        r.with(|m, now, v| got = m.request_move(now, 9, v));
+        assert_eq!(got, MoveStart::Unknown);
+        let round = request(&r.confirm(false, &[])).unwrap();
+        assert_eq!(r.request_move().0, MoveStart::Busy, "round {round} open");
+        for n in 0..3 {
+            r.answer(n, round, if n == 1 { 90 } else { 10 });
+        }
+        r.claimers[0] = 0b010;
+        r.at(100);
+        assert_eq!(r.request_move().0, MoveStart::Busy, "checks pending");
+    }
+
+    #[test]
+    fn a_restored_pp0_is_a_takeover_only_with_its_round() {
+        let cfg = parse("t.conf", CONF).unwrap();
+        let entry = |round| VsEntry {
+            combo: *b"PP0",
+            holder: Some(1),
+            round,
+            since_ms: 0,
+            excluded: 0,
+        };
+        // Verdicts pending and nobody claims: checked, then a round.
+        let mut r = Rig::new(CONF);
+        r.m = Monitor::new(&cfg, Instant(0));
+        r.m.restore(Instant(0), &[entry(0)]);
+        r.at(0);
+        let a = r.confirm(false, &[]);
+        assert_eq!(r.combo(), "DD0");
+        assert!(request(&a).is_some(), "{a:?}");
+        // A takeover under way keeps its timeout.
+        let mut r = Rig::new(CONF);
+        r.m = Monitor::new(&cfg, Instant(0));
+        r.m.restore(Instant(0), &[entry(7)]);
+        r.at(0);
+        let a = r.confirm(false, &[]);
+        assert_eq!(r.combo(), "PP0");
+        assert!(request(&a).is_none(), "{a:?}");
     }
 
     #[test]

@@ -54,6 +54,12 @@ run "two boxes answering ARP, holder's daemon paused 5 s" \
   the_holder_paused_five_seconds_never_answers_with_another pause_duplicate_ms
 run "outage, graceful stop (SIGTERM) of the holder" \
   a_graceful_stop_hands_over graceful_outage_ms
+run "outage, hold hand-over (bongoyo hold on the holder)" \
+  hold_on_the_holder_hands_over_with_a_short_outage hold_outage_ms
+run "address gap (removed on one box, added on the next), hold" \
+  hold_on_the_holder_hands_over_with_a_short_outage hold_gap_ms
+run "outage, bongoyo release web (planned move)" \
+  release_moves_the_vserver_to_another_box release_outage_ms
 say "(outage: last answered TCP connection before the failure to the first after,"
 say " 20 ms resolution; two boxes: ARP probes every 50 ms answered by two MACs;"
 say " targets: outage < 700 ms at the defaults, two boxes 0 ms; raw runs in $raw)"

@@ -749,6 +749,63 @@ impl Lan {
         }
     }
 
+    /// Run `bongoyo ARGS... -s SOCK` against box `i`'s daemon: (exit code,
+    /// stdout and stderr).
+    pub fn ctl(&self, i: usize, args: &[&str]) -> (Option<i32>, String) {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("-s")
+            .arg(self.socket(i))
+            .stdin(Stdio::null())
+            .output();
+        match out {
+            Ok(o) => (
+                o.status.code(),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                ),
+            ),
+            Err(e) => (None, format!("{args:?}: {e}")),
+        }
+    }
+
+    /// True if some daemon's log line so far contains `needle`.
+    pub fn logged(&self, needle: &str) -> bool {
+        self.syslog.as_ref().is_some_and(|sl| {
+            sl.lines
+                .lock()
+                .map(|v| v.iter().any(|l| l.contains(needle)))
+                .unwrap_or(false)
+        })
+    }
+
+    /// When (ms since the log sink started, as stamped on receipt) each
+    /// daemon log line containing `needle` arrived, in order.
+    pub fn log_times(&self, needle: &str) -> Vec<u64> {
+        let Some(sl) = self.syslog.as_ref() else {
+            return Vec::new();
+        };
+        let Ok(v) = sl.lines.lock() else {
+            return Vec::new();
+        };
+        v.iter()
+            .filter(|l| l.contains(needle))
+            .filter_map(|l| {
+                let t = l.strip_prefix('+')?.split("ms").next()?;
+                t.trim().parse().ok()
+            })
+            .collect()
+    }
+
+    /// True while box `i`'s daemon runs.
+    pub fn running(&mut self, i: usize) -> bool {
+        self.daemons[i]
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// The boss named by box `i`'s status, if any.
     pub fn boss_seen_by(&self, i: usize) -> Option<String> {
         let s = self.status(i);

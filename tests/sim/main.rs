@@ -271,10 +271,23 @@ fn sim() {
     let mut failovers = Vec::new();
     let mut moves = 0u64;
     let mut excused = 0u64;
+    // Vserver seeds with a violation of each kind: (a) (b) (c) (d), other.
+    let mut kinds = [0u32; 5];
+    let (mut planned, mut released) = (0u64, 0u64);
     for seed in first..first + seeds {
         let o = vsim::run_seed(seed);
         moves += o.moves;
         excused += o.excused;
+        planned += o.planned_moves;
+        released += o.releases;
+        for (k, tag) in ["(a)", "(b)", "(c)", "(d)"].iter().enumerate() {
+            if o.violations.iter().any(|v| v.starts_with(tag)) {
+                kinds[k] += 1;
+            }
+        }
+        if o.violations.iter().any(|v| !v.starts_with('(')) {
+            kinds[4] += 1;
+        }
         if let (Some(ms), true) = (o.failover_ms, o.box_crash) {
             failovers.push(ms);
         }
@@ -293,6 +306,10 @@ fn sim() {
     eprintln!("sim: {:.1}s", started.elapsed().as_secs_f64());
     println!(
         "sim: seeds={seeds} violations={violations} max_election_ms={max} p99_election_ms={p99} failover_p50_ms={f50} failover_p99_ms={f99} moves={moves} excused_dup_windows={excused}"
+    );
+    println!(
+        "sim: vserver seeds with (a)={} (b)={} (c)={} (d)={} other={}; operator releases={released} planned moves ordered={planned}",
+        kinds[0], kinds[1], kinds[2], kinds[3], kinds[4]
     );
     assert_eq!(
         violations, 0,

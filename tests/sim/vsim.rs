@@ -4,8 +4,11 @@
 //! (one in four: up to 16), timers around the defaults, some vservers with
 //! an original host that dies (and sometimes comes back), then a fault phase
 //! (daemon kills, box crashes, pauses, partitions, asymmetric cuts, hold,
-//! graceful stops, service and self-check failures, failing hooks and
-//! aliases, loss, original hosts going and coming) for 6-20 s, then quiet.
+//! graceful stops, operator `release` of a vserver on a random box, service
+//! and self-check failures, failing hooks and aliases, loss, original hosts
+//! going and coming) for 6-20 s, then quiet. A graceful stop exits as the
+//! shell does: once the node says it is `stopped`, or at the shell's stop
+//! grace, removing what is left.
 //! Besides the world's per-step invariants (a) and (b), checked:
 //!
 //! * **(c) liveness.** After the faults stop, every vserver is served within
@@ -77,6 +80,10 @@ pub struct VOutcome {
     pub box_crash: bool,
     pub moves: u64,
     pub excused: u64,
+    /// Operator releases asked during the faults.
+    pub releases: u64,
+    /// Planned moves the bosses ordered (a release with a successor).
+    pub planned_moves: u64,
     pub trace: String,
 }
 
@@ -112,6 +119,7 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
     let mut w = VWorld::new(cfg, seed);
     w.verbose = std::env::var("SIM_DEBUG").is_ok();
     w.dump = std::env::var("SIM_DUMP").is_ok();
+    w.shell_exits = true;
     w.net.delay_min_us = r.range(100, 2_000);
     w.net.delay_jitter_us = r.range(0, 5_000);
     for v in 0..nv {
@@ -121,6 +129,7 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
         w.start_at(i, r.range(0, 1_000) * 1000);
     }
     let mut pending = Pending::<VWorld>::new();
+    let mut releases = 0u64;
     let fault_end_ms = if faults {
         2_000 + r.range(6_000, 20_000)
     } else {
@@ -133,7 +142,7 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
         let x = r.below(n as u64) as usize;
         let dur = r.range(300, 5_000);
         let v = r.below(nv as u64) as usize;
-        match r.below(14) {
+        match r.below(15) {
             0 => {
                 w.crash_daemon(x);
                 pending.at(now + dur, move |w| w.restart(x));
@@ -162,15 +171,8 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
                 w.control(x, Control::Hold);
                 pending.at(now + dur, move |w| w.control(x, Control::Resume));
             }
-            6 => {
-                w.shutdown(x);
-                pending.at(now + 500, move |w| {
-                    // The shell exits once everything is released (or its
-                    // own deadline passed); an init system starts it again.
-                    w.crash_daemon(x);
-                    w.start_at(x, w.now_us + 200_000);
-                });
-            }
+            // The world's shell exits once stopped (or at its grace).
+            6 => w.shutdown(x),
             7 => {
                 w.boxes[x].kernel.service_ok[v] = false;
                 w.note_fault(x, format!("service v{v} sick"));
@@ -182,6 +184,10 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
             11 => {
                 w.original_up[v] = !w.original_up[v];
                 w.note_fault(0, format!("original v{v} up={}", w.original_up[v]));
+            }
+            12 => {
+                // `bongoyo release` of a random vserver on a random box.
+                releases += u64::from(w.release(x, v).is_some());
             }
             _ => {
                 // The holder of a vserver dies: the case worth hammering.
@@ -310,6 +316,8 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
         box_crash: crash_box,
         moves,
         excused: w.excused_windows,
+        releases,
+        planned_moves: w.planned_moves,
         trace,
     }
 }

@@ -59,7 +59,8 @@ use std::time::Duration;
 
 use bongoyo::cluster::Control;
 use bongoyo::config::{Check, Config, Failback, Fencing, Reachability, VServer, VsId};
-use bongoyo::node::{Node, Output};
+use bongoyo::daemon::STOP_GRACE;
+use bongoyo::node::{MoveAnswer, Node, Output};
 use bongoyo::proto::Body;
 use bongoyo::takeover::Step;
 use bongoyo::time::Instant;
@@ -175,6 +176,11 @@ enum Ev {
     Start {
         node: usize,
     },
+    /// The shell's stop deadline for daemon incarnation `inc`.
+    StopGrace {
+        node: usize,
+        inc: u64,
+    },
 }
 
 /// One box's kernel.
@@ -210,6 +216,8 @@ pub struct VBox {
     timer: Timer,
     pub kernel: Kernel,
     pub held: bool,
+    /// The daemon was told to stop (SIGTERM) and has not exited yet.
+    pub stopping: bool,
     /// The daemon is dead or frozen and its kernel was cut off from the
     /// acting boss at some instant since (invariant (b)'s narrowing).
     pub hidden_orphan: bool,
@@ -250,6 +258,12 @@ pub struct VWorld {
     pub dump: bool,
     /// When the faults stopped (invariant (d) counts takeovers begun since).
     pub quiet_since: Option<u64>,
+    /// A stopping daemon exits as the shell does: once its node says it is
+    /// `stopped`, or at the shell's stop grace (removing what is left); an
+    /// init system starts it again 200 ms later. Off: the test decides.
+    pub shell_exits: bool,
+    /// Planned moves ordered by the bosses (`Output::VsMoving`).
+    pub planned_moves: u64,
 }
 
 impl VWorld {
@@ -274,6 +288,7 @@ impl VWorld {
                     service_ok: vec![true; nv],
                 },
                 held: false,
+                stopping: false,
                 hidden_orphan: false,
                 takeovers: vec![0; nv],
                 quiet_takeovers: vec![0; nv],
@@ -303,6 +318,8 @@ impl VWorld {
             verbose: false,
             dump: false,
             quiet_since: None,
+            shell_exits: false,
+            planned_moves: 0,
         }
     }
 
@@ -359,6 +376,10 @@ impl VWorld {
     }
 
     fn boot(&mut self, i: usize) {
+        // Started twice (an init system and a heal): one daemon runs.
+        if self.boxes[i].node.is_some() {
+            return;
+        }
         let inc = self.rng.next() | 1;
         let local = self.local(i);
         let mut node = Node::new(&self.cfg, i as u8, inc, local);
@@ -389,9 +410,26 @@ impl VWorld {
         let b = &mut self.boxes[i];
         b.node = None;
         b.paused = false;
+        b.stopping = false;
         b.buffered.clear();
         b.timer.cancel();
         b.taking_since.iter_mut().for_each(|t| *t = None);
+    }
+
+    /// A stopped daemon exits; the init system starts it again.
+    fn exit(&mut self, i: usize) {
+        self.note_fault(i, "exit after stop".into());
+        self.crash_daemon(i);
+        self.start_at(i, self.now_us + 200_000);
+    }
+
+    /// The shell's stop deadline: what is still on an interface is removed
+    /// directly (no hooks).
+    pub fn force_release(&mut self, i: usize) {
+        self.note_fault(i, "stop deadline: forced release".into());
+        for r in self.boxes[i].kernel.renewed.iter_mut() {
+            *r = None;
+        }
     }
 
     /// The whole box dies: daemon, kernel, aliases.
@@ -451,12 +489,36 @@ impl VWorld {
         }
     }
 
-    /// SIGTERM: the daemon releases everything, then exits (`stopped`).
+    /// `bongoyo release v` run on box `i`: its node asks the boss (or is it).
+    pub fn release(&mut self, i: usize, v: usize) -> Option<MoveAnswer> {
+        let local = self.local(i);
+        if !self.running(i) {
+            return None;
+        }
+        let a = self.boxes[i]
+            .node
+            .as_mut()
+            .unwrap()
+            .request_move(local, v as VsId);
+        self.note_fault(i, format!("release v{v}: {a:?}"));
+        self.after_input(i);
+        Some(a)
+    }
+
+    /// SIGTERM: the daemon hands everything over, then exits (`stopped`).
     pub fn shutdown(&mut self, i: usize) {
         let local = self.local(i);
         if self.running(i) {
             self.note_fault(i, "shutdown".into());
+            self.boxes[i].stopping = true;
             self.boxes[i].node.as_mut().unwrap().shutdown(local);
+            if self.shell_exits {
+                let inc = self.boxes[i].inc;
+                self.queue.push(
+                    self.now_us + STOP_GRACE.as_micros() as u64,
+                    Ev::StopGrace { node: i, inc },
+                );
+            }
             self.after_input(i);
         }
     }
@@ -571,6 +633,12 @@ impl VWorld {
             let Some(o) = node.poll_output() else { break };
             self.output(i, o);
         }
+        if self.shell_exits
+            && self.boxes[i].stopping
+            && self.boxes[i].node.as_ref().is_some_and(|n| n.stopped())
+        {
+            return self.exit(i);
+        }
         let local = self.local(i);
         let node = self.boxes[i].node.as_ref().unwrap();
         let wake = node.poll_timeout();
@@ -683,7 +751,12 @@ impl VWorld {
             Output::RoleChanged { .. }
             | Output::VsChanged { .. }
             | Output::NodeAlert { .. }
-            | Output::VsAlert { .. } => {}
+            | Output::VsAlert { .. }
+            | Output::MoveRequested { .. } => {}
+            Output::VsMoving { vserver, from, to } => {
+                self.planned_moves += 1;
+                self.note(i, VTrace::Out(format!("move v{vserver} {from}->{to}")));
+            }
         }
     }
 
@@ -718,6 +791,12 @@ impl VWorld {
         self.steps += 1;
         match ev {
             Ev::Start { node } => self.boot(node),
+            Ev::StopGrace { node, inc } => {
+                if self.boxes[node].stopping && self.boxes[node].inc == inc {
+                    self.force_release(node);
+                    self.exit(node);
+                }
+            }
             Ev::Timer { node, token } => {
                 let b = &self.boxes[node];
                 if b.timer.is_current(token) && !b.paused && b.node.is_some() {
