@@ -7,7 +7,7 @@
 #   make sim SEEDS=N SEED=S   N random simulator scenarios from seed S
 #   make bench          figures (size, ...) into bench-results/
 #   make demo           three boxes in network namespaces
-#   make fuzz           run the datagram decoder fuzzer for a while (installs cargo-fuzz)
+#   make fuzz           run the datagram decoder and config parser fuzzers a minute each (installs cargo-fuzz)
 #   make initramfs      initramfs/build/bongoyo.cpio.gz: busybox + bongoyo, bootable
 #   make qemu           boot that initramfs under QEMU and check the box serves its vserver
 
@@ -92,7 +92,9 @@ demo: deps build
 
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
-	cd fuzz && $(CARGO) fuzz run decode -- -max_total_time=60
+	cd fuzz && mkdir -p corpus/decode corpus/config && \
+	  $(CARGO) fuzz run decode corpus/decode seeds/decode -- -max_total_time=60 -max_len=1500 && \
+	  $(CARGO) fuzz run config corpus/config seeds/config -- -max_total_time=60 -max_len=4096
 
 clean:
 	$(CARGO) clean
