@@ -1,9 +1,9 @@
 //! The command line without a daemon: keygen, check, and the answer when no
 //! daemon runs. No namespaces needed.
 
-mod daemon_util;
+mod common;
 
-use daemon_util::{client, write_key, TempDir};
+use common::daemon::{client, keyed_dir, TempDir, BIN};
 
 #[test]
 fn keygen_prints_64_hex_digits_fresh_each_time() {
@@ -21,9 +21,7 @@ fn keygen_prints_64_hex_digits_fresh_each_time() {
 
 #[test]
 fn check_reports_file_line_col_and_exits_65() {
-    let dir = TempDir::new("check");
-    let key = dir.path("key");
-    write_key(&key);
+    let (dir, key) = keyed_dir("check");
     let conf = dir.path("broken.conf");
     std::fs::write(
         &conf,
@@ -45,9 +43,7 @@ fn check_reports_file_line_col_and_exits_65() {
 
 #[test]
 fn check_accepts_a_good_file_with_one_line() {
-    let dir = TempDir::new("checkok");
-    let key = dir.path("key");
-    write_key(&key);
+    let (dir, key) = keyed_dir("checkok");
     let conf = dir.path("good.conf");
     std::fs::write(
         &conf,
@@ -119,7 +115,7 @@ fn run_refuses_a_config_whose_key_file_cannot_be_read() {
     )
     .unwrap();
     let sock = dir.path("ctl.sock");
-    let out = std::process::Command::new(daemon_util::BIN)
+    let out = std::process::Command::new(BIN)
         .args([
             "run",
             "-n",

@@ -9,11 +9,12 @@
 //! parallel. `FIGURE name value` lines (seen with `--nocapture`) feed
 //! `make bench`; `BONGOYO_NET_HELLO=50ms` sets the hello of every cluster.
 
-mod net;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use net::{eventually, nft_or_skip, root_or_skip, Client, Lan, Opts, BOXES};
+use common::lan::{Client, Lan, Opts, View, BOXES};
+use common::netns::{eventually, nft_or_skip, root_or_skip};
 use nix::sys::signal::Signal;
 
 /// Generous bounds: never flake on two slow shared cores. The figures the
@@ -52,6 +53,16 @@ fn cold_start(k: u8, o: Opts) -> (Lan, Client, String) {
     (lan, client, holder)
 }
 
+/// Where every test that moves the vserver begins: a [`cold_start`], half
+/// a second of steady service, and the client's time then, from which the
+/// test measures.
+fn serving(k: u8, o: Opts) -> (Lan, Client, String, u64) {
+    let (lan, client, holder) = cold_start(k, o);
+    std::thread::sleep(Duration::from_millis(500));
+    let mark = client.now();
+    (lan, client, holder, mark)
+}
+
 /// Sample which hosts hold the VIP for `d`; the most at any one time.
 fn max_holders(lan: &Lan, d: Duration) -> (usize, Vec<String>) {
     let end = Instant::now() + d;
@@ -64,6 +75,59 @@ fn max_holders(lan: &Lan, d: Duration) -> (usize, Vec<String>) {
         std::thread::sleep(Duration::from_millis(100));
     }
     worst
+}
+
+/// What the client saw once the vserver left its holder at `mark`.
+struct Moved {
+    /// The box that serves now.
+    next: String,
+    /// The client's view once `next` served steadily.
+    v: View,
+    /// The client's outage from `mark`, ms.
+    outage: u64,
+    /// The most hosts holding the VIP at one time while watched (none
+    /// when not watched), and which.
+    most: (usize, Vec<String>),
+}
+
+/// Wait until a box other than `holder` serves the client steadily (at
+/// most [`FAILOVER_LIMIT`]), then watch who holds the VIP for `watch_ms`.
+/// Panics with `failed` and the report when no other box serves.
+fn moved(
+    lan: &Lan,
+    client: &Client,
+    holder: &str,
+    mark: u64,
+    watch_ms: u64,
+    failed: &str,
+) -> Moved {
+    let next = client.wait_served_by_other(mark, holder, FAILOVER_LIMIT, STEADY);
+    let most = max_holders(lan, Duration::from_millis(watch_ms));
+    let v = client.view();
+    let next = next.unwrap_or_else(|| panic!("{failed}{}", lan.report(&v, mark)));
+    let outage = v.outage_ms(mark).expect("served again");
+    Moved {
+        next,
+        v,
+        outage,
+        most,
+    }
+}
+
+impl Moved {
+    /// The move was clean: no two MACs answered ARP after `mark`, no two
+    /// hosts held the VIP while watched, the outage at most `max_ms`.
+    fn assert_clean(&self, lan: &Lan, mark: u64, max_ms: u64) {
+        let (v, outage) = (&self.v, self.outage);
+        assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(v, mark));
+        let (most, when) = &self.most;
+        assert!(*most <= 1, "two holders {when:?}{}", lan.report(v, mark));
+        assert!(
+            outage <= max_ms,
+            "outage {outage} ms{}",
+            lan.report(v, mark)
+        );
+    }
 }
 
 /// The time between the last `alias-removed` of the vserver and the first
@@ -83,6 +147,12 @@ fn no_repeats(seq: &[String]) -> bool {
     seq.iter()
         .enumerate()
         .all(|(i, w)| !seq[..i].contains(w) || seq[i - 1] == *w)
+}
+
+/// A box other than `holder`, to ask for what the holder should not do
+/// itself.
+fn other_box(holder: &str) -> usize {
+    (0..3).find(|&i| BOXES[i] != holder).expect("three boxes")
 }
 
 #[test]
@@ -129,35 +199,22 @@ fn the_holder_box_dies_and_another_box_serves() {
     if !root_or_skip("the_holder_box_dies_and_another_box_serves") {
         return;
     }
-    let (mut lan, client, holder) = cold_start(12, opts());
-    std::thread::sleep(Duration::from_millis(500));
-    let mark = client.now();
+    let (mut lan, client, holder, mark) = serving(12, opts());
     // The box dies: daemon killed, link down, both at once.
     lan.kill9(Lan::index(&holder));
     lan.link_down(&holder);
     // Attempts started before this may still have reached the holder.
     let dead = client.now();
-    let next = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
-    let v = client.view();
-    let next = next.unwrap_or_else(|| panic!("nobody took over{}", lan.report(&v, mark)));
-    let outage = v.outage_ms(mark).expect("served again");
-    figure("box_death_outage_ms", outage);
-    figure("box_death_duplicate_ms", v.duplicate_ms(mark));
-    println!("{holder} died, {next} serves after {outage} ms");
-    assert!(
-        outage <= MAX_OUTAGE_MS,
-        "outage {outage} ms{}",
-        lan.report(&v, mark)
-    );
-    assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
-    assert_eq!(v.answer_sequence(dead), vec![next.clone()]);
+    let m = moved(&lan, &client, &holder, mark, 0, "nobody took over");
+    figure("box_death_outage_ms", m.outage);
+    figure("box_death_duplicate_ms", m.v.duplicate_ms(mark));
+    println!("{holder} died, {} serves after {} ms", m.next, m.outage);
+    m.assert_clean(&lan, mark, MAX_OUTAGE_MS);
+    assert_eq!(m.v.answer_sequence(dead), vec![m.next.clone()]);
     // The dead box's kernel keeps its alias until the lifetime the daemon
     // last renewed runs out (fencing layer 2): 1-2 s, bounded here by 5 s.
-    let gone = eventually(Duration::from_secs(5), || {
-        (lan.holders() == vec![next.clone()]).then_some(())
-    });
     assert!(
-        gone.is_some(),
+        lan.wait_sole_holder(&m.next, Duration::from_secs(5)),
         "the alias outlived its lifetime{}",
         lan.report(&client.view(), mark)
     );
@@ -168,34 +225,25 @@ fn the_holders_daemon_is_killed_and_no_two_boxes_answer() {
     if !root_or_skip("the_holders_daemon_is_killed_and_no_two_boxes_answer") {
         return;
     }
-    let (mut lan, client, holder) = cold_start(13, opts());
-    std::thread::sleep(Duration::from_millis(500));
-    let mark = client.now();
+    let (mut lan, client, holder, mark) = serving(13, opts());
     // The daemon dies, its box and kernel live on (with the alias, until
     // the kernel lifetime runs out).
     lan.kill9(Lan::index(&holder));
-    let next = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
-    let (most, when) = max_holders(&lan, Duration::from_secs(1));
-    let v = client.view();
-    let next = next.unwrap_or_else(|| panic!("nobody took over{}", lan.report(&v, mark)));
-    let outage = v.outage_ms(mark).expect("served again");
-    figure("kill9_outage_ms", outage);
-    figure("kill9_duplicate_ms", v.duplicate_ms(mark));
-    println!("{holder}'s daemon killed, {next} serves after {outage} ms");
-    assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
-    assert!(most <= 1, "two holders {when:?}{}", lan.report(&v, mark));
-    let seq = v.answer_sequence(mark);
+    let m = moved(&lan, &client, &holder, mark, 1000, "nobody took over");
+    figure("kill9_outage_ms", m.outage);
+    figure("kill9_duplicate_ms", m.v.duplicate_ms(mark));
+    println!(
+        "{holder}'s daemon killed, {} serves after {} ms",
+        m.next, m.outage
+    );
+    m.assert_clean(&lan, mark, MAX_OUTAGE_MS);
+    let seq = m.v.answer_sequence(mark);
     assert!(
-        seq == vec![next.clone()] || seq == vec![holder.clone(), next.clone()],
+        seq == vec![m.next.clone()] || seq == vec![holder.clone(), m.next.clone()],
         "{seq:?}{}",
-        lan.report(&v, mark)
+        lan.report(&m.v, mark)
     );
-    assert!(
-        outage <= MAX_OUTAGE_MS,
-        "outage {outage} ms{}",
-        lan.report(&v, mark)
-    );
-    assert_eq!(lan.holders(), vec![next]);
+    assert_eq!(lan.holders(), vec![m.next]);
 }
 
 #[test]
@@ -203,10 +251,8 @@ fn the_holder_paused_five_seconds_never_answers_with_another() {
     if !root_or_skip("the_holder_paused_five_seconds_never_answers_with_another") {
         return;
     }
-    let (lan, client, holder) = cold_start(14, opts());
-    std::thread::sleep(Duration::from_millis(500));
+    let (lan, client, holder, mark) = serving(14, opts());
     let i = Lan::index(&holder);
-    let mark = client.now();
     lan.signal(i, Signal::SIGSTOP);
     let (most_paused, when_paused) = max_holders(&lan, Duration::from_secs(5));
     lan.signal(i, Signal::SIGCONT);
@@ -238,24 +284,14 @@ fn a_graceful_stop_hands_over() {
     if !root_or_skip("a_graceful_stop_hands_over") {
         return;
     }
-    let (mut lan, client, holder) = cold_start(15, opts());
-    std::thread::sleep(Duration::from_millis(500));
-    let mark = client.now();
+    let (mut lan, client, holder, mark) = serving(15, opts());
     let stopped = lan.stop_gracefully(Lan::index(&holder), Duration::from_secs(10));
-    let next = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
-    let v = client.view();
-    assert!(stopped, "no exit on SIGTERM{}", lan.report(&v, mark));
-    let next = next.unwrap_or_else(|| panic!("nobody took over{}", lan.report(&v, mark)));
-    let outage = v.outage_ms(mark).expect("served again");
-    figure("graceful_outage_ms", outage);
-    println!("{holder} stopped, {next} serves after {outage} ms");
-    assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
-    assert!(
-        outage <= MAX_OUTAGE_MS,
-        "outage {outage} ms{}",
-        lan.report(&v, mark)
-    );
-    assert_eq!(lan.holders(), vec![next]);
+    let m = moved(&lan, &client, &holder, mark, 0, "nobody took over");
+    assert!(stopped, "no exit on SIGTERM{}", lan.report(&m.v, mark));
+    figure("graceful_outage_ms", m.outage);
+    println!("{holder} stopped, {} serves after {} ms", m.next, m.outage);
+    m.assert_clean(&lan, mark, MAX_OUTAGE_MS);
+    assert_eq!(lan.holders(), vec![m.next]);
 }
 
 #[test]
@@ -263,21 +299,17 @@ fn the_original_host_comes_back_and_the_box_releases() {
     if !root_or_skip("the_original_host_comes_back_and_the_box_releases") {
         return;
     }
-    let (mut lan, client, holder) = cold_start(16, opts());
-    std::thread::sleep(Duration::from_millis(500));
-    let mark = client.now();
+    let (mut lan, client, holder, mark) = serving(16, opts());
     lan.original_back();
     let back = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
-    let released = eventually(Duration::from_secs(10), || {
-        (lan.holders() == vec!["or".to_owned()]).then_some(())
-    });
+    let released = lan.wait_sole_holder("or", Duration::from_secs(10));
     let settled = client.now();
     std::thread::sleep(Duration::from_secs(2));
     let v = client.view();
     figure("failback_duplicate_ms", v.duplicate_ms(mark));
     assert_eq!(back.as_deref(), Some("or"), "{}", lan.report(&v, mark));
     assert!(
-        released.is_some(),
+        released,
         "{holder} kept the address{}",
         lan.report(&v, mark)
     );
@@ -296,7 +328,7 @@ fn a_failing_takeover_hook_lets_another_box_serve() {
     o.vserver_extra
         .push("pre-takeover {dir}/hook.sh {box}".to_owned());
     let mut lan = Lan::new(17, o);
-    let dir = lan.dir.display().to_string();
+    let dir = lan.dir().display().to_string();
     lan.script(
         "hook.sh",
         &format!(
@@ -311,7 +343,7 @@ fn a_failing_takeover_hook_lets_another_box_serve() {
     let who = client.wait_served(SERVE_LIMIT, STEADY);
     std::thread::sleep(Duration::from_secs(1));
     let v = client.view();
-    let failed = std::fs::read_to_string(lan.dir.join("failed/box")).unwrap_or_default();
+    let failed = std::fs::read_to_string(lan.dir().join("failed/box")).unwrap_or_default();
     let failed = failed.trim().to_owned();
     let who = who.unwrap_or_else(|| panic!("never served{}", lan.report(&v, 0)));
     println!("pre-takeover failed on {failed:?}, {who} serves");
@@ -337,28 +369,16 @@ fn a_partition_moves_the_vserver_and_heals_without_duplicates() {
     {
         return;
     }
-    let (mut lan, client, holder) = cold_start(18, opts());
-    std::thread::sleep(Duration::from_millis(500));
-    let mark = client.now();
+    let (mut lan, client, holder, mark) = serving(18, opts());
     // The holder hears no box and no box hears it; the client still
     // reaches everyone. The holder is the minority: its lease runs out.
     lan.partition(&holder);
-    let next = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
-    let (most, when) = max_holders(&lan, Duration::from_secs(2));
-    let v = client.view();
-    let next =
-        next.unwrap_or_else(|| panic!("the majority did not take over{}", lan.report(&v, mark)));
-    let outage = v.outage_ms(mark).expect("served again");
-    figure("partition_outage_ms", outage);
-    println!("{holder} cut off, {next} serves after {outage} ms");
-    figure("partition_duplicate_ms", v.duplicate_ms(mark));
-    assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
-    assert!(most <= 1, "two holders {when:?}{}", lan.report(&v, mark));
-    assert!(
-        outage <= MAX_OUTAGE_MS + 2000,
-        "outage {outage} ms{}",
-        lan.report(&v, mark)
-    );
+    let failed = "the majority did not take over";
+    let m = moved(&lan, &client, &holder, mark, 2000, failed);
+    figure("partition_outage_ms", m.outage);
+    println!("{holder} cut off, {} serves after {} ms", m.next, m.outage);
+    figure("partition_duplicate_ms", m.v.duplicate_ms(mark));
+    m.assert_clean(&lan, mark, MAX_OUTAGE_MS + 2000);
 
     let healed = client.now();
     lan.heal(&holder);
@@ -387,52 +407,39 @@ fn hold_on_the_holder_hands_over_with_a_short_outage() {
     if !root_or_skip("hold_on_the_holder_hands_over_with_a_short_outage") {
         return;
     }
-    let (mut lan, client, holder) = cold_start(19, opts());
-    std::thread::sleep(Duration::from_millis(500));
+    let (mut lan, client, holder, mark) = serving(19, opts());
     let i = Lan::index(&holder);
-    let mark = client.now();
     let (code, out) = lan.ctl(i, &["hold"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.starts_with("ok hold"), "{out}");
-    let next = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
-    let (most, when) = max_holders(&lan, Duration::from_secs(1));
-    let v = client.view();
-    let next = next.unwrap_or_else(|| panic!("nobody took over{}", lan.report(&v, mark)));
-    let outage = v.outage_ms(mark).expect("served again");
-    figure("hold_outage_ms", outage);
+    let m = moved(&lan, &client, &holder, mark, 1000, "nobody took over");
+    let (next, v) = (&m.next, &m.v);
+    figure("hold_outage_ms", m.outage);
     figure("hold_duplicate_ms", v.duplicate_ms(mark));
     let gap = logged_gap_ms(&lan);
     if let Some(g) = gap {
         figure("hold_gap_ms", g);
     }
-    println!("{holder} on hold, {next} serves; outage {outage} ms, address gap {gap:?} ms");
+    println!(
+        "{holder} on hold, {next} serves; outage {} ms, address gap {gap:?} ms",
+        m.outage
+    );
     assert!(
         lan.logged(&format!("move vserver=web from={holder} to={next}")),
         "not a planned move{}",
-        lan.report(&v, mark)
+        lan.report(v, mark)
     );
-    assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
-    assert!(most <= 1, "two holders {when:?}{}", lan.report(&v, mark));
-    assert!(
-        outage <= MAX_OUTAGE_MS,
-        "outage {outage} ms{}",
-        lan.report(&v, mark)
-    );
+    m.assert_clean(&lan, mark, MAX_OUTAGE_MS);
     assert_eq!(
         v.answer_sequence(mark),
         vec![holder.clone(), next.clone()],
         "{}",
-        lan.report(&v, mark)
+        lan.report(v, mark)
     );
     // The box on hold runs on, serving nothing, and is not given it back.
     std::thread::sleep(Duration::from_secs(2));
     assert!(lan.running(i), "the box on hold exited");
-    assert_eq!(
-        lan.holders(),
-        vec![next.clone()],
-        "{}",
-        lan.report(&v, mark)
-    );
+    assert_eq!(lan.holders(), vec![next.clone()], "{}", lan.report(v, mark));
     assert_eq!(lan.ctl(i, &["resume"]).0, Some(0));
 }
 
@@ -441,11 +448,10 @@ fn release_moves_the_vserver_to_another_box() {
     if !root_or_skip("release_moves_the_vserver_to_another_box") {
         return;
     }
-    let (lan, client, holder) = cold_start(20, opts());
-    std::thread::sleep(Duration::from_millis(500));
+    let (lan, client, holder, _) = serving(20, opts());
     // Asked on a box that does not serve it: forwarded to the boss, or
     // answered by it.
-    let asker = (0..3).find(|&i| BOXES[i] != holder).unwrap();
+    let asker = other_box(&holder);
     let (code, out) = lan.ctl(asker, &["release", "nosuch"]);
     assert_eq!(code, Some(65), "{out}");
     let mark = client.now();
@@ -455,27 +461,22 @@ fn release_moves_the_vserver_to_another_box() {
         out.starts_with("ok asked boss ") || out.starts_with("ok boss "),
         "{out}"
     );
-    let next = client.wait_served_by_other(mark, &holder, FAILOVER_LIMIT, STEADY);
-    let v = client.view();
-    let next = next.unwrap_or_else(|| panic!("not moved ({out}){}", lan.report(&v, mark)));
-    let outage = v.outage_ms(mark).expect("served again");
-    figure("release_outage_ms", outage);
+    let failed = format!("not moved ({out})");
+    let m = moved(&lan, &client, &holder, mark, 0, &failed);
+    figure("release_outage_ms", m.outage);
     let gap = logged_gap_ms(&lan);
     if let Some(g) = gap {
         figure("release_gap_ms", g);
     }
     println!(
-        "release web: {holder} -> {next}; outage {outage} ms, address gap {gap:?} ms ({})",
+        "release web: {holder} -> {}; outage {} ms, address gap {gap:?} ms ({})",
+        m.next,
+        m.outage,
         out.trim()
     );
-    assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
-    assert!(
-        outage <= MAX_OUTAGE_MS,
-        "outage {outage} ms{}",
-        lan.report(&v, mark)
-    );
+    m.assert_clean(&lan, mark, MAX_OUTAGE_MS);
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(lan.holders(), vec![next], "{}", lan.report(&v, mark));
+    assert_eq!(lan.holders(), vec![m.next], "{}", lan.report(&m.v, mark));
 }
 
 #[test]
@@ -485,9 +486,7 @@ fn manual_failback_waits_for_release_then_the_original_serves() {
     }
     let mut o = opts();
     o.vserver_extra.push("failback manual".to_owned());
-    let (mut lan, client, holder) = cold_start(21, o);
-    std::thread::sleep(Duration::from_millis(500));
-    let mark = client.now();
+    let (mut lan, client, holder, mark) = serving(21, o);
     lan.original_back();
     // The box keeps the address (manual) and the operator is alerted.
     let alerted = eventually(Duration::from_secs(10), || {
@@ -503,17 +502,14 @@ fn manual_failback_waits_for_release_then_the_original_serves() {
     want.sort();
     assert_eq!(both, want, "manual: still held{}", lan.report(&v, mark));
     // The operator releases it: the original host serves alone.
-    let asker = (0..3).find(|&i| BOXES[i] != holder).unwrap();
-    let (code, out) = lan.ctl(asker, &["release", "web"]);
+    let (code, out) = lan.ctl(other_box(&holder), &["release", "web"]);
     assert_eq!(code, Some(0), "{out}");
-    let released = eventually(Duration::from_secs(10), || {
-        (lan.holders() == vec!["or".to_owned()]).then_some(())
-    });
+    let released = lan.wait_sole_holder("or", Duration::from_secs(10));
     let settled = client.now();
     std::thread::sleep(Duration::from_secs(2));
     let v = client.view();
     assert!(
-        released.is_some(),
+        released,
         "{holder} kept the address ({out}){}",
         lan.report(&v, mark)
     );

@@ -2,36 +2,12 @@
 //! the client sees who serves the VIP, measures an outage when the address
 //! moves, sees two MACs when two hosts hold it, and everything is removed.
 
-mod net;
+mod common;
 
 use std::time::Duration;
 
-use net::{root_or_skip, sh, Lan, Opts};
-
-/// Move the VIP by hand from `from` to `to` (as a takeover would: remove,
-/// add, gratuitous ARP).
-fn add_vip(lan: &Lan, h: &str) {
-    let vip = format!("{}/24", lan.vip());
-    sh(&["ip", "-n", &lan.ns(h), "addr", "add", &vip, "dev", "eth0"]);
-}
-
-fn del_vip(lan: &Lan, h: &str) {
-    let vip = format!("{}/24", lan.vip());
-    sh(&["ip", "-n", &lan.ns(h), "addr", "del", &vip, "dev", "eth0"]);
-}
-
-fn announce(lan: &Lan, h: &str) {
-    let ns = lan.ns(h);
-    let vip = lan.vip();
-    let mac = net::mac(&ns, "eth0");
-    net::spawn_in(&ns, move || {
-        let idx = bongoyo::os::ifaddr::ifindex("eth0").expect("ifindex");
-        let s = bongoyo::os::arp::ArpSocket::open(idx, mac).expect("arp socket");
-        s.announce(vip).expect("announce");
-    })
-    .join()
-    .expect("announce thread");
-}
+use common::lan::{Lan, Opts};
+use common::netns::{root_or_skip, sh};
 
 #[test]
 fn the_client_sees_who_serves_outages_and_duplicates() {
@@ -51,7 +27,7 @@ fn the_client_sees_who_serves_outages_and_duplicates() {
     assert!(v.attempts.iter().all(|a| a.who.is_none()), "{v:?}");
     assert!(v.arp.iter().all(|i| i.macs.is_empty()), "{v:?}");
 
-    add_vip(&lan, "f2");
+    lan.add_vip("f2");
     assert_eq!(
         client.wait_served(Duration::from_secs(5), 10).as_deref(),
         Some("f2")
@@ -60,10 +36,11 @@ fn the_client_sees_who_serves_outages_and_duplicates() {
 
     // Move it: a gap of about 300 ms that the client must measure.
     let mark = client.now();
-    del_vip(&lan, "f2");
+    // Moved by hand as a takeover would: remove, add, gratuitous ARP.
+    lan.del_vip("f2");
     std::thread::sleep(Duration::from_millis(300));
-    add_vip(&lan, "f3");
-    announce(&lan, "f3");
+    lan.add_vip("f3");
+    lan.announce("f3");
     let who = client.wait_served_by_other(mark, "f2", Duration::from_secs(5), 10);
     assert_eq!(who.as_deref(), Some("f3"));
     let v = client.view();
@@ -78,7 +55,7 @@ fn the_client_sees_who_serves_outages_and_duplicates() {
 
     // Two holders: the ARP watcher sees two MACs.
     let mark = client.now();
-    add_vip(&lan, "f1");
+    lan.add_vip("f1");
     std::thread::sleep(Duration::from_millis(400));
     let v = client.view();
     assert!(v.duplicate_ms(mark) >= 200, "{}", v.summary(mark));

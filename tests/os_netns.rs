@@ -5,37 +5,37 @@
 mod common;
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bongoyo::os::arp::{ArpPacket, ArpSocket, OP_REPLY};
 use bongoyo::os::ifaddr;
-use common::netns::{can_netns, sh, wait_for, Netns};
+use common::netns::{eventually_every, mac, root_or_skip, run_in, spawn_in, Netns};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 66, 0, 5);
 
-fn addr_show(ns: &str) -> String {
-    sh(&["ip", "-n", ns, "-4", "addr", "show", "dev", "a0"])
+/// How often the packet loops below look for an answer.
+const POLL: Duration = Duration::from_millis(20);
+
+fn addr_show(ns: &Netns) -> String {
+    ns.ip(&["-4", "addr", "show", "dev", "a0"])
 }
 
 /// A namespace with a veth pair a0/b0, both up.
-fn veth_ns(nets: &mut Netns, tag: &str) -> String {
-    let ns = nets.add(tag);
-    sh(&[
-        "ip", "-n", &ns, "link", "add", "a0", "type", "veth", "peer", "name", "b0",
-    ]);
-    sh(&["ip", "-n", &ns, "link", "set", "a0", "up"]);
-    sh(&["ip", "-n", &ns, "link", "set", "b0", "up"]);
+fn veth_ns(tag: &str) -> Netns {
+    let ns = Netns::new(tag);
+    ns.veth("a0", "b0");
+    ns.up("a0");
+    ns.up("b0");
     ns
 }
 
 #[test]
 fn alias_add_list_remove() {
-    if !can_netns() {
+    if !root_or_skip("alias_add_list_remove") {
         return;
     }
-    let mut nets = Netns::new();
-    let ns = veth_ns(&mut nets, "alias");
-    let labels = Netns::run_in(&ns, || {
+    let ns = veth_ns("alias");
+    let labels = run_in(&ns.name, || {
         let before = ifaddr::list_addresses().expect("list");
         let label = ifaddr::free_label("a0", &before).expect("label");
         ifaddr::add_alias(&label, VIP, 24).expect("add alias");
@@ -56,7 +56,7 @@ fn alias_add_list_remove() {
     assert!(shown.contains("brd 10.66.0.255"), "{shown}");
 
     // A second alias takes the next label.
-    let second = Netns::run_in(&ns, || {
+    let second = run_in(&ns.name, || {
         let used = ifaddr::list_addresses().expect("list");
         let l = ifaddr::free_label("a0", &used).expect("label");
         ifaddr::add_alias(&l, Ipv4Addr::new(10, 66, 0, 6), 24).expect("add");
@@ -64,7 +64,7 @@ fn alias_add_list_remove() {
     });
     assert_eq!(second, "a0:1");
 
-    Netns::run_in(&ns, || {
+    run_in(&ns.name, || {
         let idx = ifaddr::ifindex("a0").expect("ifindex");
         ifaddr::remove_address(idx, VIP, 24).expect("remove");
         // Removing again is not an error: the kernel may have beaten us to it.
@@ -78,18 +78,19 @@ fn alias_add_list_remove() {
     );
 
     // Errors are reported, not hidden.
-    let err = Netns::run_in(&ns, || ifaddr::add_alias("nosuch0:0", VIP, 24).unwrap_err());
+    let err = run_in(&ns.name, || {
+        ifaddr::add_alias("nosuch0:0", VIP, 24).unwrap_err()
+    });
     assert_eq!(err.raw_os_error(), Some(libc::ENODEV), "{err}");
 }
 
 #[test]
 fn kernel_lifetime_removes_an_unrenewed_alias() {
-    if !can_netns() {
+    if !root_or_skip("kernel_lifetime_removes_an_unrenewed_alias") {
         return;
     }
-    let mut nets = Netns::new();
-    let ns = veth_ns(&mut nets, "life");
-    Netns::run_in(&ns, || {
+    let ns = veth_ns("life");
+    run_in(&ns.name, || {
         ifaddr::add_alias("a0:0", VIP, 24).expect("add alias");
         let idx = ifaddr::ifindex("a0").expect("ifindex");
         ifaddr::set_lifetime(idx, "a0:0", VIP, 24, 1).expect("lifetime");
@@ -102,7 +103,7 @@ fn kernel_lifetime_removes_an_unrenewed_alias() {
     // Renewing keeps it: renew every 200 ms for 2.5 s (more than the lifetime).
     for _ in 0..12 {
         std::thread::sleep(Duration::from_millis(200));
-        Netns::run_in(&ns, || {
+        run_in(&ns.name, || {
             let idx = ifaddr::ifindex("a0").expect("ifindex");
             ifaddr::set_lifetime(idx, "a0:0", VIP, 24, 1).expect("renew");
         });
@@ -113,8 +114,9 @@ fn kernel_lifetime_removes_an_unrenewed_alias() {
     );
 
     // Stop renewing (a killed daemon): the kernel removes it by itself.
-    let gone = wait_for(Duration::from_secs(6), || {
-        !addr_show(&ns).contains("10.66.0.5/")
+    let last = Instant::now();
+    let gone = eventually_every(Duration::from_secs(6), POLL, || {
+        (!addr_show(&ns).contains("10.66.0.5/")).then(|| last.elapsed())
     });
     let took = gone.expect("kernel removed the address");
     assert!(
@@ -129,36 +131,33 @@ fn kernel_lifetime_removes_an_unrenewed_alias() {
 
 #[test]
 fn arp_probe_and_gratuitous_arp() {
-    if !can_netns() {
+    if !root_or_skip("arp_probe_and_gratuitous_arp") {
         return;
     }
-    let mut nets = Netns::new();
-    let a = nets.add("arpa");
-    let b = nets.add("arpb");
-    sh(&[
-        "ip", "-n", &a, "link", "add", "a0", "type", "veth", "peer", "name", "b0", "netns", &b,
-    ]);
-    sh(&["ip", "-n", &a, "link", "set", "a0", "up"]);
-    sh(&["ip", "-n", &b, "link", "set", "b0", "up"]);
-    sh(&["ip", "-n", &b, "addr", "add", "10.66.0.7/24", "dev", "b0"]);
-    let mac_a = Netns::mac(&a, "a0");
-    let mac_b = Netns::mac(&b, "b0");
+    let a = Netns::new("arpa");
+    let b = Netns::new("arpb");
+    a.veth_to("a0", &b.name, "b0");
+    a.up("a0");
+    b.up("b0");
+    b.ip(&["addr", "add", "10.66.0.7/24", "dev", "b0"]);
+    let mac_a = mac(&a.name, "a0");
+    let mac_b = mac(&b.name, "b0");
 
     // Probe: who has 10.66.0.7? b0's kernel answers with its MAC.
-    let answer = Netns::run_in(&a, move || {
+    let answer = run_in(&a.name, move || {
         let s =
             ArpSocket::open(ifaddr::ifindex("a0").expect("ifindex"), mac_a).expect("packet socket");
         let target = Ipv4Addr::new(10, 66, 0, 7);
         let mut found = None;
         for _ in 0..5 {
             s.probe(target).expect("send probe");
-            let got = wait_for(Duration::from_millis(400), || {
+            let got = eventually_every(Duration::from_millis(400), POLL, || {
                 while let Ok(Some(p)) = s.recv() {
                     if p.op == OP_REPLY && p.claims(target) {
                         found = Some(p);
                     }
                 }
-                found.is_some()
+                found.is_some().then_some(())
             });
             if got.is_some() {
                 break;
@@ -170,17 +169,18 @@ fn arp_probe_and_gratuitous_arp() {
     assert_eq!(answer.sender_mac, mac_b);
 
     // Nobody has 10.66.0.8: no answer.
-    let none = Netns::run_in(&a, move || {
+    let none = run_in(&a.name, move || {
         let s =
             ArpSocket::open(ifaddr::ifindex("a0").expect("ifindex"), mac_a).expect("packet socket");
         let target = Ipv4Addr::new(10, 66, 0, 8);
         s.probe(target).expect("send probe");
         let mut seen = false;
-        wait_for(Duration::from_millis(300), || {
+        // Listen the whole time: no early way out.
+        eventually_every(Duration::from_millis(300), POLL, || {
             while let Ok(Some(p)) = s.recv() {
                 seen |= p.claims(target);
             }
-            false
+            None::<()>
         });
         seen
     });
@@ -188,10 +188,7 @@ fn arp_probe_and_gratuitous_arp() {
 
     // Gratuitous ARP from a0 for 10.66.0.9 reaches b0, and b0's kernel
     // updates an existing neighbour entry to a0's MAC.
-    sh(&[
-        "ip",
-        "-n",
-        &b,
+    b.ip(&[
         "neigh",
         "replace",
         "10.66.0.9",
@@ -202,25 +199,22 @@ fn arp_probe_and_gratuitous_arp() {
         "nud",
         "stale",
     ]);
-    let bs = b.clone();
-    let listener = std::thread::spawn(move || {
-        Netns::run_in(&bs, move || {
-            let s = ArpSocket::open(ifaddr::ifindex("b0").expect("ifindex"), mac_b)
-                .expect("packet socket");
-            let mut got: Option<ArpPacket> = None;
-            wait_for(Duration::from_secs(3), || {
-                while let Ok(Some(p)) = s.recv() {
-                    if p.claims(Ipv4Addr::new(10, 66, 0, 9)) {
-                        got = Some(p);
-                    }
+    let listener = spawn_in(&b.name, move || {
+        let s =
+            ArpSocket::open(ifaddr::ifindex("b0").expect("ifindex"), mac_b).expect("packet socket");
+        let mut got: Option<ArpPacket> = None;
+        eventually_every(Duration::from_secs(3), POLL, || {
+            while let Ok(Some(p)) = s.recv() {
+                if p.claims(Ipv4Addr::new(10, 66, 0, 9)) {
+                    got = Some(p);
                 }
-                got.is_some()
-            });
-            got
-        })
+            }
+            got.is_some().then_some(())
+        });
+        got
     });
     std::thread::sleep(Duration::from_millis(200));
-    Netns::run_in(&a, move || {
+    run_in(&a.name, move || {
         let s =
             ArpSocket::open(ifaddr::ifindex("a0").expect("ifindex"), mac_a).expect("packet socket");
         for _ in 0..3 {
@@ -233,7 +227,7 @@ fn arp_probe_and_gratuitous_arp() {
         .expect("listener")
         .expect("gratuitous ARP received");
     assert_eq!(got.sender_mac, mac_a);
-    let neigh = sh(&["ip", "-n", &b, "neigh", "show", "10.66.0.9", "dev", "b0"]);
+    let neigh = b.ip(&["neigh", "show", "10.66.0.9", "dev", "b0"]);
     let want: Vec<String> = mac_a.iter().map(|x| format!("{x:02x}")).collect();
     assert!(
         neigh.contains(&want.join(":")),

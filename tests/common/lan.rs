@@ -15,31 +15,29 @@
 //!   VIP 10.81.K.50/24, service tcp 8080
 //! ```
 //!
-//! Everything created is recorded (namespace names, daemon PIDs, threads)
-//! and removed in `Drop`, so a failed assertion still cleans up. 10.x
-//! addresses exist only inside these namespaces.
+//! Everything created is recorded (namespace guards, daemons, threads, the
+//! test's directory) and removed in `Drop`, so a failed assertion still
+//! cleans up. 10.x addresses exist only inside these namespaces.
 //!
 //! The client's view is the measure: the prober starts a TCP connection to
 //! VIP:8080 every [`SLOT_MS`] (a pool of threads, so a slow attempt never
 //! delays the next one) and records which box answered; the ARP watcher
 //! probes the VIP every [`ARP_MS`] and records the set of MACs that reply.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bongoyo::os::arp::{ArpSocket, OP_REPLY};
 use bongoyo::os::ifaddr;
+use nix::sys::signal::Signal;
 
-/// The daemon under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_bongoyo");
+use super::daemon::{client, write_script, Daemon, Syslog, TempDir};
+use super::netns::{eventually, has_addr, mac, ns_name, run_in, sh, spawn_in, Netns, Threads};
 /// The vserver's service port.
 pub const PORT: u16 = 8080;
 /// Interval between the client's TCP attempts.
@@ -52,64 +50,9 @@ pub const ARP_MS: u64 = 50;
 /// Box names, in node order.
 pub const BOXES: [&str; 3] = ["f1", "f2", "f3"];
 
-/// True when running as root (namespaces); otherwise prints a clear SKIP.
-pub fn root_or_skip(test: &str) -> bool {
-    let out = Command::new("id").arg("-u").output();
-    let root = matches!(out, Ok(o) if o.stdout.trim_ascii() == b"0");
-    if !root {
-        eprintln!("SKIP {test}: needs root for network namespaces");
-    }
-    root
-}
-
-/// True when `nft` is installed; otherwise prints a clear SKIP.
-pub fn nft_or_skip(test: &str) -> bool {
-    let ok = Command::new("nft")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("SKIP {test}: nft (package nftables) is not installed; `make deps` installs it");
-    }
-    ok
-}
-
-/// Run a command that must succeed; its stdout.
-pub fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("spawn {args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Milliseconds since `t0`.
 fn ms_since(t0: Instant) -> u64 {
     t0.elapsed().as_millis() as u64
-}
-
-/// Run `f` on a new thread inside namespace `ns` (network namespaces are per
-/// thread; threads it spawns inherit the namespace).
-pub fn spawn_in<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> JoinHandle<T> {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        f()
-    })
 }
 
 /// How a test wants the cluster configured.
@@ -122,23 +65,21 @@ pub struct Opts {
     pub vserver_extra: Vec<String>,
 }
 
-/// A TCP service answering its box name, in one namespace.
-struct Service {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
+/// A TCP service answering its box name, in one namespace; stopped on
+/// drop.
+struct Service(Threads);
 
 impl Service {
     fn start(ns: &str, name: &str) -> Service {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (flag, name) = (stop.clone(), name.to_owned());
+        let mut threads = Threads::new();
+        let (stop, name) = (threads.flag(), name.to_owned());
         let (tx, rx) = std::sync::mpsc::channel();
-        let thread = spawn_in(ns, move || {
+        threads.push(spawn_in(ns, move || {
             // 0.0.0.0: it answers on the VIP once the alias is there.
             let l = TcpListener::bind(("0.0.0.0", PORT)).expect("bind service");
             l.set_nonblocking(true).expect("nonblocking");
             let _ = tx.send(());
-            while !flag.load(Ordering::Relaxed) {
+            while !stop.load(Ordering::Relaxed) {
                 match l.accept() {
                     Ok((mut s, _)) => {
                         let _ = s.set_nonblocking(false);
@@ -147,73 +88,10 @@ impl Service {
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
             }
-        });
+        }));
         rx.recv_timeout(Duration::from_secs(5))
             .expect("service did not bind");
-        Service {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Syslog lines of every daemon of one cluster, collected by a thread.
-struct SyslogSink {
-    lines: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl SyslogSink {
-    fn bind(path: &Path) -> SyslogSink {
-        let sock = UnixDatagram::bind(path).expect("bind syslog socket");
-        sock.set_read_timeout(Some(Duration::from_millis(50)))
-            .expect("timeout");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (l, s) = (lines.clone(), stop.clone());
-        let t0 = Instant::now();
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 2048];
-            while !s.load(Ordering::Relaxed) {
-                if let Ok(n) = sock.recv(&mut buf) {
-                    let line = format!(
-                        "+{:>6}ms {}",
-                        ms_since(t0),
-                        String::from_utf8_lossy(&buf[..n])
-                    );
-                    if let Ok(mut v) = l.lock() {
-                        // Bounded: a runaway daemon must not eat the memory.
-                        if v.len() < 20_000 {
-                            v.push(line);
-                        }
-                    }
-                }
-            }
-        });
-        SyslogSink {
-            lines,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for SyslogSink {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        Service(threads)
     }
 }
 
@@ -238,10 +116,9 @@ pub struct ArpInterval {
 /// The client: TCP prober and ARP watcher running in the client namespace.
 pub struct Client {
     t0: Instant,
-    stop: Arc<AtomicBool>,
     attempts: Arc<Mutex<Vec<Attempt>>>,
     arp: Arc<Mutex<Vec<ArpInterval>>>,
-    threads: Vec<JoinHandle<()>>,
+    threads: Threads,
 }
 
 impl Client {
@@ -249,13 +126,12 @@ impl Client {
     /// host names.
     pub fn start(ns: &str, vip: Ipv4Addr, names: Vec<([u8; 6], String)>) -> Client {
         let t0 = Instant::now();
-        let stop = Arc::new(AtomicBool::new(false));
         let attempts = Arc::new(Mutex::new(Vec::new()));
         let arp = Arc::new(Mutex::new(Vec::new()));
-        let mut threads = Vec::new();
+        let mut threads = Threads::new();
         let to = SocketAddr::V4(SocketAddrV4::new(vip, PORT));
         for w in 0..WORKERS {
-            let (stop, out) = (stop.clone(), attempts.clone());
+            let (stop, out) = (threads.flag(), attempts.clone());
             threads.push(spawn_in(ns, move || {
                 let mut slot = w;
                 // Bounded: at most ten minutes of slots.
@@ -273,7 +149,7 @@ impl Client {
                 }
             }));
         }
-        let (stop2, out) = (stop.clone(), arp.clone());
+        let (stop, out) = (threads.flag(), arp.clone());
         threads.push(spawn_in(ns, move || {
             let idx = ifaddr::ifindex("eth0").expect("client eth0");
             let mac = names
@@ -283,7 +159,7 @@ impl Client {
                 .expect("client MAC");
             let sock = ArpSocket::open(idx, mac).expect("ARP socket");
             let mut k = 0u64;
-            while !stop2.load(Ordering::Relaxed) && k * ARP_MS < 600_000 {
+            while !stop.load(Ordering::Relaxed) && k * ARP_MS < 600_000 {
                 let at = k * ARP_MS;
                 let _ = sock.probe(vip);
                 let mut seen: Vec<String> = Vec::new();
@@ -312,7 +188,6 @@ impl Client {
         }));
         Client {
             t0,
-            stop,
             attempts,
             arp,
             threads,
@@ -379,21 +254,8 @@ impl Client {
 
     /// Stop the threads; the whole view.
     pub fn stop(mut self) -> View {
-        self.halt();
+        self.threads.halt();
         self.view()
-    }
-
-    fn halt(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        self.halt();
     }
 }
 
@@ -469,107 +331,79 @@ impl View {
         seq
     }
 
-    /// A short readable summary for assertion messages.
+    /// A short readable summary for assertion messages: each stretch of
+    /// equal answers after `from` on one line.
     pub fn summary(&self, from: u64) -> String {
+        let tcp = self.attempts.iter().filter(|a| a.at >= from);
+        let arp = self.arp.iter().filter(|i| i.at >= from);
         let mut s = String::new();
-        let mut prev: Option<(Option<String>, u64, u64)> = None;
-        for a in self.attempts.iter().filter(|a| a.at >= from) {
-            match &mut prev {
-                Some((w, _, end)) if *w == a.who => *end = a.at,
-                _ => {
-                    if let Some((w, b, e)) = prev.take() {
-                        s += &format!("  tcp {b}..{e}ms: {}\n", w.as_deref().unwrap_or("-"));
-                    }
-                    prev = Some((a.who.clone(), a.at, a.at));
-                }
-            }
+        for (w, b, e) in stretches(tcp.map(|a| (a.at, a.who.as_deref().unwrap_or("-")))) {
+            s += &format!("  tcp {b}..{e}ms: {w}\n");
         }
-        if let Some((w, b, e)) = prev {
-            s += &format!("  tcp {b}..{e}ms: {}\n", w.as_deref().unwrap_or("-"));
-        }
-        let mut prev: Option<(Vec<String>, u64, u64)> = None;
-        for i in self.arp.iter().filter(|i| i.at >= from) {
-            match &mut prev {
-                Some((m, _, end)) if *m == i.macs => *end = i.at,
-                _ => {
-                    if let Some((m, b, e)) = prev.take() {
-                        s += &format!("  arp {b}..{e}ms: {m:?}\n");
-                    }
-                    prev = Some((i.macs.clone(), i.at, i.at));
-                }
-            }
-        }
-        if let Some((m, b, e)) = prev {
+        for (m, b, e) in stretches(arp.map(|i| (i.at, &i.macs))) {
             s += &format!("  arp {b}..{e}ms: {m:?}\n");
         }
         s
     }
 }
 
+/// Runs of equal values in a time line of `(ms, value)`: `(value, first
+/// ms, last ms)` for each.
+fn stretches<T: PartialEq>(line: impl Iterator<Item = (u64, T)>) -> Vec<(T, u64, u64)> {
+    let mut runs: Vec<(T, u64, u64)> = Vec::new();
+    for (at, x) in line {
+        match runs.last_mut() {
+            Some((y, _, end)) if *y == x => *end = at,
+            _ => runs.push((x, at, at)),
+        }
+    }
+    runs
+}
+
 /// One test's LAN, daemons and services; everything removed on drop.
 pub struct Lan {
-    /// Namespace name prefix (`bn<pid>k<K>`).
-    pub prefix: String,
-    /// The third octet: 10.81.K.0/24.
+    /// The third octet: 10.81.K.0/24, and the tag of the test's namespaces.
     pub k: u8,
-    /// The test's directory (configs, sockets, hook scripts).
-    pub dir: PathBuf,
     opts: Opts,
-    created: Vec<String>,
-    daemons: Vec<Option<Child>>,
+    // Dropped in this order (see `Drop`): daemons, services, the log, the
+    // namespaces (the switch last), the directory.
+    daemons: Vec<Option<Daemon>>,
     services: Vec<(String, Service)>,
-    syslog: Option<SyslogSink>,
+    syslog: Syslog,
     macs: Vec<([u8; 6], String)>,
     nft: Vec<String>,
+    namespaces: Vec<Netns>,
+    dir: TempDir,
 }
 
 impl Lan {
     /// Build the LAN for test number `k` (distinct per test): switch, three
     /// boxes, original host, client; a service in each box. No daemons yet.
     pub fn new(k: u8, opts: Opts) -> Lan {
-        let prefix = format!("bn{}k{k}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("bongoyo-net-{prefix}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("test dir");
+        let dir = TempDir::new(&format!("net-k{k}"));
+        let syslog = Syslog::bind(&dir.path("log.sock"));
         let mut lan = Lan {
-            prefix,
             k,
-            dir,
             opts,
-            created: Vec::new(),
             daemons: vec![None, None, None],
             services: Vec::new(),
-            syslog: None,
+            syslog,
             macs: Vec::new(),
             nft: Vec::new(),
+            namespaces: Vec::new(),
+            dir,
         };
-        lan.syslog = Some(SyslogSink::bind(&lan.dir.join("log.sock")));
-        let sw = lan.add_ns("sw");
-        sh(&["ip", "-n", &sw, "link", "add", "br0", "type", "bridge"]);
-        sh(&["ip", "-n", &sw, "link", "set", "br0", "up"]);
+        let sw = Netns::new(&lan.tag("sw"));
+        sw.bridge("br0");
         for (host, part) in [("f1", 11), ("f2", 12), ("f3", 13), ("or", 60), ("cl", 100)] {
-            let ns = lan.add_ns(host);
-            let port = format!("p-{host}");
-            sh(&[
-                "ip", "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
-                "netns", &ns,
-            ]);
-            sh(&["ip", "-n", &sw, "link", "set", &port, "master", "br0", "up"]);
-            let addr = format!("10.81.{k}.{part}/24");
-            sh(&["ip", "-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
-            sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
-            sh(&[
-                "ip",
-                "-n",
-                &ns,
-                "route",
-                "add",
-                "224.0.0.0/4",
-                "dev",
-                "eth0",
-            ]);
-            lan.macs.push((mac(&ns, "eth0"), host.to_owned()));
+            let ns = Netns::new(&lan.tag(host));
+            sw.plug("br0", &format!("p-{host}"), &ns.name, "eth0");
+            ns.bring_up("eth0", &format!("10.81.{k}.{part}/24"));
+            lan.macs.push((mac(&ns.name, "eth0"), host.to_owned()));
+            lan.namespaces.push(ns);
         }
+        // Deleted last: its ports go with it, and with them the boxes' ends.
+        lan.namespaces.insert(0, sw);
         for b in BOXES {
             let s = Service::start(&lan.ns(b), b);
             lan.services.push((b.to_owned(), s));
@@ -577,21 +411,19 @@ impl Lan {
         lan
     }
 
-    fn add_ns(&mut self, host: &str) -> String {
-        let name = self.ns(host);
-        let _ = Command::new("ip")
-            .args(["netns", "del", &name])
-            .stderr(Stdio::null())
-            .status();
-        sh(&["ip", "netns", "add", &name]);
-        self.created.push(name.clone());
-        sh(&["ip", "-n", &name, "link", "set", "lo", "up"]);
-        name
+    /// The namespace tag of host `h`: `k<K>-<h>`.
+    fn tag(&self, h: &str) -> String {
+        format!("k{}-{h}", self.k)
     }
 
     /// The namespace name of host `h` (`f1`, `f2`, `f3`, `or`, `cl`, `sw`).
     pub fn ns(&self, h: &str) -> String {
-        format!("{}-{h}", self.prefix)
+        ns_name(&self.tag(h))
+    }
+
+    /// The test's directory (configs, sockets, hook scripts).
+    pub fn dir(&self) -> &Path {
+        &self.dir.0
     }
 
     /// The vserver address.
@@ -613,12 +445,12 @@ impl Lan {
     pub fn config(&self, i: usize) -> PathBuf {
         let k = self.k;
         let mut s = format!(
-            "# bongoyo namespace test {prefix}\n\
-             cluster net-{prefix}\n\
+            "# bongoyo namespace test {name}\n\
+             cluster {name}\n\
              key-file insecure\n\
              interface eth0\n\
              multicast 239.255.76.7 port 7607\n",
-            prefix = self.prefix
+            name = format_args!("net-{}k{k}", std::process::id())
         );
         if let Some(h) = &self.opts.hello {
             s += &format!("hello {h}\n");
@@ -632,40 +464,35 @@ impl Lan {
              \x20   interface eth0\n\
              \x20   service tcp {PORT}\n"
         );
-        let dir = self.dir.display().to_string();
+        let dir = self.dir().display().to_string();
         for l in &self.opts.vserver_extra {
             s += "    ";
             s += &l.replace("{box}", BOXES[i]).replace("{dir}", &dir);
             s += "\n";
         }
         s += "}\n";
-        let p = self.dir.join(format!("{}.conf", BOXES[i]));
+        let p = self.dir.path(&format!("{}.conf", BOXES[i]));
         std::fs::write(&p, s).expect("write config");
         p
     }
 
     /// The control socket of box `i`.
     pub fn socket(&self, i: usize) -> PathBuf {
-        self.dir.join(format!("{}.sock", BOXES[i]))
+        self.dir.path(&format!("{}.sock", BOXES[i]))
     }
 
-    /// Start the daemon of box `i`.
+    /// Start the daemon of box `i` (a daemon already there is killed).
     pub fn start(&mut self, i: usize) {
         let conf = self.config(i);
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns(BOXES[i]), BIN, "run", "-f", "-c"])
-            .arg(&conf)
-            .args(["-n", BOXES[i], "-s"])
-            .arg(self.socket(i))
-            .env("BONGOYO_SYSLOG_SOCKET", self.dir.join("log.sock"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn daemon");
-        if let Some(old) = self.daemons[i].replace(child) {
-            reap(old);
-        }
+        let d = Daemon::start(
+            &self.ns(BOXES[i]),
+            &conf,
+            BOXES[i],
+            &self.socket(i),
+            &self.dir.path("log.sock"),
+            Stdio::null(),
+        );
+        self.daemons[i] = Some(d);
     }
 
     /// Start all three daemons.
@@ -675,39 +502,34 @@ impl Lan {
         }
     }
 
-    /// PID of box `i`'s daemon (`ip netns exec` execs it, so it is the child).
-    pub fn pid(&self, i: usize) -> Option<i32> {
-        self.daemons[i].as_ref().map(|c| c.id() as i32)
-    }
-
     /// Send `sig` to box `i`'s daemon.
-    pub fn signal(&self, i: usize, sig: nix::sys::signal::Signal) {
-        if let Some(p) = self.pid(i) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), sig);
+    pub fn signal(&self, i: usize, sig: Signal) {
+        if let Some(d) = &self.daemons[i] {
+            d.signal(sig);
         }
     }
 
     /// kill -9 box `i`'s daemon and reap it.
     pub fn kill9(&mut self, i: usize) {
-        if let Some(c) = self.daemons[i].take() {
-            reap(c);
-        }
+        self.daemons[i] = None;
     }
 
     /// SIGTERM box `i`'s daemon; true if it exited within `limit`.
     pub fn stop_gracefully(&mut self, i: usize, limit: Duration) -> bool {
-        self.signal(i, nix::sys::signal::Signal::SIGTERM);
-        let end = Instant::now() + limit;
-        while Instant::now() < end {
-            if let Some(c) = self.daemons[i].as_mut() {
-                if let Ok(Some(_)) = c.try_wait() {
-                    self.daemons[i] = None;
-                    return true;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        self.signal(i, Signal::SIGTERM);
+        let exited = self.daemons[i]
+            .as_mut()
+            .and_then(|d| d.wait(limit))
+            .is_some();
+        if exited {
+            self.daemons[i] = None;
         }
-        false
+        exited
+    }
+
+    /// True while box `i`'s daemon runs.
+    pub fn running(&mut self, i: usize) -> bool {
+        self.daemons[i].as_mut().is_some_and(|d| d.alive())
     }
 
     /// The box dies: its link goes down (its neighbours lose it at once).
@@ -715,95 +537,77 @@ impl Lan {
         sh(&["ip", "-n", &self.ns(h), "link", "set", "eth0", "down"]);
     }
 
+    /// Put the VIP on host `h`'s eth0 by hand (as the original host or a
+    /// takeover would).
+    pub fn add_vip(&self, h: &str) {
+        let vip = format!("{}/24", self.vip());
+        sh(&["ip", "-n", &self.ns(h), "addr", "add", &vip, "dev", "eth0"]);
+    }
+
+    /// Take the VIP off host `h`'s eth0 by hand.
+    pub fn del_vip(&self, h: &str) {
+        let vip = format!("{}/24", self.vip());
+        sh(&["ip", "-n", &self.ns(h), "addr", "del", &vip, "dev", "eth0"]);
+    }
+
+    /// A gratuitous ARP for the VIP from host `h`'s eth0, as a host sends
+    /// when an address comes up: the client's cache follows it.
+    pub fn announce(&self, h: &str) {
+        let ns = self.ns(h);
+        let (vip, mac) = (self.vip(), mac(&ns, "eth0"));
+        run_in(&ns, move || {
+            let idx = ifaddr::ifindex("eth0").expect("ifindex");
+            let s = ArpSocket::open(idx, mac).expect("arp socket");
+            s.announce(vip).expect("announce");
+        });
+    }
+
     /// Which hosts hold the VIP in their kernel right now.
     pub fn holders(&self) -> Vec<String> {
-        let want = format!(" {}/", self.vip());
-        let mut v = Vec::new();
-        for h in ["f1", "f2", "f3", "or"] {
-            let out = Command::new("ip")
-                .args(["-n", &self.ns(h), "-4", "-o", "addr", "show"])
-                .output();
-            if let Ok(o) = out {
-                if String::from_utf8_lossy(&o.stdout).contains(&want) {
-                    v.push(h.to_owned());
-                }
-            }
-        }
-        v
+        let vip = self.vip().to_string();
+        ["f1", "f2", "f3", "or"]
+            .into_iter()
+            .filter(|h| has_addr(&self.ns(h), &vip))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Wait until `h` alone holds the VIP, at most `limit`.
+    pub fn wait_sole_holder(&self, h: &str, limit: Duration) -> bool {
+        eventually(limit, || (self.holders() == [h]).then_some(())).is_some()
     }
 
     /// `bongoyo status` of box `i` (text), or the error.
     pub fn status(&self, i: usize) -> String {
-        let out = Command::new(BIN)
-            .args(["status", "-s"])
-            .arg(self.socket(i))
-            .stdin(Stdio::null())
-            .output();
-        match out {
-            Ok(o) => format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            Err(e) => format!("status: {e}"),
-        }
+        self.ctl(i, &["status"]).1
     }
 
     /// Run `bongoyo ARGS... -s SOCK` against box `i`'s daemon: (exit code,
     /// stdout and stderr).
     pub fn ctl(&self, i: usize, args: &[&str]) -> (Option<i32>, String) {
-        let out = Command::new(BIN)
-            .args(args)
-            .arg("-s")
-            .arg(self.socket(i))
-            .stdin(Stdio::null())
-            .output();
-        match out {
-            Ok(o) => (
-                o.status.code(),
-                format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                ),
+        let sock = self.socket(i);
+        let mut v = args.to_vec();
+        v.extend(["-s", sock.to_str().expect("utf-8 path")]);
+        let o = client(&v);
+        (
+            o.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
             ),
-            Err(e) => (None, format!("{args:?}: {e}")),
-        }
+        )
     }
 
     /// True if some daemon's log line so far contains `needle`.
     pub fn logged(&self, needle: &str) -> bool {
-        self.syslog.as_ref().is_some_and(|sl| {
-            sl.lines
-                .lock()
-                .map(|v| v.iter().any(|l| l.contains(needle)))
-                .unwrap_or(false)
-        })
+        self.syslog.find(|l| l.contains(needle)).is_some()
     }
 
     /// When (ms since the log sink started, as stamped on receipt) each
     /// daemon log line containing `needle` arrived, in order.
     pub fn log_times(&self, needle: &str) -> Vec<u64> {
-        let Some(sl) = self.syslog.as_ref() else {
-            return Vec::new();
-        };
-        let Ok(v) = sl.lines.lock() else {
-            return Vec::new();
-        };
-        v.iter()
-            .filter(|l| l.contains(needle))
-            .filter_map(|l| {
-                let t = l.strip_prefix('+')?.split("ms").next()?;
-                t.trim().parse().ok()
-            })
-            .collect()
-    }
-
-    /// True while box `i`'s daemon runs.
-    pub fn running(&mut self, i: usize) -> bool {
-        self.daemons[i]
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.syslog.times(needle)
     }
 
     /// The boss named by box `i`'s status, if any.
@@ -822,30 +626,10 @@ impl Lan {
     /// The original host comes back: the VIP on its eth0, its own service,
     /// and a gratuitous ARP as a host does when an address comes up.
     pub fn original_back(&mut self) {
-        let ns = self.ns("or");
-        let s = Service::start(&ns, "or");
+        let s = Service::start(&self.ns("or"), "or");
         self.services.push(("or".to_owned(), s));
-        let vip = self.vip();
-        sh(&[
-            "ip",
-            "-n",
-            &ns,
-            "addr",
-            "add",
-            &format!("{vip}/24"),
-            "dev",
-            "eth0",
-        ]);
-        let mac = mac(&ns, "eth0");
-        spawn_in(&ns, move || {
-            if let Ok(idx) = ifaddr::ifindex("eth0") {
-                if let Ok(s) = ArpSocket::open(idx, mac) {
-                    let _ = s.announce(vip);
-                }
-            }
-        })
-        .join()
-        .expect("announce thread");
+        self.add_vip("or");
+        self.announce("or");
     }
 
     /// Drop all cluster traffic (UDP 7607) of host `h` to and from every
@@ -856,7 +640,7 @@ impl Lan {
               chain in { type filter hook input priority 0; udp dport 7607 drop; }\n\
               chain out { type filter hook output priority 0; udp dport 7607 drop; }\n\
             }\n";
-        let f = self.dir.join(format!("part-{h}.nft"));
+        let f = self.dir.path(&format!("part-{h}.nft"));
         std::fs::write(&f, rules).expect("write nft rules");
         sh(&["ip", "netns", "exec", &ns, "nft", "-f", f.to_str().unwrap()]);
         self.nft.push(ns);
@@ -873,10 +657,8 @@ impl Lan {
 
     /// Write an executable script in the test directory; its path.
     pub fn script(&self, name: &str, body: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let p = self.dir.join(name);
-        std::fs::write(&p, body).expect("write script");
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let p = self.dir.path(name);
+        write_script(&p, body);
         p
     }
 
@@ -894,13 +676,9 @@ impl Lan {
             }
         }
         s += "--- syslog (last 80) ---\n";
-        if let Some(sl) = &self.syslog {
-            if let Ok(v) = sl.lines.lock() {
-                for l in v.iter().skip(v.len().saturating_sub(80)) {
-                    s += l;
-                    s += "\n";
-                }
-            }
+        for l in self.syslog.tail(80) {
+            s += &l;
+            s += "\n";
         }
         s
     }
@@ -908,50 +686,11 @@ impl Lan {
 
 impl Drop for Lan {
     fn drop(&mut self) {
-        for c in self.daemons.iter_mut().filter_map(Option::take) {
-            reap(c);
-        }
+        self.daemons.clear();
         self.services.clear();
-        self.syslog = None;
-        for n in self.created.iter().rev() {
-            let _ = Command::new("ip").args(["netns", "del", n]).status();
+        while let Some(ns) = self.namespaces.pop() {
+            drop(ns);
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // The log reader and the directory follow as fields.
     }
-}
-
-/// SIGKILL (works on a stopped process too) and reap.
-fn reap(mut c: Child) {
-    let _ = c.kill();
-    let _ = c.wait();
-}
-
-/// The MAC of `dev` in namespace `ns`.
-pub fn mac(ns: &str, dev: &str) -> [u8; 6] {
-    let out = sh(&["ip", "-n", ns, "-o", "link", "show", dev]);
-    let at = out.find("link/ether ").expect("ether link") + "link/ether ".len();
-    let mut mac = [0u8; 6];
-    for (i, part) in out[at..at + 17].split(':').enumerate() {
-        mac[i] = u8::from_str_radix(part, 16).expect("hex");
-    }
-    mac
-}
-
-/// Poll `f` every 50 ms until it returns `Some`, at most `limit`.
-pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(x) = f() {
-            return Some(x);
-        }
-        if Instant::now() >= end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A path as a `&str` (test paths are ASCII).
-pub fn p(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
 }
