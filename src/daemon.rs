@@ -1384,7 +1384,10 @@ impl Daemon {
                 None => writeln!(w, "error 65 no vserver named {name:?} in {}", self.config_path),
                 Some(vs) => {
                     let answer = self.node.request_move(now, vs);
-                    info!("control command=release vserver={name} answer={answer:?}");
+                    info!(
+                        "control command=release vserver={name} answer={}",
+                        answer_word(answer)
+                    );
                     self.release_answer(name, answer, w)
                 }
             },
@@ -1671,6 +1674,16 @@ fn startup_cleanup(config: &Config) {
                 error!("startup-cleanup-failed address={} error={e}", v.address);
             }
         }
+    }
+}
+
+/// One word for what became of `bongoyo release` here, for the log.
+fn answer_word(a: MoveAnswer) -> &'static str {
+    match a {
+        MoveAnswer::Boss(r) => move_word(r),
+        MoveAnswer::Forwarded { .. } => "forwarded",
+        MoveAnswer::NoBoss => "no-boss",
+        MoveAnswer::Unknown => "unknown-vserver",
     }
 }
 

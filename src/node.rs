@@ -335,8 +335,7 @@ impl Node {
                 });
             }
             Body::MoveRequest { vserver } if self.acting && known(vserver) => {
-                let mut result = MoveStart::Unknown;
-                self.with_view(now, |m, now, v| result = m.request_move(now, vserver, v));
+                let result = self.monitor_move(now, vserver);
                 self.emit(Output::MoveRequested {
                     vserver,
                     by: from,
@@ -386,9 +385,7 @@ impl Node {
             return MoveAnswer::Unknown;
         }
         let answer = if self.acting && self.core.is_acting(now) {
-            let mut result = MoveStart::Unknown;
-            self.with_view(now, |m, now, v| result = m.request_move(now, vserver, v));
-            MoveAnswer::Boss(result)
+            MoveAnswer::Boss(self.monitor_move(now, vserver))
         } else {
             match self.core.boss() {
                 Some(boss) if boss != self.me => {
@@ -403,6 +400,13 @@ impl Node {
         };
         self.pump(now);
         answer
+    }
+
+    /// This boss's monitor takes a request to move `vserver`.
+    fn monitor_move(&mut self, now: Instant, vserver: VsId) -> MoveStart {
+        let mut result = MoveStart::Unknown;
+        self.with_view(now, |m, now, v| result = m.request_move(now, vserver, v));
+        result
     }
 
     /// Graceful stop (SIGTERM): hand everything over, then exit. The box

@@ -125,12 +125,18 @@ last = [w for _, w in rows[-10:]]
 print(last[0] if len(last) == 10 and last[0] != "-" and len(set(last)) == 1 else "")
 EOF
 }
-holder=""
-for _ in $(seq 1 150); do
-  holder=$(served_by)
-  [ -n "$holder" ] && break
-  sleep 0.1
-done
+# The box serving the client since ms `$1`, once it is not `$2`; polled
+# every 100 ms, at most `$3` times (empty if none).
+served_by_other() {
+  local who
+  for _ in $(seq 1 "$3"); do
+    who=$(served_by "$1")
+    [ -n "$who" ] && [ "$who" != "$2" ] && { echo "$who"; return 0; }
+    sleep 0.1
+  done
+}
+
+holder=$(served_by_other 0 "" 150)
 [ -n "$holder" ] || { echo "the client was never served; logs in $dir"; tail -n 20 "$dir"/f*.log; exit 1; }
 echo "  the client is served by $holder, $(( $(ms) - t_start )) ms after start"
 
@@ -169,13 +175,7 @@ kill -KILL "${PID[$holder]}"
 ip -n "$NS_PREFIX-$holder" link set eth0 down
 echo "  at t=${mark} ms: kill -9 ${PID[$holder]} (bongoyo on $holder); ip link set eth0 down on $holder"
 
-new=""
-for _ in $(seq 1 150); do
-  new=$(served_by "$mark")
-  [ -n "$new" ] && [ "$new" != "$holder" ] && break
-  new=""
-  sleep 0.1
-done
+new=$(served_by_other "$mark" "$holder" 150)
 sleep 1
 
 step "5. What the client saw"
@@ -206,13 +206,7 @@ sleep 1
 mark2=$(( $(ms) - t_start ))
 echo "  at t=${mark2} ms on $other: bongoyo release web"
 "$BIN" release web -s "$dir/$other.sock" | sed 's/^/    /' || true
-moved=""
-for _ in $(seq 1 100); do
-  moved=$(served_by "$mark2")
-  [ -n "$moved" ] && [ "$moved" != "$new" ] && break
-  moved=""
-  sleep 0.1
-done
+moved=$(served_by_other "$mark2" "$new" 100)
 sleep 1
 touch "$dir/stop"
 sleep 0.3

@@ -57,6 +57,16 @@ fn combo_at_boss(w: &VWorld, v: usize) -> Option<[u8; 3]> {
     Some(w.boxes[b].node.as_ref()?.vservers().get(v)?.combo)
 }
 
+/// Three boxes, one vserver, served and settled for a second: the world
+/// and the holder.
+fn one_vserver_served() -> (VWorld, usize) {
+    let mut w = cluster(3, 1);
+    until(&mut w, 5_000, |w| served(w, 0).is_some()).expect("served");
+    w.run_for_ms(1_000);
+    let h = served(&w, 0).unwrap();
+    (w, h)
+}
+
 fn ok(w: &VWorld) {
     assert!(
         w.violations.is_empty(),
@@ -93,10 +103,7 @@ fn vservers_spread_over_the_boxes() {
 
 #[test]
 fn holder_box_crash_another_box_takes_over() {
-    let mut w = cluster(3, 1);
-    until(&mut w, 5_000, |w| served(w, 0).is_some()).expect("served");
-    w.run_for_ms(1_000);
-    let h = served(&w, 0).unwrap();
+    let (mut w, h) = one_vserver_served();
     w.crash_box(h);
     let t = until(&mut w, 10_000, |w| served(w, 0).is_some_and(|x| x != h)).expect("moved");
     // dead + probe + a re-check + a round + the takeover.
@@ -106,10 +113,7 @@ fn holder_box_crash_another_box_takes_over() {
 
 #[test]
 fn holder_daemon_killed_waits_for_the_kernel_then_moves() {
-    let mut w = cluster(3, 1);
-    until(&mut w, 5_000, |w| served(w, 0).is_some()).expect("served");
-    w.run_for_ms(1_000);
-    let h = served(&w, 0).unwrap();
+    let (mut w, h) = one_vserver_served();
     w.crash_daemon(h);
     // The orphan alias answers until its lifetime runs out (1-2 s after the
     // last renewal); only then may another box take the address.
@@ -156,6 +160,22 @@ fn moved(w: &mut VWorld, v: usize, not: usize, limit_ms: u64) -> Option<(u64, u6
     None
 }
 
+/// `v` moves off `from` by a planned move within `within_ms` (waiting at
+/// most `limit_ms`), leaving it unserved no longer than [`MOVE_GAP_MS`]:
+/// (the time it took, the gap), in ms.
+fn planned_move(
+    w: &mut VWorld,
+    v: usize,
+    from: usize,
+    limit_ms: u64,
+    within_ms: u64,
+) -> (u64, u64) {
+    let (t, gap) = moved(w, v, from, limit_ms).expect("moved");
+    assert!(t < within_ms, "the move of v{v} took {t} ms");
+    assert!(gap <= MOVE_GAP_MS, "nobody served v{v} for {gap} ms");
+    (t, gap)
+}
+
 /// The longest gap a planned move may leave: the holder's post-release hook,
 /// the outcome's trip, the successor's pre-takeover hook (the world's hooks
 /// take up to 40 ms each) and the alias step; nothing else.
@@ -174,10 +194,8 @@ fn hold_hands_over() {
         Some(h),
         "released before a successor was chosen"
     );
-    let (t, gap) = moved(&mut w, 0, h, 5_000).expect("handed over");
+    let (t, gap) = planned_move(&mut w, 0, h, 5_000, 1_000);
     println!("hold: moved in {t} ms, gap {gap} ms");
-    assert!(t < 1_000, "hand-over took {t} ms");
-    assert!(gap <= MOVE_GAP_MS, "nobody served for {gap} ms");
     // And it stays away while on hold.
     w.run_for_ms(3_000);
     assert!((0..2).all(|v| served(&w, v).is_some_and(|x| x != h)));
@@ -186,10 +204,7 @@ fn hold_hands_over() {
 
 #[test]
 fn release_on_a_member_is_forwarded_to_the_boss_and_moves_it() {
-    let mut w = cluster(3, 1);
-    until(&mut w, 5_000, |w| served(w, 0).is_some()).expect("served");
-    w.run_for_ms(1_000);
-    let h = served(&w, 0).unwrap();
+    let (mut w, h) = one_vserver_served();
     let boss = w.acting()[0];
     // Asked on a box that is not the boss: it forwards a MoveRequest.
     let x = (0..3).find(|&x| x != boss).unwrap();
@@ -197,9 +212,7 @@ fn release_on_a_member_is_forwarded_to_the_boss_and_moves_it() {
         w.release(x, 0),
         Some(MoveAnswer::Forwarded { boss: boss as u8 })
     );
-    let (t, gap) = moved(&mut w, 0, h, 3_000).expect("moved");
-    assert!(t < 1_000, "move took {t} ms");
-    assert!(gap <= MOVE_GAP_MS, "nobody served for {gap} ms");
+    let (t, gap) = planned_move(&mut w, 0, h, 3_000, 1_000);
     println!("forwarded release: moved in {t} ms, gap {gap} ms");
     let h2 = served(&w, 0).unwrap();
     // Checked once after the takeover; then asked on the boss itself: the
@@ -209,8 +222,7 @@ fn release_on_a_member_is_forwarded_to_the_boss_and_moves_it() {
         w.release(boss, 0),
         Some(MoveAnswer::Boss(MoveStart::Started { from: h2 as u8 }))
     );
-    let (_, gap) = moved(&mut w, 0, h2, 3_000).expect("moved again");
-    assert!(gap <= MOVE_GAP_MS, "nobody served for {gap} ms");
+    planned_move(&mut w, 0, h2, 3_000, 3_000);
     // Nothing is moved for an unknown vserver.
     assert_eq!(w.release(x, 5), Some(MoveAnswer::Unknown));
     w.run_for_ms(2_000);
@@ -220,10 +232,7 @@ fn release_on_a_member_is_forwarded_to_the_boss_and_moves_it() {
 
 #[test]
 fn release_with_nobody_else_to_take_it_keeps_serving() {
-    let mut w = cluster(3, 1);
-    until(&mut w, 5_000, |w| served(w, 0).is_some()).expect("served");
-    w.run_for_ms(1_000);
-    let h = served(&w, 0).unwrap();
+    let (mut w, h) = one_vserver_served();
     for x in (0..3).filter(|&x| x != h) {
         w.control(x, Control::Hold);
     }
@@ -250,9 +259,7 @@ fn a_boss_on_hold_steps_down_and_its_successor_moves_its_vservers() {
     assert!(!mine.is_empty(), "the boss serves some");
     w.control(boss, Control::Hold);
     let v = mine[0];
-    let (t, gap) = moved(&mut w, v, boss, 5_000).expect("moved");
-    assert!(t < 2_000, "move took {t} ms");
-    assert!(gap <= MOVE_GAP_MS, "nobody served v{v} for {gap} ms");
+    planned_move(&mut w, v, boss, 5_000, 2_000);
     until(&mut w, 5_000, |w| {
         (0..6).all(|v| served(w, v).is_some_and(|x| x != boss))
     })
@@ -263,15 +270,10 @@ fn a_boss_on_hold_steps_down_and_its_successor_moves_its_vservers() {
 
 #[test]
 fn a_stop_hands_over_before_the_box_exits() {
-    let mut w = cluster(3, 1);
-    until(&mut w, 5_000, |w| served(w, 0).is_some()).expect("served");
-    w.run_for_ms(1_000);
-    let h = served(&w, 0).unwrap();
+    let (mut w, h) = one_vserver_served();
     w.shutdown(h);
-    let (t, gap) = moved(&mut w, 0, h, 3_000).expect("moved");
+    let (t, gap) = planned_move(&mut w, 0, h, 3_000, 1_000);
     println!("stop: moved in {t} ms, gap {gap} ms");
-    assert!(t < 1_000, "took {t} ms");
-    assert!(gap <= MOVE_GAP_MS, "nobody served for {gap} ms");
     until(&mut w, 1_000, |w| {
         w.boxes[h].node.as_ref().unwrap().stopped()
     })
@@ -281,10 +283,7 @@ fn a_stop_hands_over_before_the_box_exits() {
 
 #[test]
 fn a_stopping_box_nobody_relieves_releases_itself_in_time() {
-    let mut w = cluster(3, 1);
-    until(&mut w, 5_000, |w| served(w, 0).is_some()).expect("served");
-    w.run_for_ms(1_000);
-    let h = served(&w, 0).unwrap();
+    let (mut w, h) = one_vserver_served();
     for x in (0..3).filter(|&x| x != h) {
         w.control(x, Control::Hold);
     }

@@ -390,8 +390,7 @@ struct Vs {
 /// The boss's monitor of every vserver.
 pub struct Monitor {
     vs: Vec<Vs, MAX_VSERVERS>,
-    rounds: u32,
-    round_window: Duration,
+    rounds: Rounds,
     actions: Deque<MonitorAction, MONITOR_QUEUE>,
     dropped: u32,
 }
@@ -430,8 +429,10 @@ impl Monitor {
         }
         Monitor {
             vs,
-            rounds: 0,
-            round_window: config.hello,
+            rounds: Rounds {
+                last: 0,
+                window: config.hello,
+            },
             actions: Deque::new(),
             dropped: 0,
         }
@@ -492,7 +493,7 @@ impl Monitor {
                     v.excluded_until[n] = now + v.takeover_timeout * EXCLUDE_TIMEOUTS;
                 }
             }
-            self.rounds = self.rounds.max(e.round);
+            self.rounds.last = self.rounds.last.max(e.round);
         }
     }
 
@@ -615,7 +616,6 @@ impl Monitor {
         let i = vs as usize;
         let claim = claimers(view, i);
         let generation = view.generation;
-        let window = self.round_window;
         let mut out: Vec<MonitorAction, EVAL_OUT> = Vec::new();
         let Some(v) = self.vs.get_mut(i) else {
             return MoveStart::Unknown;
@@ -635,7 +635,7 @@ impl Monitor {
                 // The operator asked: a move that finds nobody is told
                 // every time, not once per state.
                 v.alerted = false;
-                open_move(v, &mut self.rounds, window, now, vs, from, view, &mut out)
+                open_move(v, &mut self.rounds, now, vs, from, view, &mut out)
             }
             _ => MoveStart::Busy,
         };
@@ -936,13 +936,7 @@ impl Monitor {
                     None => {
                         v.phase = Phase::Idle;
                         v.round_after = now + v.check;
-                        if !v.alerted {
-                            v.alerted = true;
-                            let _ = out.push(MonitorAction::Alert {
-                                vserver: vs,
-                                kind: VsAlert::NoSuccessor,
-                            });
-                        }
+                        alert_once(v, vs, VsAlert::NoSuccessor, &mut out);
                     }
                 }
             }
@@ -950,28 +944,15 @@ impl Monitor {
 
         // Failback: the original host answers while a box holds the address.
         if combo.claims == Claims::One && v.original && !fenced && matches!(v.phase, Phase::Idle) {
-            match v.failback {
-                Failback::Auto => {
-                    let holder = lowest(claim);
-                    if let Some(h) = holder {
-                        release(v, now, h, generation, vs, &mut out);
-                    }
+            // `manual` waits for the operator, unless the holder is on hold:
+            // then it hands over to the original host.
+            let holder = lowest(claim);
+            let on_hold = holder.is_some_and(|h| view.held & bit(h) != 0);
+            match holder {
+                Some(h) if v.failback == Failback::Auto || on_hold => {
+                    release(v, now, h, generation, vs, &mut out);
                 }
-                // A holder on hold hands over to the original host.
-                Failback::Manual if lowest(claim).is_some_and(|h| view.held & bit(h) != 0) => {
-                    if let Some(h) = lowest(claim) {
-                        release(v, now, h, generation, vs, &mut out);
-                    }
-                }
-                Failback::Manual => {
-                    if !v.alerted {
-                        v.alerted = true;
-                        let _ = out.push(MonitorAction::Alert {
-                            vserver: vs,
-                            kind: VsAlert::OriginalIsBack,
-                        });
-                    }
-                }
+                _ => alert_once(v, vs, VsAlert::OriginalIsBack, &mut out),
             }
         } else if !fenced {
             match decide(combo) {
@@ -981,17 +962,7 @@ impl Monitor {
                     let held = lowest(claim).filter(|&h| view.held & bit(h) != 0);
                     if let (Some(from), Claims::One, Phase::Idle) = (held, combo.claims, &v.phase) {
                         if now >= v.round_after {
-                            let window = self.round_window;
-                            let _ = open_move(
-                                v,
-                                &mut self.rounds,
-                                window,
-                                now,
-                                vs,
-                                from,
-                                view,
-                                &mut out,
-                            );
+                            let _ = open_move(v, &mut self.rounds, now, vs, from, view, &mut out);
                         }
                     }
                 }
@@ -1004,12 +975,7 @@ impl Monitor {
                     // A box we never heard may hold it (see `View::unknown`).
                     Phase::Idle if view.unknown != 0 => {}
                     Phase::Idle => {
-                        let mut asked = view.volunteers;
-                        for n in 0..MAX_NODES {
-                            if v.excluded_until[n] > now {
-                                asked &= !bit(n as NodeId);
-                            }
-                        }
+                        let mut asked = not_excluded(v, now, view.volunteers);
                         // Exclusion is a preference, not a ban: when every
                         // box has failed recently, asking them again beats
                         // leaving the vserver dead for minutes.
@@ -1018,25 +984,9 @@ impl Monitor {
                             v.round_after = now + v.check;
                         }
                         if asked == 0 {
-                            if !v.alerted {
-                                v.alerted = true;
-                                let _ = out.push(MonitorAction::Alert {
-                                    vserver: vs,
-                                    kind: VsAlert::NoVolunteer,
-                                });
-                            }
+                            alert_once(v, vs, VsAlert::NoVolunteer, &mut out);
                         } else {
-                            self.rounds = self.rounds.wrapping_add(1).max(1);
-                            let number = self.rounds;
-                            v.phase =
-                                Phase::Round(Round::new(number, asked, now + self.round_window));
-                            let _ = out.push(MonitorAction::Send {
-                                to: Dest::All,
-                                order: Order::VolunteerRequest {
-                                    vserver: vs,
-                                    round: number,
-                                },
-                            });
+                            v.phase = Phase::Round(self.rounds.open(now, vs, asked, &mut out));
                         }
                     }
                     Phase::Round(r) if r.is_over(now) => {
@@ -1071,13 +1021,7 @@ impl Monitor {
                             None => {
                                 v.phase = Phase::Idle;
                                 v.round_after = now + v.check;
-                                if !v.alerted {
-                                    v.alerted = true;
-                                    let _ = out.push(MonitorAction::Alert {
-                                        vserver: vs,
-                                        kind: VsAlert::NoVolunteer,
-                                    });
-                                }
+                                alert_once(v, vs, VsAlert::NoVolunteer, &mut out);
                             }
                         }
                     }
@@ -1130,13 +1074,7 @@ impl Monitor {
                 // next takeover the address may briefly look orphaned.
                 Decision::Alert if !matches!(v.phase, Phase::Idle) => {}
                 Decision::Alert => {
-                    if !v.alerted {
-                        v.alerted = true;
-                        let _ = out.push(MonitorAction::Alert {
-                            vserver: vs,
-                            kind: VsAlert::ServiceDeadAddressAlive,
-                        });
-                    }
+                    alert_once(v, vs, VsAlert::ServiceDeadAddressAlive, &mut out);
                 }
             }
         }
@@ -1216,11 +1154,9 @@ fn release(
 /// but `from` (boxes excluded for this vserver only if that leaves anyone).
 /// Nothing is given away while a box is not heard ([`View::unknown`]). With
 /// nobody to ask, no round is repeated before the next check.
-#[allow(clippy::too_many_arguments)]
 fn open_move(
     v: &mut Vs,
-    rounds: &mut u32,
-    window: Duration,
+    rounds: &mut Rounds,
     now: Instant,
     vs: VsId,
     from: NodeId,
@@ -1230,41 +1166,67 @@ fn open_move(
     if view.unknown != 0 {
         return MoveStart::Blocked;
     }
-    let mut asked = view.volunteers & !bit(from);
-    let mut preferred = asked;
-    for n in 0..MAX_NODES {
-        if v.excluded_until[n] > now {
-            preferred &= !bit(n as NodeId);
-        }
-    }
-    if preferred != 0 {
-        asked = preferred;
-    }
+    let pool = view.volunteers & !bit(from);
+    let asked = match not_excluded(v, now, pool) {
+        0 => pool,
+        preferred => preferred,
+    };
     if asked == 0 {
         v.round_after = now + v.check;
-        if !v.alerted {
-            v.alerted = true;
-            let _ = out.push(MonitorAction::Alert {
-                vserver: vs,
-                kind: VsAlert::NoSuccessor,
-            });
-        }
+        alert_once(v, vs, VsAlert::NoSuccessor, out);
         return MoveStart::NoSuccessor { from };
     }
-    *rounds = rounds.wrapping_add(1).max(1);
-    let number = *rounds;
     v.phase = Phase::MoveRound {
         from,
-        round: Round::new(number, asked, now + window),
+        round: rounds.open(now, vs, asked, out),
     };
-    let _ = out.push(MonitorAction::Send {
-        to: Dest::All,
-        order: Order::VolunteerRequest {
-            vserver: vs,
-            round: number,
-        },
-    });
     MoveStart::Started { from }
+}
+
+/// Volunteer round numbers (one sequence for every vserver, carried over
+/// from the previous boss's table) and how long a round stays open.
+struct Rounds {
+    last: u32,
+    window: Duration,
+}
+
+impl Rounds {
+    /// Open the next round for `vs`, asking the boxes in `asked`, and send
+    /// its request.
+    fn open(
+        &mut self,
+        now: Instant,
+        vs: VsId,
+        asked: u32,
+        out: &mut Vec<MonitorAction, EVAL_OUT>,
+    ) -> Round {
+        self.last = self.last.wrapping_add(1).max(1);
+        let _ = out.push(MonitorAction::Send {
+            to: Dest::All,
+            order: Order::VolunteerRequest {
+                vserver: vs,
+                round: self.last,
+            },
+        });
+        Round::new(self.last, asked, now + self.window)
+    }
+}
+
+/// The boxes of `pool` not excluded from `v`'s rounds at `now` (they
+/// failed a takeover of it, or its service died on them, lately).
+fn not_excluded(v: &Vs, now: Instant, pool: u32) -> u32 {
+    (0..MAX_NODES)
+        .filter(|&n| v.excluded_until[n] > now)
+        .fold(pool, |asked, n| asked & !bit(n as NodeId))
+}
+
+/// Tell the operator about `vs`, once per combo state (the flag is cleared
+/// when the state changes, or when the operator asks again).
+fn alert_once(v: &mut Vs, vs: VsId, kind: VsAlert, out: &mut Vec<MonitorAction, EVAL_OUT>) {
+    if !v.alerted {
+        v.alerted = true;
+        let _ = out.push(MonitorAction::Alert { vserver: vs, kind });
+    }
 }
 
 /// A planned move cannot finish as planned (the release timed out, the
