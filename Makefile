@@ -4,7 +4,7 @@
 #   make build          static x86_64 musl binary  -> target/x86_64-unknown-linux-musl/release/bongoyo
 #   make build-aarch64  static aarch64 musl binary -> target/aarch64-unknown-linux-musl/release/bongoyo
 #   make test           format, lints, unit + simulator + namespace tests (as root)
-#   make sim SEEDS=N SEED=S   N random simulator scenarios from seed S
+#   make sim SEEDS=N [SEED=S]  N random simulator scenarios from seed S (default: a fresh base, printed)
 #   make bench          figures (size, ...) into bench-results/
 #   make demo           three boxes in network namespaces
 #   make fuzz           run the datagram decoder and config parser fuzzers a minute each (installs cargo-fuzz)
@@ -16,7 +16,7 @@ ARM     := aarch64-unknown-linux-musl
 BIN_X86 := target/$(X86)/release/bongoyo
 BIN_ARM := target/$(ARM)/release/bongoyo
 SEEDS   ?= 1000
-SEED    ?= 1
+SEED    ?=
 CI_SEEDS ?= 300
 APT_PKGS := nftables iproute2 procps psmisc file
 
@@ -74,14 +74,17 @@ lint: targets
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
+# The simulator first, its output shown (it prints its fresh seed base), then
+# everything else (the simulator again with its regression seeds only).
 unit: targets
-	SIM_SEEDS=$(CI_SEEDS) $(CARGO) test --locked
+	SIM_SEEDS=$(CI_SEEDS) $(CARGO) test --locked --test sim -- --nocapture
+	SIM_SEEDS=0 $(CARGO) test --locked
 
 test: deps lint build unit qemu test-aarch64
 	@echo "make test: all passed"
 
 sim: targets
-	SIM_SEEDS=$(SEEDS) SIM_SEED=$(SEED) $(CARGO) test --locked --test sim -- --nocapture
+	SIM_SEEDS=$(SEEDS) $(if $(SEED),SIM_SEED=$(SEED)) $(CARGO) test --locked --test sim -- --nocapture
 
 bench: deps build build-aarch64
 	@bash tests/bench/run.sh

@@ -50,6 +50,19 @@ pub const OUTPUT_QUEUE: usize = 64;
 /// Monitor actions handled per pump round (see [`Node::handle_timeout`]).
 const MONITOR_BURST: usize = 32;
 
+/// How long the claims of a box count as current after the hello that
+/// carried them arrived: two hellos and a half, so one lost hello and some
+/// jitter do not make a box stale. A box heard less lately is treated as
+/// not heard ([`View::unknown`]): behind a one-way cut it still hears the
+/// boss and follows it while its own hellos stop, and it may have taken a
+/// vserver since (from an earlier boss's order) that the boss cannot see.
+/// Before this rule the boss counted such a box as alive with its old
+/// claims until `dead` made it suspect, and gave its vserver to a second box
+/// (simulator seed 137107135).
+pub fn claims_fresh(hello_ms: u64) -> Duration {
+    Duration::from_millis(2 * hello_ms + hello_ms / 2)
+}
+
 /// How long a stopping box waits for the boss to move its vservers away
 /// before it releases what is left itself. A move takes an early hello, a
 /// round (one hello at most), the release and a message; a boss that stops
@@ -558,6 +571,7 @@ impl Node {
         let mut unknown = 0u32;
         let mut held = 0u32;
         let mut macs = [[0u8; 6]; MAX_NODES];
+        let claims_fresh = claims_fresh(self.core.timers().hello);
         for n in 0..self.nodes {
             let state = self.core.member(n);
             if state == MemberState::Alive
@@ -571,15 +585,20 @@ impl Node {
             if state == MemberState::Hold || (n == self.me && self.stopping) {
                 held |= 1 << n;
             }
-            // Not heard now (never, or not lately), and not proven to hold
-            // no valid lease: its claims are unknown or stale, so it may
-            // hold anything (see `View::unknown`).
+            // Not heard now (never, or not lately), or its newest claims
+            // are stale, and not proven to hold no valid lease: it may hold
+            // anything (see `View::unknown`).
+            let silent = matches!(
+                state,
+                MemberState::Unknown | MemberState::Suspect | MemberState::Lost
+            );
+            let stale = self
+                .core
+                .peer_claims_at(n)
+                .is_some_and(|at| now >= at + claims_fresh);
             if n != self.me
                 && !self.fencing_none
-                && matches!(
-                    state,
-                    MemberState::Unknown | MemberState::Suspect | MemberState::Lost
-                )
+                && (silent || stale)
                 && self.core.lease_lapsed_at(n).is_none()
             {
                 unknown |= 1 << n;

@@ -92,6 +92,8 @@ pub(super) struct Peer {
     pub lapsed: Option<Instant>,
     /// The vservers its newest hello claims (bit per vserver).
     pub claims: u64,
+    /// When that hello arrived: its claims are only as fresh as it is.
+    pub claims_at: Instant,
     /// Its MAC on the cluster interface, from its hellos.
     pub mac: [u8; 6],
 }
@@ -123,6 +125,7 @@ impl Peer {
         lost_at: None,
         lapsed: None,
         claims: 0,
+        claims_at: Instant::ZERO,
         mac: [0; 6],
     };
 
@@ -181,6 +184,7 @@ impl Core {
         peer.health = h.health;
         peer.hears = h.hears;
         peer.claims = h.claims;
+        peer.claims_at = now;
         peer.mac = h.mac;
         peer.ack_any = mine;
         peer.ack_endorse = if endorses { mine } else { 0 };

@@ -466,6 +466,18 @@ impl Core {
         self.peers.get(node as usize).map_or(0, |p| p.claims)
     }
 
+    /// When the hello carrying box `node`'s claims arrived (`None`: never, or
+    /// `node` is this box, whose claims are always current).
+    pub fn peer_claims_at(&self, node: NodeId) -> Option<Instant> {
+        if node == self.me {
+            return None;
+        }
+        self.peers
+            .get(node as usize)
+            .filter(|p| p.state != MemberState::Unknown)
+            .map(|p| p.claims_at)
+    }
+
     /// The MAC box `node` announces (all-zero: not heard yet).
     pub fn peer_mac(&self, node: NodeId) -> [u8; 6] {
         if node == self.me {

@@ -334,10 +334,13 @@ enum Phase {
     /// A volunteer round is open.
     Round(Round),
     /// `node` was told to assume; it must claim before `deadline` (PP0).
+    /// `inherited`: the order is an earlier term's, continued from a table
+    /// (see [`Monitor::restore`]).
     Takeover {
         node: NodeId,
         round: u32,
         deadline: Instant,
+        inherited: bool,
     },
     /// `node` was told to release; waiting for its claim to go.
     Release { node: NodeId, deadline: Instant },
@@ -486,6 +489,7 @@ impl Monitor {
                     node,
                     round: e.round,
                     deadline: now + v.takeover_timeout,
+                    inherited: true,
                 };
             }
             for n in 0..MAX_NODES {
@@ -682,6 +686,7 @@ impl Monitor {
                             node: to,
                             round,
                             deadline: now + v.takeover_timeout,
+                            inherited: false,
                         };
                         v.holder = Some(to);
                         v.holder_claimed = false;
@@ -789,7 +794,12 @@ impl Monitor {
 
         // Phase transitions driven by claims and deadlines.
         match v.phase.clone() {
-            Phase::Takeover { node, deadline, .. } => {
+            Phase::Takeover {
+                node,
+                deadline,
+                inherited,
+                ..
+            } => {
                 if claim & bit(node) != 0 {
                     // It claims: the takeover is done; check it at once.
                     v.phase = Phase::Idle;
@@ -798,6 +808,29 @@ impl Monitor {
                     v.service = Verdict::PENDING;
                     v.reach = Verdict::PENDING;
                     v.next_check = now;
+                } else if let (true, Some(other)) = (inherited, lowest(claim)) {
+                    // An earlier term's order, and another box serves it:
+                    // the order was overtaken (the table is older than the
+                    // claims). Waiting out its timeout would block every
+                    // decision about the vserver, a planned move off a
+                    // stopping holder included (sim seed 110969154: the
+                    // holder stopped, released it itself and left it dead
+                    // for 2.5 s). Tell `node` to give up, in case the order
+                    // is still being carried out, and watch the claimer.
+                    v.phase = Phase::Idle;
+                    v.holder = Some(other);
+                    v.holder_claimed = true;
+                    v.service = Verdict::PENDING;
+                    v.reach = Verdict::PENDING;
+                    v.next_check = now;
+                    let _ = out.push(MonitorAction::Send {
+                        to: Dest::Node(node),
+                        order: Order::Release {
+                            vserver: vs,
+                            generation,
+                            round: 0,
+                        },
+                    });
                 } else if now >= deadline {
                     // The box may still be half way (a slow hook, a lost
                     // outcome): tell it to give up before anyone else is
@@ -997,6 +1030,7 @@ impl Monitor {
                                     node,
                                     round: number,
                                     deadline: now + v.takeover_timeout,
+                                    inherited: false,
                                 };
                                 v.holder = Some(node);
                                 v.service = Verdict::PENDING;
@@ -2019,6 +2053,45 @@ mod tests {
         let a = r.confirm(false, &[]);
         assert_eq!(r.combo(), "PP0");
         assert!(request(&a).is_none(), "{a:?}");
+    }
+
+    /// Sim seed 110969154: a boss continued an earlier term's takeover by
+    /// box 1 while box 2 served the vserver and was stopping; the stale
+    /// takeover blocked the planned move until its timeout, and the address
+    /// went dead when box 2 released it itself.
+    #[test]
+    fn an_inherited_takeover_overtaken_by_another_claimer_ends() {
+        let cfg = parse("t.conf", CONF).unwrap();
+        let entry = VsEntry {
+            combo: *b"PP0",
+            holder: Some(1),
+            round: 7,
+            since_ms: 0,
+            excluded: 0,
+        };
+        let mut r = Rig::new(CONF);
+        r.m = Monitor::new(&cfg, Instant(0));
+        r.m.restore(Instant(0), &[entry]);
+        // Box 2 claims it and is on hold; box 1 does not claim.
+        r.claimers[0] = 0b100;
+        r.held = 0b100;
+        r.volunteers = 0b011;
+        let a = r.at(0);
+        assert_eq!(releases(&a), vec![1], "the overtaken order is undone");
+        assert_eq!(r.m.holder(0), Some(2));
+        // Checks see box 2 serving: the planned move off it starts at once,
+        // not after the takeover timeout (1 s).
+        let a = r.checks(true, &[MACS[2]]);
+        assert_eq!(r.combo(), "UU1");
+        assert!(request(&a).is_some(), "a move round: {a:?}");
+        // Without the rule's trigger (nobody else claims) the inherited
+        // takeover keeps its timeout, as before.
+        let mut r = Rig::new(CONF);
+        r.m = Monitor::new(&cfg, Instant(0));
+        r.m.restore(Instant(0), &[entry]);
+        let a = r.at(0);
+        assert!(releases(&a).is_empty(), "{a:?}");
+        assert_eq!(r.combo(), "PP0");
     }
 
     #[test]

@@ -106,7 +106,36 @@ pub fn holder(w: &VWorld, v: usize) -> Option<usize> {
     (k.len() == 1 && w.claimers(v) == k).then(|| k[0])
 }
 
+/// Which faults a scenario draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mix {
+    /// Every kind, as [`run_seed`] does.
+    All,
+    /// The classes the fresh-seed sweeps found (issue 10): graceful stops
+    /// and `hold` during one-way cuts, restarts right after a stop, holders
+    /// dying while another box returns, pauses (a frozen daemon keeps its
+    /// stale table and its leases run out).
+    Handover,
+}
+
+/// The fault kinds [`Mix::Handover`] draws from (indexes into the match of
+/// [`run`]): one-way cuts, pauses, hold, stop, and the holder dying (twice
+/// each), a daemon kill and a restart.
+const HANDOVER_FAULTS: [u64; 11] = [4, 4, 2, 5, 5, 6, 6, 14, 14, 0, 3];
+
 pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: bool) -> VOutcome {
+    run_mix(seed, n, nv, t, faults, crash_box, Mix::All)
+}
+
+pub fn run_mix(
+    seed: u64,
+    n: usize,
+    nv: usize,
+    t: Timers,
+    faults: bool,
+    crash_box: bool,
+    mix: Mix,
+) -> VOutcome {
     let mut r = Rng(seed ^ 0x7653_0000);
     let hooks = r.chance(500);
     let cfg = with_vservers(
@@ -142,7 +171,11 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
         let x = r.below(n as u64) as usize;
         let dur = r.range(300, 5_000);
         let v = r.below(nv as u64) as usize;
-        match r.below(15) {
+        let kind = match mix {
+            Mix::All => r.below(15),
+            Mix::Handover => HANDOVER_FAULTS[r.below(HANDOVER_FAULTS.len() as u64) as usize],
+        };
+        match kind {
             0 => {
                 w.crash_daemon(x);
                 pending.at(now + dur, move |w| w.restart(x));
@@ -201,7 +234,10 @@ pub fn run(seed: u64, n: usize, nv: usize, t: Timers, faults: bool, crash_box: b
                 }
             }
         }
-        now += r.range(200, 2_500);
+        now += match mix {
+            Mix::All => r.range(200, 2_500),
+            Mix::Handover => r.range(200, 1_500),
+        };
     }
     w.run_until(fault_end_ms * 1000);
     pending.apply_all(&mut w);
@@ -342,4 +378,19 @@ pub fn run_seed(seed: u64) -> VOutcome {
         takeover: r.range(1_500, 4_000),
     };
     run(seed, n, nv, t, true, seed % 2 == 0)
+}
+
+/// A [`Mix::Handover`] scenario: 3 to 5 boxes (where one cut or one stop
+/// is a large part of the quorum), 8 vservers, faults every 0.2-1.5 s.
+pub fn run_handover_seed(seed: u64) -> VOutcome {
+    let mut r = Rng(seed.wrapping_mul(37) ^ 0x4a2d);
+    let n = r.range(3, 5) as usize;
+    let hello = r.range(100, 300);
+    let t = Timers {
+        hello,
+        dead: hello * r.range(3, 5),
+        check: r.range(100, 400),
+        takeover: r.range(1_500, 4_000),
+    };
+    run_mix(seed, n, 8, t, true, seed % 2 == 0, Mix::Handover)
 }

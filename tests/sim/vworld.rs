@@ -216,6 +216,9 @@ pub struct VBox {
     timer: Timer,
     pub kernel: Kernel,
     pub held: bool,
+    /// `hold` or `resume` asked while the daemon was frozen: it reads the
+    /// request from its control socket when it runs again.
+    control_queued: Option<Control>,
     /// The daemon was told to stop (SIGTERM) and has not exited yet.
     pub stopping: bool,
     /// The daemon is dead or frozen and its kernel was cut off from the
@@ -288,6 +291,7 @@ impl VWorld {
                     service_ok: vec![true; nv],
                 },
                 held: false,
+                control_queued: None,
                 stopping: false,
                 hidden_orphan: false,
                 takeovers: vec![0; nv],
@@ -392,6 +396,7 @@ impl VWorld {
         b.inc = inc;
         b.paused = false;
         b.buffered.clear();
+        b.control_queued = None;
         b.hidden_orphan = false;
         // Power back, and the shell's start-up: remove its own leftovers.
         b.kernel.up = true;
@@ -412,6 +417,7 @@ impl VWorld {
         b.paused = false;
         b.stopping = false;
         b.buffered.clear();
+        b.control_queued = None;
         b.timer.cancel();
         b.taking_since.iter_mut().for_each(|t| *t = None);
     }
@@ -473,12 +479,19 @@ impl VWorld {
         for input in buffered {
             self.feed(i, input);
         }
+        if let Some(cmd) = self.boxes[i].control_queued.take() {
+            self.control(i, cmd);
+        }
     }
 
     pub fn control(&mut self, i: usize, cmd: Control) {
         self.boxes[i].held = cmd == Control::Hold;
         let local = self.local(i);
-        if self.running(i) {
+        if self.boxes[i].paused {
+            // Seed 531004532: a `resume` lost while the box was frozen left
+            // it on hold for good, which no operator would see happen.
+            self.boxes[i].control_queued = Some(cmd);
+        } else if self.running(i) {
             self.note_fault(i, format!("{cmd:?}"));
             self.boxes[i]
                 .node
