@@ -76,9 +76,7 @@ pub const MIN_EXEC_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest ARP probe window: answers come within a millisecond on a LAN;
 /// the window only covers a busy host.
 pub const MAX_ARP_WINDOW: Duration = Duration::from_millis(50);
-/// Kernel lifetime of a held address, renewed every hello (fencing layer 2):
-/// the kernel removes it 1-2 s after the daemon stops renewing.
-pub const ALIAS_LIFETIME_S: u32 = 1;
+pub use crate::takeover::ALIAS_LIFETIME_S;
 /// After SIGTERM the loop keeps running (releasing, with hooks) at most
 /// this long; then what is left is removed directly and the daemon exits.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -692,20 +690,29 @@ impl Daemon {
                 self.notify(now, event, &n, &field);
             }
             Output::VsAlert { vserver, kind } => {
-                let event = match kind {
-                    VsAlert::ServiceDeadAddressAlive => "service-dead-address-alive",
-                    VsAlert::NoVolunteer => "no-volunteer",
-                    VsAlert::OriginalIsBack => "original-is-back",
-                    VsAlert::NoSuccessor => "no-successor",
+                let (event, mac) = match kind {
+                    VsAlert::ServiceDeadAddressAlive => ("service-dead-address-alive", None),
+                    VsAlert::NoVolunteer => ("no-volunteer", None),
+                    VsAlert::OriginalIsBack => ("original-is-back", None),
+                    VsAlert::NoSuccessor => ("no-successor", None),
+                    VsAlert::ForeignMac { mac } => ("foreign-mac", Some(mac)),
+                    VsAlert::StaleBoxMac { mac } => ("stale-box-mac", Some(mac)),
                 };
                 let v = self.config.vservers.get(vserver as usize);
                 let (name, addr) =
                     v.map_or(("?", AddrText::new()), |v| (v.name.as_str(), addr_text(v)));
-                error!(target: crate::os::log::ALERT, "alert event={event} vserver={name} address={addr}");
+                let mut a: HString<64> = HString::new();
+                let _ = write!(a, "address={addr}");
+                if let Some(m) = mac {
+                    let _ = write!(
+                        a,
+                        " mac={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                        m[0], m[1], m[2], m[3], m[4], m[5]
+                    );
+                }
+                error!(target: crate::os::log::ALERT, "alert event={event} vserver={name} {a}");
                 let mut n: HString<48> = HString::new();
                 let _ = write!(n, "vserver={name}");
-                let mut a: HString<40> = HString::new();
-                let _ = write!(a, "address={addr}");
                 self.notify(now, event, &n, &a);
             }
         }

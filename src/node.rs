@@ -35,7 +35,7 @@ use crate::config::{Check, Config, Fencing, NodeId, VsId};
 use crate::limits::{MAX_NODES, MAX_VSERVERS};
 use crate::proto::{Body, Role, VsEntry};
 use crate::takeover::holder::{Holder, HolderAction};
-use crate::takeover::Step;
+use crate::takeover::{Step, KERNEL_HOLD_BOUND};
 use crate::time::Instant;
 use crate::vserver::combo::Combo;
 use crate::vserver::monitor::{
@@ -570,6 +570,7 @@ impl Node {
         let mut lost = 0u32;
         let mut unknown = 0u32;
         let mut held = 0u32;
+        let mut kernel_gone = 0u32;
         let mut macs = [[0u8; 6]; MAX_NODES];
         let claims_fresh = claims_fresh(self.core.timers().hello);
         for n in 0..self.nodes {
@@ -581,6 +582,11 @@ impl Node {
             }
             if state == MemberState::Lost {
                 lost |= 1 << n;
+                // Fencing layer 2 removed its addresses by now.
+                let lapsed = self.core.lease_lapsed_since(n);
+                if lapsed.is_some_and(|at| now >= at + KERNEL_HOLD_BOUND) {
+                    kernel_gone |= 1 << n;
+                }
             }
             if state == MemberState::Hold || (n == self.me && self.stopping) {
                 held |= 1 << n;
@@ -640,6 +646,7 @@ impl Node {
             lost,
             unknown,
             held,
+            kernel_gone,
             generation: self.core.generation(),
         };
         f(&mut self.monitor, now, &view);

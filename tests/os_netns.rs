@@ -7,7 +7,7 @@ mod common;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use bongoyo::os::arp::{ArpPacket, ArpSocket, OP_REPLY};
+use bongoyo::os::arp::{ArpPacket, ArpSocket};
 use bongoyo::os::ifaddr;
 use common::netns::{eventually_every, mac, root_or_skip, run_in, spawn_in, Netns};
 
@@ -143,7 +143,8 @@ fn arp_probe_and_gratuitous_arp() {
     let mac_a = mac(&a.name, "a0");
     let mac_b = mac(&b.name, "b0");
 
-    // Probe: who has 10.66.0.7? b0's kernel answers with its MAC.
+    // Probe: who has 10.66.0.7? b0's kernel answers with its MAC, to ours
+    // (the only answers the ARP check believes).
     let answer = run_in(&a.name, move || {
         let s =
             ArpSocket::open(ifaddr::ifindex("a0").expect("ifindex"), mac_a).expect("packet socket");
@@ -153,7 +154,7 @@ fn arp_probe_and_gratuitous_arp() {
             s.probe(target).expect("send probe");
             let got = eventually_every(Duration::from_millis(400), POLL, || {
                 while let Ok(Some(p)) = s.recv() {
-                    if p.op == OP_REPLY && p.claims(target) {
+                    if p.answers_probe(target, mac_a) {
                         found = Some(p);
                     }
                 }
@@ -178,7 +179,7 @@ fn arp_probe_and_gratuitous_arp() {
         // Listen the whole time: no early way out.
         eventually_every(Duration::from_millis(300), POLL, || {
             while let Ok(Some(p)) = s.recv() {
-                seen |= p.claims(target);
+                seen |= p.answers_probe(target, mac_a);
             }
             None::<()>
         });
@@ -205,7 +206,8 @@ fn arp_probe_and_gratuitous_arp() {
         let mut got: Option<ArpPacket> = None;
         eventually_every(Duration::from_secs(3), POLL, || {
             while let Ok(Some(p)) = s.recv() {
-                if p.claims(Ipv4Addr::new(10, 66, 0, 9)) {
+                let vip = Ipv4Addr::new(10, 66, 0, 9);
+                if p.sender_ip == vip && p.target_ip == vip {
                     got = Some(p);
                 }
             }

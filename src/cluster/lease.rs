@@ -272,6 +272,21 @@ impl Core {
             Fencing::Lease => self.peers.get(node as usize).and_then(|p| p.lapsed),
         }
     }
+
+    /// Since when box `node`'s holding lease has been proven lapsed, proof
+    /// after proof with none withdrawn (the send time of the first of them),
+    /// if it is now. Its kernel lifetimes ran out soon after (fencing layer
+    /// 2: [`crate::takeover::KERNEL_HOLD_BOUND`]).
+    pub fn lease_lapsed_since(&self, node: NodeId) -> Option<Instant> {
+        match self.fencing {
+            Fencing::None => None,
+            Fencing::Lease => self
+                .peers
+                .get(node as usize)
+                .filter(|p| p.lapsed.is_some())
+                .and_then(|p| p.lapsed_since),
+        }
+    }
 }
 
 /// The quorum-th newest instant, if there are that many: the newest instant

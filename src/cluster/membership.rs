@@ -90,6 +90,11 @@ pub(super) struct Peer {
     /// Its holding lease surely lapsed since it was last heard: at the
     /// local send time of the probe round that proved it.
     pub lapsed: Option<Instant>,
+    /// The first proof of the current unbroken run of proofs (a withdrawn
+    /// proof, or the box heard again, ends the run): its lease has been
+    /// lapsed since then, and its kernel lost its addresses soon after
+    /// (fencing layer 2).
+    pub lapsed_since: Option<Instant>,
     /// The vservers its newest hello claims (bit per vserver).
     pub claims: u64,
     /// When that hello arrived: its claims are only as fresh as it is.
@@ -124,6 +129,7 @@ impl Peer {
         me_far: false,
         lost_at: None,
         lapsed: None,
+        lapsed_since: None,
         claims: 0,
         claims_at: Instant::ZERO,
         mac: [0; 6],
@@ -224,6 +230,7 @@ impl Core {
         peer.probe_until = None;
         peer.next_probe = None;
         peer.lapsed = None;
+        peer.lapsed_since = None;
         if let Some(at) = peer.lost_at.take() {
             // Back from the lost: its downtime goes on its record.
             let r = &mut self.records[p];
@@ -381,11 +388,13 @@ impl Core {
         peer.probe_until = None;
         if peer.far as u32 + peer.me_far as u32 >= need {
             peer.lapsed = Some(peer.probe_sent);
+            peer.lapsed_since = peer.lapsed_since.or(peer.lapsed);
         } else if peer.proxy.is_some() {
             // Someone still hears it: it may have renewed its lease (and
             // taken a vserver from another boss) since an earlier proof. A
             // proof holds only for the instant it was made.
             peer.lapsed = None;
+            peer.lapsed_since = None;
         }
         if peer.state == MemberState::Suspect {
             if let Some(ago) = peer.proxy {

@@ -211,6 +211,10 @@ pub struct VServer {
     pub hooks: [Option<Command>; 4],
     /// Failback policy.
     pub failback: Failback,
+    /// `original-mac`: the original host's MAC. Only this MAC (or, without
+    /// it, the one the boss learns, see `vserver::monitor`) is taken for
+    /// the original host; any other MAC that is no box's is foreign.
+    pub original_mac: Option<[u8; 6]>,
 }
 
 impl VServer {

@@ -33,6 +33,7 @@
 //!     takeover-timeout DURATION                          default 3s
 //!     pre-takeover | post-takeover | pre-release | post-release PATH [ARG...]
 //!     failback auto | manual                             default auto
+//!     original-mac XX:XX:XX:XX:XX:XX                     the original host's MAC; default learned
 //! }                                    alone on its line
 //! ```
 //!
@@ -540,9 +541,10 @@ enum Vk {
     PreRelease,
     PostRelease,
     Failback,
+    OriginalMac,
 }
 
-const VK: [(&str, Vk); 12] = [
+const VK: [(&str, Vk); 13] = [
     ("address", Vk::Address),
     ("interface", Vk::Interface),
     ("service", Vk::Service),
@@ -555,7 +557,22 @@ const VK: [(&str, Vk); 12] = [
     ("pre-release", Vk::PreRelease),
     ("post-release", Vk::PostRelease),
     ("failback", Vk::Failback),
+    ("original-mac", Vk::OriginalMac),
 ];
+
+/// `02:00:5e:10:00:01`: six bytes of two hex digits each, `:` between.
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in mac.iter_mut() {
+        let p = parts.next()?;
+        if p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
 
 fn lookup<T: Copy>(table: &[(&str, T)], word: &str) -> Option<T> {
     table.iter().find(|(k, _)| *k == word).map(|&(_, v)| v)
@@ -1142,6 +1159,7 @@ impl Parser {
             takeover_timeout: DEFAULT_TAKEOVER_TIMEOUT,
             hooks: [None, None, None, None],
             failback: Failback::Auto,
+            original_mac: None,
         };
         let at = VsPos {
             name: n.at,
@@ -1374,6 +1392,32 @@ impl Parser {
                 };
                 if let Some(b) = self.block.as_mut() {
                     b.vs.failback = f;
+                }
+            }
+            Vk::OriginalMac => {
+                let Some(v) = self.need(kw, t, "a MAC address (`02:00:00:00:00:50`)") else {
+                    return;
+                };
+                let Some(mac) = parse_mac(v.s) else {
+                    bad!(
+                        self,
+                        v.at,
+                        "bad MAC address {}: six hex bytes joined by `:`",
+                        Q(v.s)
+                    );
+                    return;
+                };
+                if mac == [0; 6] || mac[0] & 1 != 0 {
+                    bad!(
+                        self,
+                        v.at,
+                        "bad MAC address {}: not a host's (zero, multicast or broadcast)",
+                        Q(v.s)
+                    );
+                    return;
+                }
+                if let Some(b) = self.block.as_mut() {
+                    b.vs.original_mac = Some(mac);
                 }
             }
         }

@@ -379,7 +379,8 @@ impl Work {
                     ..
                 } = &mut c.probe
                 {
-                    if *s == sock && p.claims(*addr) && !macs.contains(&p.sender_mac) {
+                    let answer = *s == sock && p.answers_probe(*addr, a.sock.mac());
+                    if answer && !macs.contains(&p.sender_mac) {
                         // Full: already "several answer"; the rest adds nothing.
                         let _ = macs.push(p.sender_mac);
                     }

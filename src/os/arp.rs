@@ -96,10 +96,13 @@ impl ArpPacket {
         })
     }
 
-    /// True if this packet shows `mac` answering for `ip`: a reply from it, or
-    /// a gratuitous announcement of it.
-    pub fn claims(&self, ip: Ipv4Addr) -> bool {
-        self.sender_ip == ip && (self.op == OP_REPLY || self.target_ip == ip)
+    /// True if this packet answers our probe for `ip`: a reply whose sender
+    /// address is `ip`, sent to `our_mac` (RFC 5227 section 2.1.1: a host
+    /// answers a probe to the prober's hardware address). Gratuitous
+    /// announcements and replies to somebody else are not answers: any host
+    /// on the LAN can send those at any time, for any address.
+    pub fn answers_probe(&self, ip: Ipv4Addr, our_mac: [u8; 6]) -> bool {
+        self.op == OP_REPLY && self.sender_ip == ip && self.target_mac == our_mac
     }
 }
 
@@ -149,8 +152,13 @@ impl ArpSocket {
 
     /// Broadcast one ARP packet.
     pub fn send(&self, p: &ArpPacket) -> io::Result<()> {
+        self.send_to(p, BROADCAST)
+    }
+
+    /// Send one ARP packet to the Ethernet address `dest`.
+    pub fn send_to(&self, p: &ArpPacket, dest: [u8; 6]) -> io::Result<()> {
         let bytes = p.emit();
-        let to = sockaddr_ll(self.ifindex, BROADCAST);
+        let to = sockaddr_ll(self.ifindex, dest);
         // SAFETY: buffer and address valid for the call.
         let n = unsafe {
             libc::sendto(
@@ -233,6 +241,7 @@ mod tests {
 
     const MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x11];
     const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 50);
+    const OTHER: [u8; 6] = [0x02, 0, 0, 0, 0, 0x22];
 
     #[test]
     fn round_trip() {
@@ -248,8 +257,10 @@ mod tests {
         assert_eq!(&g[14..18], &g[24..28], "sender ip == target ip");
         let p = ArpPacket::probe(MAC, VIP).emit();
         assert_eq!(&p[14..18], &[0, 0, 0, 0], "probe sender ip is 0.0.0.0");
-        assert!(ArpPacket::gratuitous(MAC, VIP).claims(VIP));
-        assert!(!ArpPacket::probe(MAC, VIP).claims(VIP));
+        // Neither is an answer to a probe, whoever sends it (issue 17: a
+        // forged announcement took a vserver off the cluster).
+        assert!(!ArpPacket::gratuitous(OTHER, VIP).answers_probe(VIP, MAC));
+        assert!(!ArpPacket::probe(OTHER, VIP).answers_probe(VIP, MAC));
     }
 
     #[test]
@@ -265,15 +276,28 @@ mod tests {
     }
 
     #[test]
-    fn reply_claims() {
+    fn only_replies_to_our_probe_answer_it() {
         let reply = ArpPacket {
             op: OP_REPLY,
-            sender_mac: MAC,
+            sender_mac: OTHER,
             sender_ip: VIP,
-            target_mac: [0; 6],
+            target_mac: MAC,
             target_ip: Ipv4Addr::UNSPECIFIED,
         };
-        assert!(reply.claims(VIP));
-        assert!(!reply.claims(Ipv4Addr::new(10, 0, 0, 51)));
+        assert!(reply.answers_probe(VIP, MAC));
+        assert!(!reply.answers_probe(Ipv4Addr::new(10, 0, 0, 51), MAC));
+        // Sent to somebody else (a broadcast "is-at", or another prober's).
+        for target_mac in [[0; 6], BROADCAST, [2, 0, 0, 0, 0, 9]] {
+            let r = ArpPacket {
+                target_mac,
+                ..reply
+            };
+            assert!(!r.answers_probe(VIP, MAC), "{target_mac:?}");
+        }
+        let request = ArpPacket {
+            op: OP_REQUEST,
+            ..reply
+        };
+        assert!(!request.answers_probe(VIP, MAC));
     }
 }

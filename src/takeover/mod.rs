@@ -26,6 +26,18 @@ pub const DEFAULT_GARP_COUNT: u8 = 4;
 /// Default spacing between gratuitous ARPs.
 pub const DEFAULT_GARP_SPACING: Duration = Duration::from_millis(100);
 
+/// Kernel lifetime of a held address in seconds, renewed every hello while
+/// the lease holds (fencing layer 2): the kernel removes the address of a
+/// killed or frozen daemon 1-2 s after its last renewal (it counts
+/// lifetimes in whole seconds).
+pub const ALIAS_LIFETIME_S: u32 = 1;
+
+/// How long after a box's lease is proven lapsed its kernel may still hold
+/// an address: two lifetimes (the kernel's whole-second rounding) and a
+/// second of margin for a slow tick. Past that, an ARP answer in that box's
+/// MAC does not come from its kernel: it is forged, or a stale cache.
+pub const KERNEL_HOLD_BOUND: Duration = Duration::from_secs(2 * ALIAS_LIFETIME_S as u64 + 1);
+
 /// Which way the sequence goes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Direction {

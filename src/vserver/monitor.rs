@@ -27,9 +27,23 @@
 //!   nobody answers for (its alias is broken) is told to release after the
 //!   same grace as `DU1`. A lost claimer is waited for: its claim stops
 //!   counting when its lease has surely expired.
-//! * **Failback.** A holder with the original host's MAC answering too:
-//!   `failback auto` releases the holder; `manual` alerts once (and releases
-//!   when the operator asks, or when the holder goes on hold).
+//! * **Failback.** A holder with the original host's MAC answering too, and
+//!   the service check passing: `failback auto` releases the holder;
+//!   `manual` alerts once (and releases when the operator asks, or when the
+//!   holder goes on hold).
+//! * **Whose answer is believed.** Anyone on the LAN can send ARP, so an
+//!   answer counts only from a box's MAC, from the original host's MAC, or
+//!   (`reachability tcp`) from "someone". The original host's MAC is the
+//!   vserver's `original-mac`, or else the one the boss learns: a single MAC
+//!   that answers for the address while no box claims it or was told to
+//!   hold it, the service check passing. Any other MAC is alerted about
+//!   (`foreign-mac`) and counts as silence: it can neither keep a dead
+//!   vserver from being taken over nor take a served one back.
+//! * **Fencing layer 3 is bounded by layer 2.** A lost box's MAC is believed
+//!   (its kernel may still hold the address) until its lease has been proven
+//!   lapsed for [`KERNEL_HOLD_BOUND`](crate::takeover::KERNEL_HOLD_BOUND): by then the kernel lifetime removed
+//!   the address, so a later answer is forged or a stale cache
+//!   (`stale-box-mac`), and the vserver is taken over.
 //!
 //! # Planned moves (`bongoyo release`, `bongoyo hold`, SIGTERM)
 //!
@@ -111,6 +125,10 @@ pub struct View<'a> {
     /// Bit `n`: node `n` is heard and on hold (operator `hold`, health 0,
     /// or stopping): the vservers it holds are moved to other boxes.
     pub held: u32,
+    /// Bit `n`: node `n` is lost and its lease was proven lapsed at least
+    /// [`KERNEL_HOLD_BOUND`](crate::takeover::KERNEL_HOLD_BOUND) ago: its kernel holds no address any more
+    /// (fencing layer 2), so its MAC answering is not believed.
+    pub kernel_gone: u32,
     /// The boss's generation (orders carry it).
     pub generation: u32,
 }
@@ -137,6 +155,22 @@ pub enum VsAlert {
     /// A planned move (`bongoyo release`, or its holder is on hold) found no
     /// other box to take it: the holder keeps serving.
     NoSuccessor,
+    /// A MAC that is no box's and not the original host's (configured or
+    /// learned) answered the ARP check: forged, or a host given the address
+    /// by mistake. It is not believed: it neither keeps the vserver from a
+    /// takeover nor takes it back from a box.
+    ForeignMac {
+        /// The MAC that answered.
+        mac: [u8; 6],
+    },
+    /// A lost box's MAC answered past the bound of fencing layer 2 (its
+    /// lease proven lapsed [`KERNEL_HOLD_BOUND`](crate::takeover::KERNEL_HOLD_BOUND) ago): its kernel dropped
+    /// the address by then, so the answer is forged or a stale cache. The
+    /// vserver is taken over without waiting longer.
+    StaleBoxMac {
+        /// The MAC that answered.
+        mac: [u8; 6],
+    },
 }
 
 /// How a request to move a vserver off its holder was taken
@@ -365,8 +399,16 @@ struct Vs {
     reach: Verdict,
     /// Boxes whose MAC answered the last ARP check.
     answering: u32,
-    /// A MAC that is no box's answered the last ARP check.
+    /// The original host's MAC (configured) answered the last ARP check.
     original: bool,
+    /// `original-mac` from the configuration.
+    original_mac: Option<[u8; 6]>,
+    /// Without one configured: the MAC seen serving the vserver alone (no
+    /// box claiming or told to hold it, the service check passing), learned
+    /// once per term as boss.
+    learned_mac: Option<[u8; 6]>,
+    /// The unbelieved MAC last alerted about (cleared by a check without one).
+    mac_alerted: Option<[u8; 6]>,
     holder: Option<NodeId>,
     phase: Phase,
     next_check: Instant,
@@ -408,6 +450,9 @@ impl Monitor {
                 reach: Verdict::PENDING,
                 answering: 0,
                 original: false,
+                original_mac: v.original_mac,
+                learned_mac: None,
+                mac_alerted: None,
                 holder: None,
                 phase: Phase::Idle,
                 next_check: now,
@@ -450,6 +495,8 @@ impl Monitor {
             v.reach = Verdict::PENDING;
             v.answering = 0;
             v.original = false;
+            v.learned_mac = None;
+            v.mac_alerted = None;
             v.holder = None;
             v.phase = Phase::Idle;
             v.next_check = now;
@@ -562,21 +609,72 @@ impl Monitor {
 
     /// The result of a reachability check: the MACs that answered (empty:
     /// nobody). For `reachability tcp`, pass one all-zero MAC when it answered.
+    ///
+    /// Who is believed (DESIGN section 4, fencing layer 3): a box's MAC (a
+    /// lost box's only within [`KERNEL_HOLD_BOUND`](crate::takeover::KERNEL_HOLD_BOUND) of its lease lapse), the
+    /// original host's MAC (configured, or learned: see the module doc),
+    /// and the all-zero "someone" of `reachability tcp`. Any other answer is
+    /// alerted about once and counts as silence.
     pub fn handle_reach(&mut self, now: Instant, vs: VsId, answered: &[[u8; 6]], view: &View<'_>) {
+        let claim = claimers(view, vs as usize);
+        let mut alert = None;
         if let Some(v) = self.vs.get_mut(vs as usize) {
             v.in_flight[1] = false;
             let mut boxes = 0u32;
             let mut original = false;
+            let mut someone = false;
+            let mut foreign: (u32, Option<[u8; 6]>) = (0, None);
+            let mut stale = None;
             for mac in answered {
-                match view.macs.iter().position(|m| m == mac && *m != [0; 6]) {
-                    Some(n) if n < MAX_NODES => boxes |= bit(n as NodeId),
-                    _ => original |= *mac != [0; 6],
+                if *mac == [0; 6] {
+                    someone = true;
+                    continue;
                 }
+                let known = v.original_mac.or(v.learned_mac);
+                match view.macs.iter().position(|m| m == mac) {
+                    Some(n) if n < MAX_NODES && view.kernel_gone & bit(n as NodeId) != 0 => {
+                        stale = Some(*mac);
+                    }
+                    Some(n) if n < MAX_NODES => boxes |= bit(n as NodeId),
+                    _ if known == Some(*mac) => original = true,
+                    _ => foreign = (foreign.0 + 1, Some(*mac)),
+                }
+            }
+            // Learn the original host: one MAC answers alone, nobody claims
+            // or was told to hold the vserver, its service answers. A forger
+            // cannot pass the service check from the boss unless it serves.
+            let learn = v.original_mac.is_none()
+                && v.learned_mac.is_none()
+                && foreign.0 == 1
+                && boxes == 0
+                && stale.is_none()
+                && claim == 0
+                && v.holder.is_none()
+                && v.service.state == Tri::Up
+                && matches!(v.phase, Phase::Idle);
+            if learn {
+                v.learned_mac = foreign.1.take();
+                original = true;
+            }
+            let unbelieved = match (stale, foreign.1) {
+                (Some(mac), _) => Some(VsAlert::StaleBoxMac { mac }),
+                (None, Some(mac)) => Some(VsAlert::ForeignMac { mac }),
+                (None, None) => None,
+            };
+            match unbelieved {
+                Some(VsAlert::StaleBoxMac { mac } | VsAlert::ForeignMac { mac })
+                    if v.mac_alerted != Some(mac) =>
+                {
+                    v.mac_alerted = Some(mac);
+                    alert = unbelieved;
+                }
+                Some(_) => {}
+                None => v.mac_alerted = None,
             }
             v.answering = boxes;
             v.original = original;
             if !matches!(v.phase, Phase::Takeover { .. }) {
-                let up = !answered.is_empty();
+                let up = boxes != 0 || original || someone;
                 v.reach.feed(up);
                 let urgent = v.urgent || v.reach.state == Tri::Pending;
                 if v.reach.state == Tri::Down {
@@ -596,6 +694,9 @@ impl Monitor {
                     v.next_check = v.next_check.min(now + recheck(v.check));
                 }
             }
+        }
+        if let Some(kind) = alert {
+            self.push(MonitorAction::Alert { vserver: vs, kind });
         }
         self.evaluate(now, view);
     }
@@ -976,7 +1077,8 @@ impl Monitor {
         }
 
         // Failback: the original host answers while a box holds the address.
-        if combo.claims == Claims::One && v.original && !fenced && matches!(v.phase, Phase::Idle) {
+        let failback = combo.claims == Claims::One && v.original && combo.service == Tri::Up;
+        if failback && !fenced && matches!(v.phase, Phase::Idle) {
             // `manual` waits for the operator, unless the holder is on hold:
             // then it hands over to the original host.
             let holder = lowest(claim);
@@ -1107,6 +1209,9 @@ impl Monitor {
                 // Only when nothing is under way: between a release and the
                 // next takeover the address may briefly look orphaned.
                 Decision::Alert if !matches!(v.phase, Phase::Idle) => {}
+                // Nor while a failure awaits its confirmation: the address
+                // that just went silent reads DU0 until the second check.
+                Decision::Alert if v.reach.confirming() => {}
                 Decision::Alert => {
                     alert_once(v, vs, VsAlert::ServiceDeadAddressAlive, &mut out);
                 }
@@ -1286,7 +1391,7 @@ mod tests {
 
     const CONF: &str = "cluster t\nkey-file insecure\ninterface eth0\n\
         node f1 10.0.0.11\nnode f2 10.0.0.12\nnode f3 10.0.0.13\n\
-        vserver web {\n address 10.0.0.50/24\n interface eth0\n service tcp 80\n check 200ms\n takeover-timeout 1s\n}\n";
+        vserver web {\n address 10.0.0.50/24\n interface eth0\n service tcp 80\n check 200ms\n takeover-timeout 1s\n original-mac 02:00:00:00:00:50\n}\n";
 
     const MACS: [[u8; 6]; 3] = [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 3]];
     const ORIGINAL: [u8; 6] = [2, 0, 0, 0, 0, 0x50];
@@ -1299,6 +1404,7 @@ mod tests {
         lost: u32,
         unknown: u32,
         held: u32,
+        kernel_gone: u32,
         volunteers: u32,
         now: Instant,
         log: std::vec::Vec<MonitorAction>,
@@ -1313,6 +1419,7 @@ mod tests {
                 lost: 0,
                 unknown: 0,
                 held: 0,
+                kernel_gone: 0,
                 volunteers: 0b111,
                 now: Instant(0),
                 log: vec![],
@@ -1327,6 +1434,7 @@ mod tests {
                 lost: self.lost,
                 unknown: self.unknown,
                 held: self.held,
+                kernel_gone: self.kernel_gone,
                 generation: 4,
             }
         }
@@ -1355,6 +1463,7 @@ mod tests {
                 lost: self.lost,
                 unknown: self.unknown,
                 held: self.held,
+                kernel_gone: self.kernel_gone,
                 generation: 4,
             };
             f(&mut self.m, self.now, &view);
@@ -1618,6 +1727,95 @@ mod tests {
         let a = r.confirm(false, &[]);
         assert_eq!(r.combo(), "DD0");
         assert!(request(&a).is_some());
+    }
+
+    /// Issue 17: forged "is-at" answers with a dead holder's MAC kept a
+    /// kill -9 fail-over waiting 9 s. Past the layer-2 bound they are not
+    /// believed: the vserver is taken over and the MAC named.
+    #[test]
+    fn a_lost_box_mac_is_believed_only_within_the_layer_2_bound() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        r.lost = 0b010;
+        r.claimers[0] = 0;
+        r.with(|m, now, v| m.handle_lost(now, 1, v));
+        r.at(200);
+        let a = r.confirm(false, &[MACS[1]]);
+        assert!(request(&a).is_none(), "fenced: {a:?}");
+        // Its lease was proven lapsed KERNEL_HOLD_BOUND ago: the MAC still
+        // answers (forged), but its kernel cannot hold the address.
+        r.kernel_gone = 0b010;
+        r.at(400);
+        let before = r.log.len();
+        let a = r.confirm(false, &[MACS[1]]);
+        assert_eq!(
+            alerts(&r.log[before..]),
+            vec![VsAlert::StaleBoxMac { mac: MACS[1] }],
+            "named once"
+        );
+        assert_eq!(r.combo(), "DD0");
+        assert!(request(&a).is_some(), "taken over: {a:?}");
+    }
+
+    const FORGED: [u8; 6] = [2, 0xee, 0, 0, 0, 1];
+
+    /// Issue 17: forged ARP from a host without the key, "VIP is-at <its
+    /// MAC>", made the boss take it for the original host and release a
+    /// served vserver (`failback auto`), then sit in DU0.
+    #[test]
+    fn a_foreign_mac_neither_takes_a_vserver_back_nor_keeps_it_dead() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        for t in [200, 400, 600] {
+            r.at(t);
+            let a = r.checks(true, &[MACS[1], FORGED]);
+            assert!(releases(&a).is_empty(), "{a:?}");
+            assert_eq!(r.combo(), "UU1");
+            let want = if t == 200 {
+                vec![VsAlert::ForeignMac { mac: FORGED }]
+            } else {
+                vec![]
+            };
+            assert_eq!(alerts(&a), want, "alerted once at t={t}");
+        }
+        // A dead vserver the forger answers for is still taken over.
+        let mut r = Rig::new(CONF);
+        r.at(0);
+        let a = r.confirm(false, &[FORGED]);
+        assert_eq!(r.combo(), "DD0");
+        assert!(request(&a).is_some(), "{a:?}");
+    }
+
+    /// Without `original-mac`, the boss learns the original host's MAC from
+    /// the host serving the vserver alone, and fails back to that MAC only.
+    #[test]
+    fn the_original_mac_is_learned_from_a_vserver_served_alone() {
+        let conf = CONF.replace(" original-mac 02:00:00:00:00:50\n", "");
+        let mut r = Rig::new(&conf);
+        r.at(0);
+        r.checks(true, &[ORIGINAL]);
+        assert_eq!(r.combo(), "UU0");
+        // The original dies; box 1 takes over.
+        r.at(200);
+        r.confirm(false, &[]);
+        assert_eq!(r.combo(), "DD0");
+        let a = r.at(260);
+        let round = request(&r.log).or(request(&a)).expect("a round");
+        for n in 0..3 {
+            r.answer(n, round, if n == 1 { 90 } else { 50 });
+        }
+        r.claimers[0] = 0b010;
+        r.at(300);
+        r.checks(true, &[MACS[1]]);
+        assert_eq!(r.combo(), "UU1");
+        // A forger is not the original.
+        r.at(500);
+        let a = r.checks(true, &[MACS[1], FORGED]);
+        assert!(releases(&a).is_empty(), "{a:?}");
+        // The original back: failback.
+        r.at(700);
+        let a = r.checks(true, &[MACS[1], ORIGINAL]);
+        assert_eq!(releases(&a), vec![1]);
     }
 
     #[test]

@@ -30,9 +30,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bongoyo::os::arp::{ArpSocket, OP_REPLY};
+use bongoyo::os::arp::{ArpPacket, ArpSocket, OP_REPLY};
 use bongoyo::os::ifaddr;
 use nix::sys::signal::Signal;
 
@@ -464,6 +465,14 @@ impl Lan {
              \x20   interface eth0\n\
              \x20   service tcp {PORT}\n"
         );
+        // The original host's MAC, as an operator whose vserver has one
+        // writes it (an unknown MAC is never taken for the original).
+        if let Some((m, _)) = self.macs.iter().find(|(_, n)| n == "or") {
+            s += &format!(
+                "    original-mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\n",
+                m[0], m[1], m[2], m[3], m[4], m[5]
+            );
+        }
         let dir = self.dir().display().to_string();
         for l in &self.opts.vserver_extra {
             s += "    ";
@@ -560,6 +569,42 @@ impl Lan {
             let s = ArpSocket::open(idx, mac).expect("arp socket");
             s.announce(vip).expect("announce");
         });
+    }
+
+    /// A host without the key forges ARP from host `h` for `d`: every 20 ms,
+    /// to each box's MAC, a reply "VIP is-at `claimed`" shaped as an answer
+    /// to that box's own probe (the only answers a box believes), so only
+    /// the boxes hear it and the client's cache stays clean.
+    pub fn forge_arp(&self, h: &str, claimed: [u8; 6], d: Duration) -> JoinHandle<u32> {
+        let ns = self.ns(h);
+        let vip = self.vip();
+        let boxes: Vec<[u8; 6]> = self
+            .macs
+            .iter()
+            .filter(|(_, n)| BOXES.contains(&n.as_str()))
+            .map(|(m, _)| *m)
+            .collect();
+        let own = mac(&ns, "eth0");
+        spawn_in(&ns, move || {
+            let idx = ifaddr::ifindex("eth0").expect("ifindex");
+            let s = ArpSocket::open(idx, own).expect("arp socket");
+            let end = Instant::now() + d;
+            let mut sent = 0;
+            while Instant::now() < end {
+                for &m in &boxes {
+                    let p = ArpPacket {
+                        op: OP_REPLY,
+                        sender_mac: claimed,
+                        sender_ip: vip,
+                        target_mac: m,
+                        target_ip: Ipv4Addr::UNSPECIFIED,
+                    };
+                    sent += u32::from(s.send_to(&p, m).is_ok());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            sent
+        })
     }
 
     /// Which hosts hold the VIP in their kernel right now.

@@ -103,6 +103,7 @@ pub fn with_vservers(
             takeover_timeout: Duration::from_millis(takeover_ms),
             hooks: [hook(), hook(), hook(), hook()],
             failback: Failback::Auto,
+            original_mac: Some(original_mac(v)),
         });
     }
     cfg
