@@ -330,7 +330,8 @@ impl Node {
                 round,
                 generation,
             } if follows && generation >= self.core.generation() && known(vserver) => {
-                let lease = self.lease_ok(now);
+                // Only on a lease still being renewed (see `lease_fresh`).
+                let lease = self.lease_fresh(now);
                 self.holder
                     .assume(now, from, vserver, round, lease && !self.stopping);
             }
@@ -795,7 +796,7 @@ impl Node {
                         self.with_view(now, |m, now, v| m.handle_volunteer(now, me, a, v));
                     }
                     (Dest::Node(n), Order::Assume { vserver, round, .. }) if n == me => {
-                        let lease = self.lease_ok(now) && !self.stopping;
+                        let lease = self.lease_fresh(now) && !self.stopping;
                         self.holder.assume(now, me, vserver, round, lease);
                     }
                     (Dest::Node(n), Order::Release { vserver, round, .. }) if n == me => {

@@ -37,8 +37,10 @@
 //!   vserver's `original-mac`, or else the one the boss learns: a single MAC
 //!   that answers for the address while no box claims it or was told to
 //!   hold it, the service check passing. Any other MAC is alerted about
-//!   (`foreign-mac`) and counts as silence: it can neither keep a dead
-//!   vserver from being taken over nor take a served one back.
+//!   (`foreign-mac`): it never takes a served vserver back from a box, and
+//!   the address it answers for is not free (it may be a box not heard
+//!   yet), so a dead vserver it answers for stays DU0 (alerted) rather than
+//!   risk two hosts on one address.
 //! * **Fencing layer 3 is bounded by layer 2.** A lost box's MAC is believed
 //!   (its kernel may still hold the address) until its lease has been proven
 //!   lapsed for [`KERNEL_HOLD_BOUND`](crate::takeover::KERNEL_HOLD_BOUND): by then the kernel lifetime removed
@@ -156,9 +158,10 @@ pub enum VsAlert {
     /// other box to take it: the holder keeps serving.
     NoSuccessor,
     /// A MAC that is no box's and not the original host's (configured or
-    /// learned) answered the ARP check: forged, or a host given the address
-    /// by mistake. It is not believed: it neither keeps the vserver from a
-    /// takeover nor takes it back from a box.
+    /// learned) answered the ARP check: forged, a host given the address by
+    /// mistake, or a box not heard yet. It is never taken for the original
+    /// host (no failback to it), and an address it answers for is not free
+    /// (no takeover on its word either).
     ForeignMac {
         /// The MAC that answered.
         mac: [u8; 6],
@@ -614,7 +617,8 @@ impl Monitor {
     /// lost box's only within [`KERNEL_HOLD_BOUND`](crate::takeover::KERNEL_HOLD_BOUND) of its lease lapse), the
     /// original host's MAC (configured, or learned: see the module doc),
     /// and the all-zero "someone" of `reachability tcp`. Any other answer is
-    /// alerted about once and counts as silence.
+    /// alerted about once; it keeps the address from looking free but is
+    /// never the original host.
     pub fn handle_reach(&mut self, now: Instant, vs: VsId, answered: &[[u8; 6]], view: &View<'_>) {
         let claim = claimers(view, vs as usize);
         let mut alert = None;
@@ -674,7 +678,13 @@ impl Monitor {
             v.answering = boxes;
             v.original = original;
             if !matches!(v.phase, Phase::Takeover { .. }) {
-                let up = boxes != 0 || original || someone;
+                // A foreign MAC is not the original host, but it is
+                // somebody: an address answered by an unknown host is never
+                // free (it may be a box whose MAC this boss has not heard
+                // yet, or a box answering on an interface other than the
+                // one it announces), so it keeps the vserver from a
+                // takeover as it always did (DU0, alerted).
+                let up = boxes != 0 || original || someone || foreign.0 > 0;
                 v.reach.feed(up);
                 let urgent = v.urgent || v.reach.state == Tri::Pending;
                 if v.reach.state == Tri::Down {
@@ -1763,7 +1773,7 @@ mod tests {
     /// MAC>", made the boss take it for the original host and release a
     /// served vserver (`failback auto`), then sit in DU0.
     #[test]
-    fn a_foreign_mac_neither_takes_a_vserver_back_nor_keeps_it_dead() {
+    fn a_foreign_mac_never_takes_a_vserver_back() {
         let mut r = Rig::new(CONF);
         served_by(&mut r, 1);
         for t in [200, 400, 600] {
@@ -1778,12 +1788,13 @@ mod tests {
             };
             assert_eq!(alerts(&a), want, "alerted once at t={t}");
         }
-        // A dead vserver the forger answers for is still taken over.
+        // A dead vserver an unknown MAC answers for is not free: the MAC
+        // may be a box not heard yet. DU0, alerted, no takeover.
         let mut r = Rig::new(CONF);
         r.at(0);
         let a = r.confirm(false, &[FORGED]);
-        assert_eq!(r.combo(), "DD0");
-        assert!(request(&a).is_some(), "{a:?}");
+        assert_eq!(r.combo(), "DU0");
+        assert!(request(&a).is_none(), "{a:?}");
     }
 
     /// Without `original-mac`, the boss learns the original host's MAC from

@@ -214,14 +214,27 @@ fn run_seed(seed: u64) -> Outcome {
 
 /// Vserver seeds that once failed, run by every `make test` and `make sim`
 /// (`docs/DECISIONS.md`, "Simulator", says what each found).
-const REGRESSION_SEEDS: &[u64] = &[
-    // Two boxes on one vserver: a box the boss could no longer hear (a
-    // one-way cut) held it, and its stale hello said it did not.
-    137107135,
-    // A vserver dead for 2.5 s: an inherited takeover, overtaken by another
-    // box's claim, blocked the planned move off a stopping holder.
-    110969154, // The simulator lost `bongoyo resume` sent to a frozen daemon.
-    531004532,
+const REGRESSION_SEEDS: &[(u64, &str)] = &[
+    (
+        137107135,
+        "two boxes on one vserver: a box the boss could no longer hear (a \
+         one-way cut) held it, and its stale hello said it did not",
+    ),
+    (
+        110969154,
+        "a vserver dead for 2.5 s: an inherited takeover, overtaken by \
+         another box's claim, blocked the planned move off a stopping holder",
+    ),
+    (
+        531004532,
+        "the simulator lost `bongoyo resume` sent to a frozen daemon",
+    ),
+    (
+        3318875031,
+        "a flap after the faults: a box answered a round with a fresh lease, \
+         was ordered 200 ms later when its lease was about to lapse, took the \
+         vserver and lost it 83 ms after",
+    ),
 ];
 
 /// A seed base nobody chose: the clock's nanoseconds mixed with the pid,
@@ -297,7 +310,7 @@ fn sim() {
         report("seed", seed, &o.violations, &o.trace, &mut violations);
     }
     // The regression seeds run first, every time.
-    let regressions: &[u64] = if env("SIM_NO_REGRESSIONS", 0) == 1 {
+    let regressions: &[(u64, &str)] = if env("SIM_NO_REGRESSIONS", 0) == 1 {
         &[]
     } else {
         REGRESSION_SEEDS
@@ -309,7 +322,7 @@ fn sim() {
     let mut kinds = [0u32; 5];
     let (mut planned, mut released) = (0u64, 0u64);
     // Every seed in the general mix, half as many in the hand-over family.
-    let general = regressions.iter().copied().chain(first..first + seeds);
+    let general = regressions.iter().map(|r| r.0).chain(first..first + seeds);
     let general = general.map(|s| {
         (
             "vserver seed",
