@@ -259,18 +259,37 @@ impl Core {
         };
         match self.fencing {
             Fencing::None => p.state == super::MemberState::Lost,
-            Fencing::Lease => p.lapsed.is_some(),
+            Fencing::Lease => self.lease_lapsed_at(node).is_some(),
         }
     }
 
     /// The local instant at which box `node`'s holding lease is proven to
     /// have been lapsed (the send time of the proving probe round), if it is.
     /// Whatever `node` took before that instant it no longer holds.
+    ///
+    /// A proof ages: after it, the box may have been heard again by others,
+    /// renewed its lease through them and taken a vserver from another boss,
+    /// and only a new probe round would tell. Lost boxes are re-probed every
+    /// dead interval, so a proof older than [`Core::proof_shelf_life`] means
+    /// the rounds could not be held (this box was cut off from the boxes to
+    /// ask) and proves nothing now (sim seed 1846217653: a box isolated for
+    /// 4.6 s came back, became boss on a 5 s old proof and gave away a
+    /// vserver the box it thought lapsed had taken meanwhile).
     pub fn lease_lapsed_at(&self, node: NodeId) -> Option<Instant> {
         match self.fencing {
             Fencing::None => None,
-            Fencing::Lease => self.peers.get(node as usize).and_then(|p| p.lapsed),
+            Fencing::Lease => self
+                .peers
+                .get(node as usize)
+                .and_then(|p| p.lapsed)
+                .filter(|&at| self.now < at + ms(self.proof_shelf_life())),
         }
+    }
+
+    /// How long a lapse proof stands (ms): the re-probe period (`dead`), the
+    /// probe window and a hello of slack for the answers.
+    pub fn proof_shelf_life(&self) -> u64 {
+        self.t.dead + self.t.probe + self.t.hello
     }
 
     /// Since when box `node`'s holding lease has been proven lapsed, proof
@@ -281,9 +300,8 @@ impl Core {
         match self.fencing {
             Fencing::None => None,
             Fencing::Lease => self
-                .peers
-                .get(node as usize)
-                .filter(|p| p.lapsed.is_some())
+                .lease_lapsed_at(node)
+                .and_then(|_| self.peers.get(node as usize))
                 .and_then(|p| p.lapsed_since),
         }
     }

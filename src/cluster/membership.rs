@@ -384,11 +384,19 @@ impl Core {
 
     fn finish_probe(&mut self, p: usize, now: Instant) {
         let need = (self.n - self.quorum + 1) as u32;
+        let shelf_life = self.proof_shelf_life();
         let peer = &mut self.peers[p];
         peer.probe_until = None;
         if peer.far as u32 + peer.me_far as u32 >= need {
+            // A run of proofs continues only without a gap longer than a
+            // proof stands (see `lease_lapsed_at`).
+            let gap = peer
+                .lapsed
+                .is_none_or(|at| peer.probe_sent >= at + ms(shelf_life));
+            if gap {
+                peer.lapsed_since = Some(peer.probe_sent);
+            }
             peer.lapsed = Some(peer.probe_sent);
-            peer.lapsed_since = peer.lapsed_since.or(peer.lapsed);
         } else if peer.proxy.is_some() {
             // Someone still hears it: it may have renewed its lease (and
             // taken a vserver from another boss) since an earlier proof. A

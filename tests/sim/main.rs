@@ -235,6 +235,11 @@ const REGRESSION_SEEDS: &[(u64, &str)] = &[
          was ordered 200 ms later when its lease was about to lapse, took the \
          vserver and lost it 83 ms after",
     ),
+    (
+        1846217653,
+        "two boxes on one vserver: a box cut off for 4.6 s came back, became \
+         boss and trusted a lapse proof made before it was cut off",
+    ),
 ];
 
 /// A seed base nobody chose: the clock's nanoseconds mixed with the pid,
