@@ -101,16 +101,17 @@ EOF
 
 step "2. Start the service and bongoyo on each box, and the client"
 for b in f1 f2 f3; do
-  ns_spawn "$b" "$dir/service-$b.log" python3 "$dir/service.py" "$b" "$PORT" >/dev/null
+  ns_spawn "$b" "$dir/service-$b.log" python3 "$dir/service.py" "$b" "$PORT"
 done
 declare -A PID
 for b in f1 f2 f3; do
-  PID[$b]=$(ns_spawn "$b" "$dir/$b.log" env BONGOYO_SYSLOG_SOCKET="$dir/nolog" \
-    "$BIN" run -f -c "$dir/bongoyo.conf" -n "$b" -s "$dir/$b.sock")
+  ns_spawn "$b" "$dir/$b.log" env BONGOYO_SYSLOG_SOCKET="$dir/nolog" \
+    "$BIN" run -f -c "$dir/bongoyo.conf" -n "$b" -s "$dir/$b.sock"
+  PID[$b]=$NS_LAST_PID
   echo "  $b: bongoyo run -f -c bongoyo.conf -n $b   (pid ${PID[$b]})"
 done
 t_start=$(ms)
-ns_spawn cl "$dir/client.err" python3 "$dir/client.py" "$VIP" "$PORT" "$dir/client.txt" "$dir/stop" "$t_start" >/dev/null
+ns_spawn cl "$dir/client.err" python3 "$dir/client.py" "$VIP" "$PORT" "$dir/client.txt" "$dir/stop" "$t_start"
 echo "  cl: connecting to $VIP:$PORT every 20 ms"
 
 # Who answered the last 10 attempts, if all the same box.

@@ -33,18 +33,28 @@ ns_box() {
 
 ns_exec() { local n=$1; shift; ip netns exec "$NS_PREFIX-$n" "$@"; }
 
-# ns_spawn NAME LOGFILE CMD...: start CMD in box NAME's namespace, record its PID.
+# ns_spawn NAME LOGFILE CMD...: start CMD in box NAME's namespace, record its
+# PID in NS_PIDS and leave it in NS_LAST_PID. Call it directly, never inside
+# $( ... ): a subshell's NS_PIDS is lost, and ns_cleanup would leave the
+# process running (it did: every `make demo` left two daemons behind).
 ns_spawn() {
   local n=$1 log=$2; shift 2
   ip netns exec "$NS_PREFIX-$n" "$@" >"$log" 2>&1 &
-  NS_PIDS+=($!)
-  echo $!
+  NS_LAST_PID=$!
+  NS_PIDS+=("$NS_LAST_PID")
 }
 
+# ns_cleanup: kill and reap every recorded process, delete every recorded
+# namespace; fails (status 1, naming them) if a recorded process survived.
 ns_cleanup() {
-  local pid ns
+  local pid ns left=()
   for pid in "${NS_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   for pid in "${NS_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${NS_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && left+=("$pid"); done
   for ns in "${NS_CREATED[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   NS_PIDS=(); NS_CREATED=()
+  if [ ${#left[@]} -gt 0 ]; then
+    echo "ns_cleanup: still running: ${left[*]}" >&2
+    return 1
+  fi
 }

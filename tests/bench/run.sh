@@ -44,7 +44,8 @@ vserver web {
     service   none
 }
 CONF
-pid=$(ns_spawn f1 "$tmp/f1.log" env BONGOYO_SYSLOG_SOCKET="$tmp/nolog" "$b" run -f -c "$tmp/one.conf" -n f1 -s "$tmp/f1.sock")
+ns_spawn f1 "$tmp/f1.log" env BONGOYO_SYSLOG_SOCKET="$tmp/nolog" "$b" run -f -c "$tmp/one.conf" -n f1 -s "$tmp/f1.sock"
+pid=$NS_LAST_PID
 sleep 3
 state=$("$b" status -s "$tmp/f1.sock" 2>/dev/null | grep -o 'state [A-Z0-9]*' | head -1)
 hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
