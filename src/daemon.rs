@@ -695,6 +695,7 @@ impl Daemon {
                     VsAlert::NoVolunteer => ("no-volunteer", None),
                     VsAlert::OriginalIsBack => ("original-is-back", None),
                     VsAlert::NoSuccessor => ("no-successor", None),
+                    VsAlert::ServiceDeadEverywhere => ("service-dead-everywhere", None),
                     VsAlert::ForeignMac { mac } => ("foreign-mac", Some(mac)),
                     VsAlert::StaleBoxMac { mac } => ("stale-box-mac", Some(mac)),
                 };

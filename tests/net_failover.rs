@@ -30,6 +30,7 @@ fn opts() -> Opts {
     Opts {
         hello: std::env::var("BONGOYO_NET_HELLO").ok(),
         vserver_extra: Vec::new(),
+        service: None,
     }
 }
 
@@ -607,4 +608,35 @@ fn forged_arp_in_a_dead_holders_mac_delays_a_kill9_failover_by_at_most_layer_2()
         "the stale MAC is not named{}",
         lan.report(&v, mark)
     );
+}
+
+/// Issue 16: `service tcp 9999` with nothing listening on any box moved
+/// the address about once a second (26 takeovers in 30 s, hooks each
+/// time). Now each box is tried, then the vserver settles and is tried
+/// elsewhere once per back-off step (5 s, doubling): over 45 s, the first
+/// takeover and four moves (one more allowed for a slow cold start).
+#[test]
+fn a_service_dead_everywhere_settles_instead_of_touring_the_boxes() {
+    if !root_or_skip("a_service_dead_everywhere_settles_instead_of_touring_the_boxes") {
+        return;
+    }
+    let mut o = opts();
+    o.service = Some("tcp 9999".to_owned());
+    let mut lan = Lan::new(32, o);
+    lan.start_all();
+    std::thread::sleep(Duration::from_secs(45));
+    let takeovers = lan.log_times("alias-added vserver=web").len();
+    let alerts = lan.log_times("alert event=service-dead-everywhere vserver=web").len();
+    println!("dead service: {takeovers} takeovers, {alerts} alerts in 45 s");
+    figure("dead_service_takeovers_45s", takeovers as u64);
+    assert!(
+        (1..=6).contains(&takeovers),
+        "{takeovers} takeovers in 45 s; holders now {:?}",
+        lan.holders()
+    );
+    assert!(
+        (1..=takeovers).contains(&alerts),
+        "{alerts} alerts for {takeovers} takeovers"
+    );
+    assert_eq!(lan.holders().len(), 1, "one box keeps the address");
 }

@@ -95,6 +95,13 @@ pub const GRACE_CHECKS: u32 = 3;
 /// How long a box that failed a takeover, or whose service died, is left out
 /// of volunteer rounds for that vserver, in takeover timeouts.
 pub const EXCLUDE_TIMEOUTS: u32 = 10;
+/// A vserver moved because its service died is not moved for that reason
+/// again before this; each further such move doubles the wait, up to
+/// [`SERVICE_BACKOFF_MAX`]. A service dead on every box settles on one
+/// holder instead of touring the cluster (one move per step, one alert).
+pub const SERVICE_BACKOFF_FIRST: Duration = Duration::from_secs(5);
+/// The longest wait between two moves for a dead service.
+pub const SERVICE_BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// Actions one evaluation of one vserver can produce (two checks, a state
 /// change, a move's two orders, a release, an alert, with room to spare);
 /// more (several claimers told to release at once) wait for the next check.
@@ -157,6 +164,11 @@ pub enum VsAlert {
     /// A planned move (`bongoyo release`, or its holder is on hold) found no
     /// other box to take it: the holder keeps serving.
     NoSuccessor,
+    /// The service is dead on every box that may hold the vserver: its
+    /// holder keeps the address, and another box is tried once per back-off
+    /// step ([`SERVICE_BACKOFF_FIRST`], doubling up to
+    /// [`SERVICE_BACKOFF_MAX`]).
+    ServiceDeadEverywhere,
     /// A MAC that is no box's and not the original host's (configured or
     /// learned) answered the ARP check: forged, a host given the address by
     /// mistake, or a box not heard yet. It is never taken for the original
@@ -429,6 +441,16 @@ struct Vs {
     holder_claimed: bool,
     /// No volunteer round before this (one found nobody).
     round_after: Instant,
+    /// Boxes that held it while its service was dead, since it last
+    /// served for a whole back-off step.
+    service_failed: u32,
+    /// The current back-off step (zero: the next move for a dead service
+    /// may go at once).
+    service_backoff: Duration,
+    /// No move for a dead service before this.
+    service_move_after: Instant,
+    /// Since when its service answers (`None`: it does not).
+    service_up_since: Option<Instant>,
     // Configuration.
     check: Duration,
     takeover_timeout: Duration,
@@ -469,6 +491,10 @@ impl Monitor {
                 last_release: None,
                 holder_claimed: false,
                 round_after: now,
+                service_failed: 0,
+                service_backoff: Duration::ZERO,
+                service_move_after: now,
+                service_up_since: None,
                 check: v.check,
                 takeover_timeout: v.takeover_timeout,
                 failback: v.failback,
@@ -1021,6 +1047,7 @@ impl Monitor {
         }
 
         let combo = combo_of(v, claim);
+        service_settles(v, now, combo.service);
         if combo != v.last_combo {
             v.last_combo = combo;
             v.since = now;
@@ -1049,7 +1076,13 @@ impl Monitor {
         // A move round only makes sense while the holder serves alone.
         if let Phase::MoveRound { from, round } = &v.phase {
             let from = *from;
-            if decide(combo) != Decision::Nothing || combo.claims != Claims::One || v.original {
+            // A dead service is moved this way too (`ReleaseAfterGrace`):
+            // the holder keeps the address until its successor is known.
+            let served = matches!(
+                decide(combo),
+                Decision::Nothing | Decision::ReleaseAfterGrace
+            );
+            if !served || combo.claims != Claims::One || v.original {
                 v.phase = Phase::Idle;
             } else if round.is_over(now) {
                 let number = round.number;
@@ -1201,6 +1234,16 @@ impl Monitor {
                         }
                     }
                 }
+                // DU1: the service died on its holder.
+                Decision::ReleaseAfterGrace if combo.service == Tri::Down => {
+                    let holder = lowest(claim).filter(|h| view.lost & bit(*h) == 0);
+                    if let (Some(h), Phase::Idle) = (holder, &v.phase) {
+                        let since = *v.bad_since.get_or_insert(now);
+                        if now >= since + v.check * GRACE_CHECKS {
+                            service_dead(v, &mut self.rounds, now, vs, h, view, &mut out);
+                        }
+                    }
+                }
                 Decision::ReleaseAfterGrace | Decision::AwaitLeaseThenReassign => {
                     let holder = lowest(claim);
                     let lost_holder = holder.is_some_and(|h| view.lost & bit(h) != 0);
@@ -1330,6 +1373,63 @@ fn open_move(
         round: rounds.open(now, vs, asked, out),
     };
     MoveStart::Started { from }
+}
+
+/// The service of `v` died on its holder `h` (DU1, past the grace): move
+/// it, at most once per back-off step. The move is a planned one (the
+/// holder keeps the address until its successor is known) that prefers the
+/// boxes whose service has not died on them yet; the volunteer round's
+/// suitability (the self-check) ranks the rest. Within a step, or with
+/// nobody left to try, the holder keeps it; with every box tried, one alert.
+fn service_dead(
+    v: &mut Vs,
+    rounds: &mut Rounds,
+    now: Instant,
+    vs: VsId,
+    h: NodeId,
+    view: &View<'_>,
+    out: &mut Vec<MonitorAction, EVAL_OUT>,
+) {
+    v.service_failed |= bit(h);
+    let untried = view.volunteers & !v.service_failed & !bit(h);
+    if untried == 0 {
+        alert_once(v, vs, VsAlert::ServiceDeadEverywhere, out);
+    }
+    if now < v.service_move_after {
+        return;
+    }
+    let pool = view.volunteers & !bit(h);
+    if pool == 0 || view.unknown != 0 {
+        return;
+    }
+    v.service_backoff = if v.service_backoff.is_zero() {
+        SERVICE_BACKOFF_FIRST
+    } else {
+        (v.service_backoff * 2).min(SERVICE_BACKOFF_MAX)
+    };
+    v.service_move_after = now + v.service_backoff;
+    v.bad_since = None;
+    let asked = if untried != 0 { untried } else { pool };
+    v.phase = Phase::MoveRound {
+        from: h,
+        round: rounds.open(now, vs, asked, out),
+    };
+}
+
+/// A service that answers for a whole back-off step (at least the first)
+/// has recovered: every box may be tried again, and the next move for a
+/// dead service goes at once.
+fn service_settles(v: &mut Vs, now: Instant, service: Tri) {
+    if service != Tri::Up {
+        v.service_up_since = None;
+        return;
+    }
+    let since = *v.service_up_since.get_or_insert(now);
+    if now >= since + v.service_backoff.max(SERVICE_BACKOFF_FIRST) {
+        v.service_failed = 0;
+        v.service_backoff = Duration::ZERO;
+        v.service_move_after = now;
+    }
 }
 
 /// Volunteer round numbers (one sequence for every vserver, carried over
@@ -1614,39 +1714,98 @@ mod tests {
         assert_eq!(r.combo(), "DU1", "the second counts");
     }
 
-    #[test]
-    fn du1_releases_after_grace_and_reassigns_elsewhere() {
-        let mut r = Rig::new(CONF);
-        served_by(&mut r, 1);
-        let mut released = vec![];
-        for t in (200..=1400).step_by(200) {
+    /// Drive a DU1 on `holder` (service dead, the address answered by it)
+    /// with a check every 200 ms from `from_ms`, until the monitor opens a
+    /// move round or `until_ms` passes; the time and the round.
+    fn dead_service_until_moved(
+        r: &mut Rig,
+        holder: NodeId,
+        from_ms: u64,
+        until_ms: u64,
+    ) -> Option<(u64, u32)> {
+        for t in (from_ms..=until_ms).step_by(200) {
             let mut a = r.at(t);
-            a.extend(r.checks(false, &[MACS[1]]));
-            released.extend(releases(&a));
-            if !released.is_empty() {
-                assert!(
-                    t >= 400 + 200 * GRACE_CHECKS as u64,
-                    "grace honoured, released at {t}"
-                );
-                break;
+            a.extend(r.checks(false, &[MACS[holder as usize]]));
+            assert!(
+                releases(&a).is_empty(),
+                "nothing released before a successor is known: {a:?}"
+            );
+            if let Some(round) = request(&a) {
+                return Some((t, round));
             }
         }
-        assert_eq!(released, vec![1]);
-        // The holder lets go; nobody answers any more.
+        None
+    }
+
+    /// Answer a move round off `holder` (box `to` best), let the holder
+    /// report its release and check that `to` is told to assume.
+    fn finish_move(r: &mut Rig, holder: NodeId, round: u32, to: NodeId) {
+        let mut a = vec![];
+        for n in (0..3).filter(|&n| n != holder) {
+            a.extend(r.answer(n, round, if n == to { 90 } else { 40 }));
+        }
+        assert_eq!(moving(&a), Some((holder, to)), "{a:?}");
+        assert_eq!(move_release(&a), Some((holder, round)), "{a:?}");
         r.claimers[0] = 0;
-        r.at(1500);
-        let a = r.confirm(false, &[]);
-        assert_eq!(r.combo(), "DD0");
-        let round = request(&a).expect("new round");
+        let a = r.outcome(holder, round, true);
+        assert_eq!(assume(&a), Some(to), "{a:?}");
+        r.claimers[0] = 1 << to;
+    }
+
+    #[test]
+    fn du1_moves_it_by_a_planned_move_after_grace() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        let (t, round) = dead_service_until_moved(&mut r, 1, 200, 1400).expect("moved");
+        assert!(t >= 400 + 200 * GRACE_CHECKS as u64, "grace honoured: {t}");
         assert!(
             assume(&r.answer(1, round, 100)).is_none(),
-            "round still open"
+            "the holder is not asked"
         );
-        let mut got = None;
-        for n in [0, 2] {
-            got = got.or(assume(&r.answer(n, round, 40)));
+        finish_move(&mut r, 1, round, 0);
+    }
+
+    /// Issue 16: `service tcp 9999` with nothing listening anywhere moved
+    /// the address 26 times in 30 s. Now each box is tried once, then the
+    /// vserver settles on one holder (one alert) and is tried elsewhere
+    /// once per back-off step, the step doubling.
+    #[test]
+    fn a_service_dead_everywhere_settles_and_backs_off() {
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        let mut moves = vec![];
+        let mut holder = 1;
+        let mut t = 200;
+        let end = 60_000;
+        while t < end {
+            let Some((at, round)) = dead_service_until_moved(&mut r, holder, t, end) else {
+                break;
+            };
+            moves.push(at);
+            // Untried boxes are asked first: 1 -> 2 -> 0, then round again.
+            let to = (holder + 1) % 3;
+            finish_move(&mut r, holder, round, to);
+            holder = to;
+            t = at + 200;
         }
-        assert_eq!(got, Some(0), "box 1 is excluded; best of the rest wins");
+        // The first move at once (after the grace), the next one a step
+        // (5 s) later, then 10 s, 20 s: four in the minute, not one a second.
+        assert!(moves.len() >= 3 && moves.len() <= 5, "moves at {moves:?}");
+        for w in moves.windows(2) {
+            let gap = w[1] - w[0];
+            assert!(gap >= SERVICE_BACKOFF_FIRST.as_millis() as u64, "{moves:?}");
+        }
+        let gaps: std::vec::Vec<u64> = moves.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(
+            gaps.windows(2).all(|g| g[1] > g[0]),
+            "the step grows: {gaps:?}"
+        );
+        // Every box failed it: one alert while it settles.
+        let n = alerts(&r.log)
+            .iter()
+            .filter(|a| **a == VsAlert::ServiceDeadEverywhere)
+            .count();
+        assert!(n >= 1 && n <= moves.len(), "{n} alerts for {} moves", moves.len());
     }
 
     #[test]

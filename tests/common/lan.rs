@@ -64,6 +64,8 @@ pub struct Opts {
     /// Extra lines inside `vserver web { }`; `{box}` is replaced by the
     /// box's name and `{dir}` by the test's directory.
     pub vserver_extra: Vec<String>,
+    /// `web`'s service line (None: `tcp PORT`, the boxes' own service).
+    pub service: Option<String>,
 }
 
 /// A TCP service answering its box name, in one namespace; stopped on
@@ -463,7 +465,12 @@ impl Lan {
              vserver web {{\n\
              \x20   address 10.81.{k}.50/24\n\
              \x20   interface eth0\n\
-             \x20   service tcp {PORT}\n"
+             \x20   service {service}\n",
+            service = self
+                .opts
+                .service
+                .clone()
+                .unwrap_or_else(|| format!("tcp {PORT}"))
         );
         // The original host's MAC, as an operator whose vserver has one
         // writes it (an unknown MAC is never taken for the original).
