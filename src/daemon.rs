@@ -10,10 +10,12 @@
 //!    (the node's `poll_timeout`, an in-flight check's or child's deadline,
 //!    a control connection's deadline, the next drop summary, the stop
 //!    deadline) is due;
-//! 2. read the clock **once** and hand that `now` to everything below;
+//! 2. read the clock and hand that `now` to everything below;
 //! 3. drain every ready descriptor until `WouldBlock` (readiness is only a
-//!    hint; `EINTR` is retried);
-//! 4. fire due timers;
+//!    hint; `EINTR` is retried), except the cluster sockets: at most a
+//!    burst of datagrams each per turn, so a flood cannot hold the loop
+//!    while timers wait (the loop comes back to them at once);
+//! 4. read the clock again and fire due timers (lease expiry included);
 //! 5. carry out what the codec and the node asked for: seal and send, start
 //!    checks and hooks, alias and unalias, announce; feed results back.
 //!
@@ -459,23 +461,43 @@ impl Daemon {
         })
     }
 
+    /// Datagrams read from one cluster socket per turn. A flood must not
+    /// hold the loop in one drain while timers and lease expiry wait: after
+    /// a burst the loop fires what is due (with a fresh clock reading) and
+    /// comes back to the socket at once.
+    const RECV_BURST: usize = 256;
+
     fn run_loop(&mut self) -> Result<(), Failure> {
         let mut events = Events::with_capacity(64);
         let mut now = self.started;
         // The node may want to speak at once (a first hello).
         self.flush(now);
+        // Sockets a burst left unread (multicast, unicast): epoll reports
+        // an edge only once, so the loop itself comes back to them.
+        let mut more = [false; 2];
         loop {
-            let timeout = self.next_deadline().map(|d| d.saturating_since(now));
+            let timeout = if more.contains(&true) {
+                Some(Duration::ZERO)
+            } else {
+                self.next_deadline().map(|d| d.saturating_since(now))
+            };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Failure::os(format_args!("epoll_wait"), e)),
             }
             now = clock::now();
+            let mut read = [false; 2];
             for ev in events.iter() {
                 match ev.token() {
-                    MULTICAST => self.receive(now, false),
-                    UNICAST => self.receive(now, true),
+                    MULTICAST => {
+                        read[0] = true;
+                        more[0] = self.receive(now, false);
+                    }
+                    UNICAST => {
+                        read[1] = true;
+                        more[1] = self.receive(now, true);
+                    }
                     SIGNALS => self.signals(now),
                     LISTENER => self.accept(now),
                     Token(t) if (CONN_BASE..CONN_BASE + MAX_CONTROL).contains(&t) => {
@@ -487,6 +509,13 @@ impl Daemon {
                     t => self.work.ready(self.poll.registry(), t),
                 }
             }
+            for (i, unicast) in [(0, false), (1, true)] {
+                if more[i] && !read[i] {
+                    more[i] = self.receive(now, unicast);
+                }
+            }
+            // The drain took time: timers and leases go by the clock now.
+            now = clock::now();
             self.timers(now);
             self.flush(now);
             if let Some((sig, until)) = self.stop {
@@ -549,9 +578,10 @@ impl Daemon {
         }
     }
 
-    /// Read every waiting datagram from one socket.
-    fn receive(&mut self, now: Instant, unicast: bool) {
-        loop {
+    /// Read the waiting datagrams from one socket, at most
+    /// [`Self::RECV_BURST`]; true if it stopped with some left.
+    fn receive(&mut self, now: Instant, unicast: bool) -> bool {
+        for _ in 0..Self::RECV_BURST {
             let sock = if unicast {
                 &self.unicast
             } else {
@@ -559,14 +589,14 @@ impl Daemon {
             };
             let n = match sock.recv_from(&mut self.rx[..]) {
                 Ok((n, _from)) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     debug!(
                         "receive-error socket={} error={e}",
                         if unicast { "unicast" } else { "multicast" }
                     );
-                    return;
+                    return false;
                 }
             };
             self.counters.received += 1;
@@ -589,6 +619,7 @@ impl Daemon {
                 }
             }
         }
+        true
     }
 
     /// Carry out what the codec and the node asked for, feed back the
