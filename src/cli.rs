@@ -137,7 +137,13 @@ pub struct Keygen {}
 
 /// Parse the process's arguments and run; returns the exit code.
 pub fn main() -> u8 {
-    let args: Vec<String> = std::env::args().collect();
+    let args = match utf8_args(std::env::args_os()) {
+        Ok(a) => a,
+        Err(message) => {
+            eprintln!("bongoyo: {message}");
+            return EX_USAGE;
+        }
+    };
     let strs: Vec<&str> = args.iter().map(String::as_str).collect();
     let (name, rest) = match strs.split_first() {
         Some((n, r)) => (*n, r),
@@ -156,6 +162,26 @@ pub fn main() -> u8 {
             }
         },
     }
+}
+
+/// The arguments as text (argh takes `&str`). One that is not UTF-8 is a
+/// usage error naming its position (the program is 0); the program's own
+/// name only names it in help and is replaced by `bongoyo` if need be.
+fn utf8_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for (i, a) in args.into_iter().enumerate() {
+        match a.into_string() {
+            Ok(s) => out.push(s),
+            Err(_) if i == 0 => out.push("bongoyo".to_owned()),
+            Err(bad) => {
+                return Err(format!(
+                    "argument {i} is not UTF-8: {:?} (paths and names must be UTF-8)",
+                    bad.to_string_lossy()
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Run one parsed command; returns the exit code.
@@ -324,6 +350,28 @@ mod tests {
             (r.vserver.as_str(), r.socket),
             ("web", PathBuf::from("/tmp/x"))
         );
+    }
+
+    #[test]
+    fn arguments_that_are_not_utf8_are_refused_by_position() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        let os = |b: &[u8]| OsString::from_vec(b.to_vec());
+        let ok = utf8_args([os(b"bongoyo"), os(b"status")]).unwrap();
+        assert_eq!(ok, ["bongoyo", "status"]);
+        let e = utf8_args([
+            os(b"bongoyo"),
+            os(b"status"),
+            os(b"-s"),
+            os(b"/tmp/\xff.sock"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "argument 3 is not UTF-8: \"/tmp/\u{fffd}.sock\" (paths and names must be UTF-8)"
+        );
+        let prog = utf8_args([os(b"\xff"), os(b"keygen")]).unwrap();
+        assert_eq!(prog, ["bongoyo", "keygen"]);
     }
 
     #[test]

@@ -31,6 +31,7 @@
 //! lines inside the syslog writer (rate-limited where traffic could cause
 //! them).
 
+pub mod request;
 mod work;
 
 use core::fmt::{self, Write as _};
@@ -51,7 +52,8 @@ use crate::limits::{MAX_DATAGRAM, MAX_NODES, MAX_VSERVERS};
 use crate::node::{MoveAnswer, Node, Output};
 use crate::os::arp::ArpSocket;
 use crate::os::child::{self, Context};
-use crate::os::signals::{Signal, Signals};
+use crate::os::control::{ListenError, SocketFile};
+use crate::os::signals::{self, Signal, Signals};
 use crate::os::{clock, control, ifaddr, net, process, random};
 use crate::proto::{Body, Codec, Role};
 use crate::takeover::Step;
@@ -132,6 +134,9 @@ pub const EX_DATAERR: u8 = 65;
 pub const EX_UNAVAILABLE: u8 = 69;
 /// sysexits: an operating system error.
 pub const EX_OSERR: u8 = 71;
+/// sysexits: an output file cannot be created (something that is not a
+/// socket is at the control socket's path).
+pub const EX_CANTCREAT: u8 = 73;
 /// sysexits: permission denied.
 pub const EX_NOPERM: u8 = 77;
 
@@ -159,8 +164,8 @@ impl Failure {
 /// Run the daemon until SIGTERM or SIGINT. Logging must already be set up
 /// ([`crate::os::log::init`]).
 pub fn run(opts: &Options) -> Result<(), Failure> {
-    // Blocked before anything else so no signal arrives unhandled.
-    let signals = Signals::new().map_err(|e| Failure::os(format_args!("signalfd"), e))?;
+    // A reload asked for while starting waits for the loop.
+    signals::hold_reload().map_err(|e| Failure::os(format_args!("sigprocmask"), e))?;
     let path = opts.config.to_string_lossy().into_owned();
     let config = config::load(&path)
         .map_err(|errs| Failure::data(format!("{errs}").trim_end().to_owned()))?;
@@ -175,10 +180,13 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
     };
     let me = config::validate_node(&path, &config, &name)
         .map_err(|errs| Failure::data(format!("{errs}").trim_end().to_owned()))?;
-    let mut d = Daemon::start(config, me, signals, &opts.socket, path)?;
-    let r = d.run_loop();
-    control::remove(&opts.socket);
-    r
+    // Nothing above waits or changes the box, so SIGTERM and SIGINT kept
+    // their default action (stop at once). From here on the daemon
+    // changes things: the loop reads them from the signalfd (a signal
+    // arriving before the loop runs waits there) and stops cleanly.
+    let signals = Signals::new().map_err(|e| Failure::os(format_args!("signalfd"), e))?;
+    // Dropping the daemon removes its control socket file.
+    Daemon::start(config, me, signals, &opts.socket, path)?.run_loop()
 }
 
 /// What the shell itself sees of each box: its datagrams that passed the
@@ -209,6 +217,9 @@ struct Conn {
     stream: Option<UnixStream>,
     deadline: Instant,
     phase: Phase,
+    /// The client's user id (`SO_PEERCRED`); only root and the daemon's
+    /// own user may change anything.
+    uid: u32,
     request: [u8; REQUEST_BYTES],
     len: usize,
     answer: Vec<u8>,
@@ -260,6 +271,8 @@ struct Daemon {
     unicast: UdpSocket,
     signals: Signals,
     listener: UnixListener,
+    /// The control socket's file, removed when the daemon is dropped.
+    _socket_file: SocketFile,
     conns: [Conn; MAX_CONTROL],
     rx: Box<[u8; MAX_DATAGRAM + 1]>,
     tx: Box<[u8; MAX_DATAGRAM]>,
@@ -310,6 +323,43 @@ impl Daemon {
             .map(|n| n.address)
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
 
+        // First what only one daemon on a box can have: the control socket
+        // and the cluster port on this box's address. A second `run` stops
+        // here, before it changes anything (the running daemon's addresses
+        // above all: the clean-up below would take them).
+        let (listener, socket_file) = control::listen(socket).map_err(|e| {
+            let code = match &e {
+                ListenError::NotSocket(_) => EX_CANTCREAT,
+                ListenError::Io(io) if io.kind() == io::ErrorKind::PermissionDenied => EX_NOPERM,
+                ListenError::Live(_) | ListenError::Io(_) => EX_OSERR,
+            };
+            Failure {
+                code,
+                message: format!("control socket {}: {e}", socket.display()),
+            }
+        })?;
+        let port = config.port;
+        let unicast = net::unicast_socket(my_addr, port, iface.index).map_err(|e| {
+            if e.kind() == io::ErrorKind::AddrInUse {
+                let name = config.nodes.get(me as usize).map_or("?", |n| n.name.as_str());
+                Failure {
+                    code: EX_OSERR,
+                    message: format!(
+                        "UDP {my_addr}:{port} is in use: another bongoyo runs as node {name} on this box (or another program has the port); nothing was changed"
+                    ),
+                }
+            } else {
+                Failure::os(format_args!("unicast socket {my_addr}:{port}"), e)
+            }
+        })?;
+        let multicast =
+            net::multicast_socket(config.multicast, port, iface.index).map_err(|e| {
+                Failure::os(
+                    format_args!("multicast socket {}:{port} on {ifname}", config.multicast),
+                    e,
+                )
+            })?;
+
         // Addresses a crashed run left behind go before this box says
         // anything: the boss must not count a claim nobody makes.
         startup_cleanup(&config);
@@ -340,21 +390,6 @@ impl Daemon {
             let _ = vs_if.push(VsIf { ifindex, arp });
         }
 
-        let multicast =
-            net::multicast_socket(config.multicast, config.port, iface.index).map_err(|e| {
-                Failure::os(
-                    format_args!(
-                        "multicast socket {}:{} on {ifname}",
-                        config.multicast, config.port
-                    ),
-                    e,
-                )
-            })?;
-        let unicast = net::unicast_socket(my_addr, config.port, iface.index).map_err(|e| {
-            Failure::os(format_args!("unicast socket {my_addr}:{}", config.port), e)
-        })?;
-        let listener = control::listen(socket)
-            .map_err(|e| Failure::os(format_args!("control socket {}", socket.display()), e))?;
         let incarnation = random::u64().map_err(|e| Failure::os(format_args!("getrandom"), e))?;
         let seed = random::u64().map_err(|e| Failure::os(format_args!("getrandom"), e))?;
 
@@ -384,7 +419,6 @@ impl Daemon {
             });
         }
         if let Err(e) = r {
-            control::remove(socket);
             return Err(Failure::os(format_args!("epoll register"), e));
         }
 
@@ -410,6 +444,7 @@ impl Daemon {
             stream: None,
             deadline: now,
             phase: Phase::Reading,
+            uid: u32::MAX,
             request: [0; REQUEST_BYTES],
             len: 0,
             answer: Vec::with_capacity(ANSWER_BYTES),
@@ -445,6 +480,7 @@ impl Daemon {
             unicast,
             signals,
             listener,
+            _socket_file: socket_file,
             conns,
             rx: Box::new([0; MAX_DATAGRAM + 1]),
             tx: Box::new([0; MAX_DATAGRAM]),
@@ -1304,6 +1340,8 @@ impl Daemon {
                 continue;
             };
             let mut stream = stream;
+            // Unknown: treated as nobody in particular (status only).
+            let uid = control::peer_uid(&stream).unwrap_or(u32::MAX);
             let token = Token(CONN_BASE + i);
             if let Err(e) = self
                 .poll
@@ -1317,6 +1355,7 @@ impl Daemon {
             c.stream = Some(stream);
             c.deadline = now + CONTROL_TIMEOUT;
             c.phase = Phase::Reading;
+            c.uid = uid;
             c.len = 0;
             c.answer.clear();
             c.written = 0;
@@ -1336,9 +1375,13 @@ impl Daemon {
             let mut line = [0u8; REQUEST_BYTES];
             line[..len].copy_from_slice(&self.conns[i].request[..len]);
             let text = core::str::from_utf8(&line[..len]).unwrap_or("").trim();
+            let uid = self.conns[i].uid;
             let mut answer = core::mem::take(&mut self.conns[i].answer);
             answer.clear();
-            if self.answer(now, text, &mut Fixed(&mut answer)).is_err() {
+            if self
+                .answer(now, text, uid, &mut Fixed(&mut answer))
+                .is_err()
+            {
                 answer.clear();
                 let _ = Fixed(&mut answer).write_str("error 71 answer too large\n");
             }
@@ -1402,11 +1445,28 @@ impl Daemon {
         }
     }
 
-    /// Answer one request line. Errors start with `error CODE`, CODE being
-    /// the sysexits code the client exits with.
-    fn answer(&mut self, now: Instant, line: &str, w: &mut impl fmt::Write) -> fmt::Result {
+    /// Answer one request line from a client with user id `uid`. Errors
+    /// start with `error CODE`, CODE being the sysexits code the client
+    /// exits with.
+    fn answer(
+        &mut self,
+        now: Instant,
+        line: &str,
+        uid: u32,
+        w: &mut impl fmt::Write,
+    ) -> fmt::Result {
         let mut words = line.split_ascii_whitespace();
-        match (words.next(), words.next(), words.next()) {
+        let first = words.next();
+        if !matches!(first, Some("status" | "status-json")) && !control::may_change(uid) {
+            let word = first
+                .filter(|w| matches!(*w, "hold" | "resume" | "release"))
+                .unwrap_or("other");
+            warn!("control-refused request={word} uid={uid}");
+            return w.write_str(
+                "error 77 only root (or the daemon's own user) may change anything; others may only ask for status\n",
+            );
+        }
+        match (first, words.next(), words.next()) {
             (Some("status"), None, _) => self.status(now, w),
             (Some("status-json"), None, _) => self.status_json(now, w),
             (Some("hold"), None, _) => {

@@ -3,7 +3,25 @@
 
 mod common;
 
-use common::daemon::{client, keyed_dir, TempDir, BIN};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::daemon::{bounded, client, client_within, keyed_dir, TempDir, BIN};
+
+/// A named pipe at `path`: opening it for reading blocks until a writer
+/// comes, which none does here.
+fn fifo(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+}
+
+/// Standard error as text.
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
 
 #[test]
 fn keygen_prints_64_hex_digits_fresh_each_time() {
@@ -137,4 +155,146 @@ fn run_refuses_a_config_whose_key_file_cannot_be_read() {
     // The missing syslog was reported once.
     assert_eq!(err.matches("syslog unavailable").count(), 1, "{err}");
     assert!(!sock.exists());
+}
+
+#[test]
+fn a_non_utf8_argument_is_a_usage_error_naming_its_position() {
+    let bad = OsStr::from_bytes(b"/tmp/\xff.sock");
+    let out = bounded(
+        Command::new(BIN).args(["status", "-s"]).arg(bad),
+        Duration::from_secs(5),
+    )
+    .expect("bongoyo hung");
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("argument 3 is not UTF-8") && err.contains("/tmp/\u{fffd}.sock"),
+        "{err}"
+    );
+    // The subcommand itself.
+    let out = bounded(
+        Command::new(BIN).arg(OsStr::from_bytes(b"st\xfftus")),
+        Duration::from_secs(5),
+    )
+    .expect("bongoyo hung");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).contains("argument 1 is not UTF-8"),
+        "{}",
+        stderr(&out)
+    );
+    // A program name that is not UTF-8 is only a name: help still works.
+    let out = bounded(
+        Command::new(BIN)
+            .arg0(OsStr::from_bytes(b"bong\xffyo"))
+            .arg("--help"),
+        Duration::from_secs(5),
+    )
+    .expect("bongoyo hung");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn check_refuses_a_fifo_or_directory_config_and_a_fifo_key_at_once() {
+    let dir = TempDir::new("fifo-check");
+    let conf = dir.path("conf.fifo");
+    fifo(&conf);
+    let out = client_within(
+        &["check", "-c", conf.to_str().unwrap()],
+        Duration::from_secs(5),
+    )
+    .expect("check hung on a FIFO config");
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(
+        stderr(&out),
+        format!("{}:0:0: not a regular file\n", conf.display())
+    );
+
+    let d = dir.path("conf.d");
+    std::fs::create_dir(&d).unwrap();
+    let out = client_within(
+        &["check", "-c", d.to_str().unwrap()],
+        Duration::from_secs(5),
+    )
+    .expect("check hung on a directory");
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(
+        stderr(&out),
+        format!("{}:0:0: not a regular file\n", d.display())
+    );
+
+    let key = dir.path("key.fifo");
+    fifo(&key);
+    let conf = dir.path("bongoyo.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "cluster t\nkey-file {}\ninterface lo\nnode f1 127.0.0.1\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let out = client_within(
+        &["check", "-c", conf.to_str().unwrap()],
+        Duration::from_secs(5),
+    )
+    .expect("check hung on a FIFO key file");
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "{}:2:10: key file {} is not a regular file\n",
+            conf.display(),
+            key.display()
+        )
+    );
+}
+
+#[test]
+fn run_refuses_a_fifo_config_or_key_at_once() {
+    let dir = TempDir::new("fifo-run");
+    let fifo_conf = dir.path("conf.fifo");
+    fifo(&fifo_conf);
+    let key = dir.path("key.fifo");
+    fifo(&key);
+    let conf = dir.path("bongoyo.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "cluster t\nkey-file {}\ninterface lo\nnode f1 127.0.0.1\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let sock = dir.path("ctl.sock");
+    for (c, want) in [
+        (
+            &fifo_conf,
+            format!("{}:0:0: not a regular file", fifo_conf.display()),
+        ),
+        (
+            &conf,
+            format!(
+                "{}:2:10: key file {} is not a regular file",
+                conf.display(),
+                key.display()
+            ),
+        ),
+    ] {
+        // Nothing is read, so nothing past the file is reached: no socket
+        // is bound, in this namespace or any.
+        let out = bounded(
+            Command::new(BIN)
+                .args(["run", "-n", "f1", "-c"])
+                .arg(c)
+                .arg("-s")
+                .arg(&sock)
+                .env("BONGOYO_SYSLOG_SOCKET", dir.path("no-syslog.sock")),
+            Duration::from_secs(5),
+        )
+        .unwrap_or_else(|| panic!("run hung on {}", c.display()));
+        assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+        assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+        assert!(!sock.exists());
+    }
 }

@@ -6,11 +6,17 @@
 
 mod common;
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::daemon::{client, keyed_dir, write_script, Daemon, Syslog, TempDir};
+use common::daemon::{
+    bounded, client, client_within, keyed_dir, write_script, Daemon, Syslog, TempDir, BIN,
+};
 use common::netns::{eventually, has_addr, root_or_skip, sh, Netns};
 use nix::sys::signal::Signal;
 
@@ -81,11 +87,40 @@ struct OneBox {
 }
 
 fn one_box(tag: &str) -> OneBox {
+    box_with(tag, |key| config(key, "veth0", "10.78.0.1", "10.78.0.2"))
+}
+
+/// The address [`lone_config`] serves.
+const LONE_VIP: &str = "10.78.0.50";
+
+/// Node f1 alone (quorum 1, no fencing) at 10.78.0.1 serving vserver `web`
+/// at [`LONE_VIP`] on `veth0`: nobody else answers ARP for it, so it takes
+/// the address within a few checks.
+fn lone_config(key: &Path) -> String {
+    format!(
+        "cluster lone-{pid}\n\
+         key-file {key}\n\
+         interface veth0\n\
+         hello 100ms\n\
+         node f1 10.78.0.1\n\
+         vserver web {{\n\
+         \x20   address {LONE_VIP}/24\n\
+         \x20   interface veth0\n\
+         \x20   service none\n\
+         \x20   check 100ms\n\
+         }}\n",
+        pid = std::process::id(),
+        key = key.display(),
+    )
+}
+
+/// Like [`one_box`], with the configuration `text` writes for the key.
+fn box_with(tag: &str, text: impl FnOnce(&Path) -> String) -> OneBox {
     let (dir, key) = keyed_dir(tag);
     let ns = Netns::new(tag);
     lonely_veth(&ns, "10.78.0.1/24");
     let conf = dir.path("bongoyo.conf");
-    std::fs::write(&conf, config(&key, "veth0", "10.78.0.1", "10.78.0.2")).unwrap();
+    std::fs::write(&conf, text(&key)).unwrap();
     let (sock, log) = (dir.path("ctl.sock"), dir.path("log.sock"));
     let syslog = Syslog::bind(&log);
     let daemon = start_daemon(&ns, &conf, "f1", &sock, &log);
@@ -452,4 +487,298 @@ fn three_boxes_serve_one_vserver_and_survive_kill_9() {
             .filter(|l| l.contains("stop"))
             .collect::<Vec<_>>()
     );
+}
+
+/// `bongoyo run -f -c CONF -n f1 -s SOCK` in `ns`, waited for at most 5 s
+/// (`None`: it was still running and has been killed).
+fn run_once(ns: &Netns, conf: &Path, sock: &Path, log: &Path) -> Option<Output> {
+    bounded(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.name, BIN, "run", "-f", "-c"])
+            .arg(conf)
+            .args(["-n", "f1", "-s"])
+            .arg(sock)
+            .env("BONGOYO_SYSLOG_SOCKET", log),
+        Duration::from_secs(5),
+    )
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Issue 17, hole 1: a second `run` on a box whose daemon serves a vserver
+/// must find that daemon before it touches anything. It used to remove the
+/// live address (its start-up clean-up of a crashed run's aliases) and only
+/// then fail to bind.
+#[test]
+fn a_second_run_leaves_the_live_daemon_and_its_address_alone() {
+    if !root_or_skip("a_second_run_leaves_the_live_daemon_and_its_address_alone") {
+        return;
+    }
+    let mut one = box_with("twin", lone_config);
+    assert!(one.daemon.wait_ready(Duration::from_secs(5)));
+    let ns = one.ns.name.clone();
+    let served = eventually(Duration::from_secs(10), || {
+        has_addr(&ns, LONE_VIP).then_some(())
+    });
+    assert!(served.is_some(), "{}", status(&one.sock, false).1);
+
+    // Watch the address while the second run tries: every look at the
+    // kernel's list that misses it is counted.
+    let (stop, missed, looks) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU32::new(0)),
+        Arc::new(AtomicU32::new(0)),
+    );
+    let watcher = {
+        let (stop, missed, looks, ns) = (stop.clone(), missed.clone(), looks.clone(), ns.clone());
+        std::thread::spawn(move || {
+            // Bounded: the test raises the flag within seconds; 20 000
+            // looks of a few ms each is far beyond that.
+            for _ in 0..20_000 {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                looks.fetch_add(1, Ordering::Relaxed);
+                if !has_addr(&ns, LONE_VIP) {
+                    missed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let pid = one.daemon.pid();
+    let other_sock = one.sock.with_file_name("other.sock");
+    // The same socket: the live daemon answers there. Another socket: the
+    // cluster port on this box's address is taken.
+    let tries = [
+        (
+            one.sock.clone(),
+            format!("a bongoyo daemon already answers there (pid {pid})"),
+        ),
+        (
+            other_sock.clone(),
+            "UDP 10.78.0.1:7607 is in use".to_owned(),
+        ),
+    ];
+    let mut results = Vec::new();
+    for (sock, want) in &tries {
+        let out = run_once(&one.ns, &one.conf, sock, &one.log);
+        results.push((sock.clone(), want.clone(), out));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+
+    assert_eq!(
+        missed.load(Ordering::Relaxed),
+        0,
+        "the address left the interface in {} of {} looks",
+        missed.load(Ordering::Relaxed),
+        looks.load(Ordering::Relaxed)
+    );
+    assert!(looks.load(Ordering::Relaxed) > 10);
+    for (sock, want, out) in results {
+        let out =
+            out.unwrap_or_else(|| panic!("the second run with {} kept running", sock.display()));
+        assert_eq!(out.status.code(), Some(71), "{}", text(&out));
+        assert!(text(&out).contains(want.as_str()), "{}", text(&out));
+    }
+    assert!(
+        one.syslog.find(|l| l.contains("startup-cleanup")).is_none(),
+        "{:#?}",
+        one.syslog.lines()
+    );
+    assert!(one.sock.exists() && !other_sock.exists());
+    assert!(one.daemon.alive());
+    let (code, now) = status(&one.sock, false);
+    assert_eq!(code, Some(0));
+    assert!(now.contains("here as veth0:"), "{now}");
+}
+
+/// Issue 17, hole 2: `-s PATH` with something at PATH that is not a
+/// socket: refused (exit 73) and left as it was.
+#[test]
+fn run_refuses_a_control_socket_path_that_is_not_a_socket() {
+    if !root_or_skip("run_refuses_a_control_socket_path_that_is_not_a_socket") {
+        return;
+    }
+    let (dir, key) = keyed_dir("notsock");
+    let ns = Netns::new("notsock");
+    lonely_veth(&ns, "10.78.0.1/24");
+    let conf = dir.path("bongoyo.conf");
+    std::fs::write(&conf, lone_config(&key)).unwrap();
+    let log = dir.path("log.sock");
+    let _syslog = Syslog::bind(&log);
+    let file = dir.path("precious.txt");
+    std::fs::write(&file, "precious\n").unwrap();
+    let sub = dir.path("a-directory");
+    std::fs::create_dir(&sub).unwrap();
+    let pipe = dir.path("a-fifo");
+    nix::unistd::mkfifo(&pipe, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let link = dir.path("a-link");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    for (path, what) in [
+        (&file, "a regular file"),
+        (&sub, "a directory"),
+        (&pipe, "a FIFO"),
+        (&link, "a symbolic link"),
+    ] {
+        let before = std::fs::symlink_metadata(path).unwrap();
+        let out = run_once(&ns, &conf, path, &log)
+            .unwrap_or_else(|| panic!("run -s {} ({what}) kept running", path.display()));
+        assert_eq!(out.status.code(), Some(73), "{what}: {}", text(&out));
+        let want = format!(
+            "control socket {}: {what} is there, not a socket",
+            path.display()
+        );
+        assert!(text(&out).contains(&want), "{}", text(&out));
+        let after = std::fs::symlink_metadata(path).unwrap();
+        assert_eq!(
+            (before.file_type(), before.ino()),
+            (after.file_type(), after.ino()),
+            "{what} was replaced"
+        );
+        assert!(
+            !has_addr(&ns.name, LONE_VIP),
+            "{what}: an address was added"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "precious\n");
+}
+
+/// Issue 17, hole 3: SIGHUP with a FIFO at the configuration path used to
+/// block the loop in `open`. The reload is refused at once; the daemon
+/// keeps answering.
+#[test]
+fn sighup_with_a_fifo_config_is_rejected_and_the_daemon_keeps_answering() {
+    if !root_or_skip("sighup_with_a_fifo_config_is_rejected_and_the_daemon_keeps_answering") {
+        return;
+    }
+    let mut one = one_box("hupfifo");
+    assert!(one.daemon.wait_ready(Duration::from_secs(5)));
+    std::fs::remove_file(&one.conf).unwrap();
+    nix::unistd::mkfifo(&one.conf, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    one.daemon.signal(Signal::SIGHUP);
+    let want = format!(
+        "reload-error {}:0:0: not a regular file",
+        one.conf.display()
+    );
+    let err = one
+        .syslog
+        .wait_for(Duration::from_secs(3), |l| l.contains(&want));
+    let sock = one.sock.to_str().unwrap();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let out = client_within(&["status", "-s", sock], Duration::from_secs(2))
+            .expect("status hung after SIGHUP with a FIFO config");
+        assert!(out.status.success());
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    }
+    assert!(err.is_some(), "no {want} in {:#?}", one.syslog.lines());
+    assert!(one
+        .syslog
+        .wait_for(Duration::from_secs(2), |l| l.contains("reload-rejected"))
+        .is_some());
+}
+
+/// Issue 17, hole 3: SIGTERM at any moment of start-up ends `run` within
+/// seconds, with nothing left behind; also with a FIFO as the file, where
+/// start-up used to wait for a writer forever with the signal blocked.
+#[test]
+fn sigterm_at_any_moment_of_start_up_ends_run_promptly() {
+    if !root_or_skip("sigterm_at_any_moment_of_start_up_ends_run_promptly") {
+        return;
+    }
+    let (dir, key) = keyed_dir("termstart");
+    let ns = Netns::new("termstart");
+    lonely_veth(&ns, "10.78.0.1/24");
+    let conf = dir.path("bongoyo.conf");
+    std::fs::write(&conf, lone_config(&key)).unwrap();
+    let log = dir.path("log.sock");
+    let _syslog = Syslog::bind(&log);
+    let fifo_conf = dir.path("conf.fifo");
+    nix::unistd::mkfifo(&fifo_conf, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let delays = [0u64, 1, 2, 3, 5, 8, 12, 20, 30, 50, 80, 150, 300];
+    let runs = delays
+        .iter()
+        .map(|d| (&conf, *d))
+        .chain([(&fifo_conf, 300)]);
+    for (i, (c, delay)) in runs.enumerate() {
+        let sock = dir.path(&format!("s{i}.sock"));
+        let mut d = Daemon::start(&ns.name, c, "f1", &sock, &log, Stdio::null());
+        std::thread::sleep(Duration::from_millis(delay));
+        d.signal(Signal::SIGTERM);
+        let st = d.wait(Duration::from_secs(3)).unwrap_or_else(|| {
+            panic!(
+                "run -c {} did not end within 3 s of SIGTERM at {delay} ms",
+                c.display()
+            )
+        });
+        eprintln!("sigterm-at-start-up: {} at {delay} ms: {st}", c.display());
+        // Killed before it read the file, stopped cleanly (0), or refused
+        // the file on its own (65); nothing else.
+        assert!(
+            matches!(st.code(), Some(0 | 65)) || st.signal() == Some(Signal::SIGTERM as i32),
+            "{st:?} at {delay} ms"
+        );
+        assert!(!sock.exists(), "socket left at {delay} ms");
+        let gone = eventually(Duration::from_secs(3), || {
+            (!has_addr(&ns.name, LONE_VIP)).then_some(())
+        });
+        assert!(gone.is_some(), "address left at {delay} ms");
+    }
+}
+
+/// Issue 17, item 5: the control socket is mode 0600, so only root (the
+/// daemon's own user) may connect; and should an operator open it to
+/// others for monitoring, they may ask `status` and nothing else.
+#[test]
+fn only_root_may_change_anything_over_the_control_socket() {
+    if !root_or_skip("only_root_may_change_anything_over_the_control_socket") {
+        return;
+    }
+    let mut one = one_box("nonroot");
+    assert!(one.daemon.wait_ready(Duration::from_secs(5)));
+    // The build tree may be closed to others: a copy anybody may run, in a
+    // directory anybody may enter, as is the socket's.
+    let bin_dir = TempDir::new("nonroot-bin");
+    let bin = bin_dir.path("bongoyo");
+    std::fs::copy(BIN, &bin).unwrap();
+    for (p, m) in [(&bin_dir.0, 0o755), (&bin, 0o755)] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    }
+    let sock_dir = one.sock.parent().unwrap().to_owned();
+    std::fs::set_permissions(&sock_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sock = one.sock.to_str().unwrap().to_owned();
+    let as_nobody = |args: &[&str]| {
+        bounded(
+            Command::new(&bin).args(args).uid(65534).gid(65534),
+            Duration::from_secs(5),
+        )
+        .expect("client hung")
+    };
+    let mode = std::fs::metadata(&one.sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let out = as_nobody(&["status", "-s", &sock]);
+    assert_eq!(out.status.code(), Some(77), "{}", text(&out));
+
+    std::fs::set_permissions(&one.sock, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = as_nobody(&["status", "-s", &sock]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for args in [&["hold"][..], &["resume"], &["release", "web"]] {
+        let mut v = args.to_vec();
+        v.extend(["-s", &sock]);
+        let out = as_nobody(&v);
+        assert_eq!(out.status.code(), Some(77), "{v:?}: {}", text(&out));
+        assert!(text(&out).contains("only root"), "{}", text(&out));
+    }
+    assert!(!status(&one.sock, false).1.contains("role        hold"));
+    assert!(one
+        .syslog
+        .find(|l| l.contains("control command="))
+        .is_none());
+    // Root still may.
+    assert_eq!(client(&["hold", "-s", &sock]).status.code(), Some(0));
 }

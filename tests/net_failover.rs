@@ -626,7 +626,9 @@ fn a_service_dead_everywhere_settles_instead_of_touring_the_boxes() {
     lan.start_all();
     std::thread::sleep(Duration::from_secs(45));
     let takeovers = lan.log_times("alias-added vserver=web").len();
-    let alerts = lan.log_times("alert event=service-dead-everywhere vserver=web").len();
+    let alerts = lan
+        .log_times("alert event=service-dead-everywhere vserver=web")
+        .len();
     println!("dead service: {takeovers} takeovers, {alerts} alerts in 45 s");
     figure("dead_service_takeovers_45s", takeovers as u64);
     assert!(

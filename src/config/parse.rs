@@ -68,8 +68,15 @@
 //! * **`key-file`** takes an absolute path (the daemon's working directory is
 //!   not something to depend on) or the word `insecure`. [`load`] reads the
 //!   key: hex digits only after trimming surrounding whitespace, an even number
-//!   of them, at least 2 x MIN_KEY (32) and at most 2 x MAX_KEY (128); the file
-//!   must not be world-readable.
+//!   of them, at least 2 x MIN_KEY (32) and at most 2 x MAX_KEY (128). The
+//!   key file must be a regular file named directly (a symbolic link is
+//!   refused, not followed) and must not be world-readable; group-readable
+//!   is the operator's choice.
+//! * **Files** (the configuration and the key) are read only when they are
+//!   regular files, opened without waiting (`O_NONBLOCK`): a FIFO, device
+//!   or directory is refused at once (`FILE:0:0: not a regular file`)
+//!   instead of blocking start-up, `bongoyo check` or a reload. A symbolic
+//!   link to the configuration is followed.
 //! * **Blocks**: `vserver NAME {` opens a block; the `{` may instead stand alone
 //!   on the next line. `}` stands alone on its line. Blocks do not nest.
 //! * **Errors** are all collected (up to MAX_CONFIG_ERRORS, then counted) and
@@ -206,9 +213,15 @@ pub fn load(path: &str) -> Result<Config, Errors> {
             );
             return Err(e);
         }
-        Err(err) => {
+        Err(Refused::Io(err)) => {
             let mut e = Errors::new(path);
             e.push(0, 0, format_args!("cannot read: {err}"));
+            return Err(e);
+        }
+        // (The configuration's links are followed: `Link` cannot come.)
+        Err(Refused::NotRegular | Refused::Link) => {
+            let mut e = Errors::new(path);
+            e.push(0, 0, format_args!("not a regular file"));
             return Err(e);
         }
     };
@@ -282,19 +295,58 @@ impl fmt::Display for NodeNames<'_> {
     }
 }
 
-/// Reads at most `limit` bytes; `Ok(None)` when the file is longer. Start-up
-/// and reload only, so a std `Vec` is fine here.
-fn read_limited(path: &str, limit: usize) -> std::io::Result<Option<std::vec::Vec<u8>>> {
+/// Why a file is not read.
+enum Refused {
+    /// Opening or reading it failed.
+    Io(std::io::Error),
+    /// A FIFO, directory, device or socket: only regular files are read.
+    NotRegular,
+    /// A symbolic link where none is followed (the key file).
+    Link,
+}
+
+/// Opens a regular file for reading and nothing else, without waiting:
+/// `O_NONBLOCK` makes the open of a FIFO or a device return at once (a FIFO
+/// would wait for a writer, and the daemon's loop with it), and the type is
+/// checked on the opened file, so it is the one read. `follow`: whether a
+/// symbolic link at `path` is followed (`O_NOFOLLOW` otherwise).
+fn open_regular(path: &str, follow: bool) -> Result<std::fs::File, Refused> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = libc::O_NONBLOCK | if follow { 0 } else { libc::O_NOFOLLOW };
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if !follow && e.raw_os_error() == Some(libc::ELOOP) => return Err(Refused::Link),
+        Err(e) => return Err(Refused::Io(e)),
+    };
+    let meta = f.metadata().map_err(Refused::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(Refused::NotRegular);
+    }
+    Ok(f)
+}
+
+/// Reads at most `limit` bytes of a regular file (symbolic links followed);
+/// `Ok(None)` when the file is longer. Start-up and reload only, so a std
+/// `Vec` is fine here.
+fn read_limited(path: &str, limit: usize) -> Result<Option<std::vec::Vec<u8>>, Refused> {
     use std::io::Read;
-    let f = std::fs::File::open(path)?;
+    let f = open_regular(path, true)?;
     let mut buf = std::vec::Vec::new();
-    f.take(limit as u64 + 1).read_to_end(&mut buf)?;
+    f.take(limit as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(Refused::Io)?;
     Ok(if buf.len() > limit { None } else { Some(buf) })
 }
 
 /// Why a key file is refused; the caller prefixes "key file PATH".
 enum KeyError {
     Io(std::io::Error),
+    NotRegular,
+    Link,
     WorldReadable,
     TooBig,
     NotHex,
@@ -307,6 +359,10 @@ impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyError::Io(e) => write!(f, "cannot be read: {e}"),
+            KeyError::NotRegular => f.write_str("is not a regular file"),
+            KeyError::Link => {
+                f.write_str("is a symbolic link (not followed: name the key file itself)")
+            }
             KeyError::WorldReadable => f.write_str("is world-readable (chmod 600)"),
             KeyError::TooBig => write!(f, "is larger than {MAX_KEY_FILE} bytes"),
             KeyError::NotHex => f.write_str("is not hex digits (bongoyo keygen writes one)"),
@@ -317,12 +373,17 @@ impl fmt::Display for KeyError {
     }
 }
 
-/// Reads and decodes the key file. The mode is checked on the opened file,
-/// so it is the same file that is read.
+/// Reads and decodes the key file: a regular file named directly (no
+/// symbolic link), not world-readable. Type and mode are checked on the
+/// opened file, so it is the same file that is read.
 fn read_key(path: &str) -> Result<Vec<u8, MAX_KEY>, KeyError> {
     use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
-    let f = std::fs::File::open(path).map_err(KeyError::Io)?;
+    let f = open_regular(path, false).map_err(|r| match r {
+        Refused::Io(e) => KeyError::Io(e),
+        Refused::NotRegular => KeyError::NotRegular,
+        Refused::Link => KeyError::Link,
+    })?;
     let mode = f.metadata().map_err(KeyError::Io)?.permissions().mode();
     if mode & 0o004 != 0 {
         return Err(KeyError::WorldReadable);
@@ -2569,6 +2630,92 @@ vserver web {
         let e = load(conf_s).unwrap_err().to_string();
         assert!(e.starts_with(&format!("{at} cannot be read: ")), "{e}");
         std::fs::remove_file(&conf).unwrap();
+    }
+
+    /// Issue 17: a key file is a regular file, named directly, with a
+    /// secret in it, that others cannot read; anything else is refused
+    /// with the key-file line's place, and nothing waits.
+    #[test]
+    fn load_refuses_key_files_that_are_not_a_private_regular_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let (key, conf) = (tmp("k2.key"), tmp("k2.conf"));
+        let good = "0123456789abcdef0123456789abcdef\n";
+        let text = format!(
+            "cluster c\nkey-file {}\ninterface eth0\nnode a 10.0.0.1\n",
+            key.display()
+        );
+        std::fs::write(&conf, &text).unwrap();
+        let conf_s = conf.to_str().unwrap();
+        let at = format!("{}:2:10: key file {}", conf.display(), key.display());
+        let err = || load(conf_s).unwrap_err().to_string();
+        let private = |body: &str| {
+            let _ = std::fs::remove_file(&key);
+            std::fs::write(&key, body).unwrap();
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        };
+        private(good);
+        assert!(load(conf_s).is_ok());
+        private("");
+        assert_eq!(
+            err(),
+            format!("{at} has 0 hex digits, at least 32 needed\n")
+        );
+        private("0011223344\n");
+        assert_eq!(
+            err(),
+            format!("{at} has 10 hex digits, at least 32 needed\n")
+        );
+        private("secret secret secret secret secret\n");
+        assert_eq!(
+            err(),
+            format!("{at} is not hex digits (bongoyo keygen writes one)\n")
+        );
+        private(good);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o604)).unwrap();
+        assert_eq!(err(), format!("{at} is world-readable (chmod 600)\n"));
+        // Group-readable is accepted (docs/DECISIONS.md, "Configuration").
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(load(conf_s).is_ok());
+
+        // A symbolic link, even to a good private key: refused, not followed.
+        let real = tmp("k2-real.key");
+        std::fs::rename(&key, &real).unwrap();
+        std::os::unix::fs::symlink(&real, &key).unwrap();
+        assert_eq!(
+            err(),
+            format!("{at} is a symbolic link (not followed: name the key file itself)\n")
+        );
+        std::fs::remove_file(&key).unwrap();
+        std::fs::remove_file(&real).unwrap();
+        // A directory and a FIFO (no writer: a blocking open would wait).
+        std::fs::create_dir(&key).unwrap();
+        assert_eq!(err(), format!("{at} is not a regular file\n"));
+        std::fs::remove_dir(&key).unwrap();
+        nix::unistd::mkfifo(&key, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(err(), format!("{at} is not a regular file\n"));
+        std::fs::remove_file(&key).unwrap();
+        std::fs::remove_file(&conf).unwrap();
+    }
+
+    #[test]
+    fn load_refuses_a_configuration_that_is_not_a_regular_file() {
+        let fifo = tmp("fifo.conf");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let e = load(fifo.to_str().unwrap()).unwrap_err().to_string();
+        assert_eq!(e, format!("{}:0:0: not a regular file\n", fifo.display()));
+        std::fs::remove_file(&fifo).unwrap();
+        let dir = tmp("dir.conf");
+        std::fs::create_dir(&dir).unwrap();
+        let e = load(dir.to_str().unwrap()).unwrap_err().to_string();
+        assert_eq!(e, format!("{}:0:0: not a regular file\n", dir.display()));
+        std::fs::remove_dir(&dir).unwrap();
+        // A link to a good file is followed.
+        let (ok, link) = (tmp("real.conf"), tmp("link.conf"));
+        std::fs::write(&ok, MIN).unwrap();
+        std::os::unix::fs::symlink(&ok, &link).unwrap();
+        assert_eq!(load(link.to_str().unwrap()).unwrap().key, Key::Insecure);
+        std::fs::remove_file(&link).unwrap();
+        std::fs::remove_file(&ok).unwrap();
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //!
 //! The four are blocked and delivered through a non-blocking `signalfd`, so
 //! the mio loop sees them as readiness on one descriptor and handles them
-//! between turns, never inside an asynchronous handler.
+//! between turns, never inside an asynchronous handler. They are blocked
+//! once the configuration is read and before the daemon touches anything
+//! ([`hold_reload`] holds SIGHUP back from the start): a signal blocked
+//! while start-up waited would not be seen until the loop ran.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -53,6 +56,19 @@ fn set() -> SigSet {
         s.add(sig);
     }
     s
+}
+
+/// Block SIGHUP only, first thing in `run`: its default action would kill
+/// a daemon asked to reload while it starts; blocked, it waits in the
+/// kernel and the [`Signals`] descriptor reads it once the loop runs.
+/// SIGTERM and SIGINT keep their default action until [`Signals::new`]:
+/// before that the daemon has touched nothing, so dying at once is the
+/// right way to stop.
+pub fn hold_reload() -> io::Result<()> {
+    let mut s = SigSet::empty();
+    s.add(NixSignal::SIGHUP);
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&s), None)?;
+    Ok(())
 }
 
 impl Signals {

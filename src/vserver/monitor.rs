@@ -1805,7 +1805,11 @@ mod tests {
             .iter()
             .filter(|a| **a == VsAlert::ServiceDeadEverywhere)
             .count();
-        assert!(n >= 1 && n <= moves.len(), "{n} alerts for {} moves", moves.len());
+        assert!(
+            n >= 1 && n <= moves.len(),
+            "{n} alerts for {} moves",
+            moves.len()
+        );
     }
 
     #[test]

@@ -184,6 +184,33 @@ pub fn client(args: &[&str]) -> Output {
         .expect("spawn bongoyo")
 }
 
+/// Run `cmd` (stdin closed, stdout and stderr collected) and wait for it
+/// at most `limit`: its output, or `None` when it had to be killed (a
+/// process that hangs must fail the test, not the test run).
+pub fn bounded(cmd: &mut Command, limit: Duration) -> Option<Output> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            return child.wait_with_output().ok();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// [`client`], killed after `limit`: `None` then.
+pub fn client_within(args: &[&str], limit: Duration) -> Option<Output> {
+    bounded(Command::new(BIN).args(args), limit)
+}
+
 /// Most lines a [`Syslog`] keeps: a runaway daemon must not eat the memory.
 const SYSLOG_LINES: usize = 20_000;
 

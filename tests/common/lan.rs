@@ -377,6 +377,8 @@ pub struct Lan {
     nft: Vec<String>,
     namespaces: Vec<Netns>,
     dir: TempDir,
+    /// Vservers after `web` (see [`Lan::add_vserver`]): name, address.
+    more: Vec<(String, Ipv4Addr)>,
 }
 
 impl Lan {
@@ -395,6 +397,7 @@ impl Lan {
             nft: Vec::new(),
             namespaces: Vec::new(),
             dir,
+            more: Vec::new(),
         };
         let sw = Netns::new(&lan.tag("sw"));
         sw.bridge("br0");
@@ -487,6 +490,11 @@ impl Lan {
             s += "\n";
         }
         s += "}\n";
+        for (name, addr) in &self.more {
+            s += &format!(
+                "vserver {name} {{\n    address {addr}/24\n    interface eth0\n    service tcp {PORT}\n}}\n"
+            );
+        }
         let p = self.dir.path(&format!("{}.conf", BOXES[i]));
         std::fs::write(&p, s).expect("write config");
         p
@@ -551,6 +559,39 @@ impl Lan {
     /// The box dies: its link goes down (its neighbours lose it at once).
     pub fn link_down(&self, h: &str) {
         sh(&["ip", "-n", &self.ns(h), "link", "set", "eth0", "down"]);
+    }
+
+    /// Host `h`'s link comes back up (after [`Lan::link_down`]); the
+    /// multicast route goes with the link and is put back.
+    pub fn link_up(&self, h: &str) {
+        let ns = self.ns(h);
+        sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
+        sh(&[
+            "ip",
+            "-n",
+            &ns,
+            "route",
+            "replace",
+            "224.0.0.0/4",
+            "dev",
+            "eth0",
+        ]);
+    }
+
+    /// One more vserver after `web`, in every box's configuration from the
+    /// next daemon start on: `name` at 10.81.K.(51 + n)/24 on eth0, the
+    /// same service (tcp [`PORT`]), no original host. Its address.
+    pub fn add_vserver(&mut self, name: &str) -> Ipv4Addr {
+        let addr = Ipv4Addr::new(10, 81, self.k, 51 + self.more.len() as u8);
+        self.more.push((name.to_owned(), addr));
+        addr
+    }
+
+    /// Every vserver, `web` first: name and address.
+    pub fn vservers(&self) -> Vec<(String, Ipv4Addr)> {
+        let mut v = vec![("web".to_owned(), self.vip())];
+        v.extend(self.more.iter().cloned());
+        v
     }
 
     /// Put the VIP on host `h`'s eth0 by hand (as the original host or a
@@ -660,6 +701,12 @@ impl Lan {
     /// daemon log line containing `needle` arrived, in order.
     pub fn log_times(&self, needle: &str) -> Vec<u64> {
         self.syslog.times(needle)
+    }
+
+    /// The daemons' last `n` log lines, each stamped `+<ms>ms` (since the
+    /// log sink started, at the start of [`Lan::new`]).
+    pub fn log_tail(&self, n: usize) -> Vec<String> {
+        self.syslog.tail(n)
     }
 
     /// The boss named by box `i`'s status, if any.
