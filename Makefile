@@ -5,9 +5,10 @@
 #   make build-aarch64  static aarch64 musl binary -> target/aarch64-unknown-linux-musl/release/bongoyo
 #   make test           format, lints, unit + simulator + namespace tests (as root)
 #   make sim SEEDS=N [SEED=S]  N random simulator scenarios from seed S (default: a fresh base, printed)
+#   make chaos [CHAOS_FAULTS=N] [CHAOS_SEED=S]  N random faults on the namespace cluster (default 300, a fresh seed, printed)
 #   make bench          figures (size, ...) into bench-results/
 #   make demo           three boxes in network namespaces
-#   make fuzz           run the datagram decoder and config parser fuzzers a minute each (installs cargo-fuzz)
+#   make fuzz           run the datagram decoder, config parser and control request fuzzers a minute each (FUZZ_SECONDS; nightly, cargo-fuzz)
 #   make initramfs      initramfs/build/bongoyo.cpio.gz: busybox + bongoyo, bootable
 #   make qemu           boot that initramfs under QEMU and check the box serves its vserver
 
@@ -18,6 +19,8 @@ BIN_ARM := target/$(ARM)/release/bongoyo
 SEEDS   ?= 1000
 SEED    ?=
 CI_SEEDS ?= 300
+CHAOS_FAULTS ?= 300
+CHAOS_SEED ?=
 APT_PKGS := nftables iproute2 procps psmisc file
 
 CARGO ?= cargo
@@ -45,6 +48,7 @@ qemu: qemu-deps build
 	bash initramfs/qemu.sh $(BIN_X86)
 
 .PHONY: all build build-aarch64 targets deps test lint unit sim bench demo fuzz clean size
+.PHONY: chaos
 
 all: build
 
@@ -86,6 +90,11 @@ test: deps lint build unit qemu test-aarch64
 sim: targets
 	SIM_SEEDS=$(SEEDS) $(if $(SEED),SIM_SEED=$(SEED)) $(CARGO) test --locked --test sim -- --nocapture
 
+# Random faults on three boxes in namespaces (tests/chaos.rs, as root). `make
+# test` runs the same test with its short default (60 faults) in `unit`.
+chaos: deps build
+	CHAOS_FAULTS=$(CHAOS_FAULTS) $(if $(CHAOS_SEED),CHAOS_SEED=$(CHAOS_SEED)) $(CARGO) test --locked --test chaos -- --nocapture
+
 bench: deps build build-aarch64
 	@bash tests/bench/run.sh
 
@@ -93,11 +102,15 @@ demo: deps build
 	@command -v python3 >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-minimal >/dev/null)
 	@bash tests/demo.sh $(BIN_X86)
 
+# cargo-fuzz needs the nightly toolchain (sanitizers); FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
 fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
-	cd fuzz && mkdir -p corpus/decode corpus/config && \
-	  $(CARGO) fuzz run decode corpus/decode seeds/decode -- -max_total_time=60 -max_len=1500 && \
-	  $(CARGO) fuzz run config corpus/config seeds/config -- -max_total_time=60 -max_len=4096
+	cd fuzz && mkdir -p corpus/decode corpus/config corpus/control && \
+	  cargo +nightly fuzz run decode corpus/decode seeds/decode -- -max_total_time=$(FUZZ_SECONDS) -max_len=1500 && \
+	  cargo +nightly fuzz run config corpus/config seeds/config -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 && \
+	  cargo +nightly fuzz run control corpus/control seeds/control -- -max_total_time=$(FUZZ_SECONDS) -max_len=256
 
 clean:
 	$(CARGO) clean

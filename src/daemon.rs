@@ -60,6 +60,7 @@ use crate::takeover::Step;
 use crate::time::Instant;
 use crate::vserver::monitor::{CheckKind, MoveStart, VsAlert};
 
+use request::{Request, REQUEST_BYTES};
 use work::{ArpIf, Done, Purpose, Work, ARP_BASE, CHECK_BASE, CHILD_BASE, MAX_CHECKS};
 
 /// Accepted control connections served at once; more are refused.
@@ -87,8 +88,6 @@ pub const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Hooks and checks waiting for a free child slot; when full, a new one
 /// fails at once (logged).
 const CHILD_QUEUE: usize = 32;
-/// Bytes of a control request line.
-const REQUEST_BYTES: usize = 128;
 /// Bytes of a control answer (a full status of 32 boxes and 64 vservers in
 /// JSON fits with room to spare).
 const ANSWER_BYTES: usize = 32 * 1024;
@@ -1374,12 +1373,11 @@ impl Daemon {
             let len = self.conns[i].len;
             let mut line = [0u8; REQUEST_BYTES];
             line[..len].copy_from_slice(&self.conns[i].request[..len]);
-            let text = core::str::from_utf8(&line[..len]).unwrap_or("").trim();
             let uid = self.conns[i].uid;
             let mut answer = core::mem::take(&mut self.conns[i].answer);
             answer.clear();
             if self
-                .answer(now, text, uid, &mut Fixed(&mut answer))
+                .answer(now, &line[..len], uid, &mut Fixed(&mut answer))
                 .is_err()
             {
                 answer.clear();
@@ -1424,8 +1422,7 @@ impl Daemon {
                 return Ok(true);
             }
             if c.len == REQUEST_BYTES {
-                // Too long for any request: answer with an error anyway.
-                c.len = 0;
+                // Too long for any request: the parser names what it is.
                 return Ok(true);
             }
             match s.read(&mut c.request[c.len..]) {
@@ -1451,35 +1448,42 @@ impl Daemon {
     fn answer(
         &mut self,
         now: Instant,
-        line: &str,
+        line: &[u8],
         uid: u32,
         w: &mut impl fmt::Write,
     ) -> fmt::Result {
-        let mut words = line.split_ascii_whitespace();
-        let first = words.next();
-        if !matches!(first, Some("status" | "status-json")) && !control::may_change(uid) {
-            let word = first
-                .filter(|w| matches!(*w, "hold" | "resume" | "release"))
-                .unwrap_or("other");
+        let request = request::parse(line);
+        let changes = request.map_or(true, |r| r.changes());
+        if changes && !control::may_change(uid) {
+            let word = request.map_or("other", |r| r.word());
             warn!("control-refused request={word} uid={uid}");
             return w.write_str(
                 "error 77 only root (or the daemon's own user) may change anything; others may only ask for status\n",
             );
         }
-        match (first, words.next(), words.next()) {
-            (Some("status"), None, _) => self.status(now, w),
-            (Some("status-json"), None, _) => self.status_json(now, w),
-            (Some("hold"), None, _) => {
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => {
+                return writeln!(
+                    w,
+                    "error 64 {e}: status, status-json, hold, resume, release NAME"
+                )
+            }
+        };
+        match request {
+            Request::Status => self.status(now, w),
+            Request::StatusJson => self.status_json(now, w),
+            Request::Hold => {
                 info!("control command=hold");
                 self.node.handle_control(now, Control::Hold);
                 w.write_str("ok hold: this box is off the list; it serves what it holds until the boss has moved each vserver to another box\n")
             }
-            (Some("resume"), None, _) => {
+            Request::Resume => {
                 info!("control command=resume");
                 self.node.handle_control(now, Control::Resume);
                 w.write_str("ok resume: this box is back on the list\n")
             }
-            (Some("release"), Some(name), None) => match self.config.vserver_id(name) {
+            Request::Release(name) => match self.config.vserver_id(name) {
                 None => writeln!(w, "error 65 no vserver named {name:?} in {}", self.config_path),
                 Some(vs) => {
                     let answer = self.node.request_move(now, vs);
@@ -1490,7 +1494,6 @@ impl Daemon {
                     self.release_answer(name, answer, w)
                 }
             },
-            _ => writeln!(w, "error 64 unknown request {line:?}: status, status-json, hold, resume, release NAME"),
         }
     }
 
