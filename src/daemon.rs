@@ -1484,7 +1484,11 @@ impl Daemon {
                 w.write_str("ok resume: this box is back on the list\n")
             }
             Request::Release(name) => match self.config.vserver_id(name) {
-                None => writeln!(w, "error 65 no vserver named {name:?} in {}", self.config_path),
+                None => writeln!(
+                    w,
+                    "error 65 no vserver named {name:?} in {}",
+                    self.config_path
+                ),
                 Some(vs) => {
                     let answer = self.node.request_move(now, vs);
                     info!(
