@@ -8,6 +8,10 @@
 //! procd, busybox `start-stop-daemon -b`; see `board/`). `-f` copies the log
 //! to standard error. Start-up failures are also printed on standard error,
 //! with the sysexits code as the exit status.
+//!
+//! `-h`, `--help` and `help` print help anywhere; `bongoyo --version` and
+//! `bongoyo version` print the version and the commit the binary was built
+//! from (`build.rs`).
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -15,8 +19,9 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
+use crate::config::{Count, Errors};
 use crate::daemon::{self, EX_DATAERR, EX_NOPERM, EX_OSERR, EX_UNAVAILABLE};
-use crate::os::{control, random};
+use crate::os::{control, process, random};
 
 /// sysexits: the command was used incorrectly.
 pub const EX_USAGE: u8 = 64;
@@ -27,9 +32,23 @@ pub const DEFAULT_SOCKET: &str = "/run/bongoyo.sock";
 /// How long a client command waits for the daemon.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// `bongoyo VERSION (COMMIT)`: the commit comes from `build.rs`
+/// (`git rev-parse --short HEAD`, or `BONGOYO_COMMIT`, else `unknown`).
+pub const VERSION: &str = concat!(
+    "bongoyo ",
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("BONGOYO_COMMIT"),
+    ")"
+);
+
 #[derive(FromArgs, Debug)]
+#[argh(help_triggers("-h", "--help", "help"))]
 /// bongoyo: IP fail-over for appliances.
 pub struct Args {
+    #[argh(switch)]
+    /// print the version and the commit it was built from
+    pub version: bool,
     #[argh(subcommand)]
     /// what to do
     pub command: Command,
@@ -53,11 +72,13 @@ pub enum Command {
     Release(Release),
     /// `bongoyo keygen`
     Keygen(Keygen),
+    /// `bongoyo version`
+    Version(Version),
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "run")]
-/// Run the daemon.
+#[argh(subcommand, name = "run", help_triggers("-h", "--help", "help"))]
+/// Run the daemon (in the foreground: it never forks).
 pub struct Run {
     #[argh(option, short = 'c', default = "PathBuf::from(DEFAULT_CONFIG)")]
     /// configuration file (default /etc/bongoyo.conf)
@@ -69,7 +90,8 @@ pub struct Run {
     /// control socket (default /run/bongoyo.sock)
     pub socket: PathBuf,
     #[argh(switch, short = 'f')]
-    /// stay in the foreground and log to stderr too
+    /// copy the log to stderr (it goes to syslog either way; run stays in
+    /// the foreground with or without -f)
     pub foreground: bool,
     #[argh(switch, short = 'v')]
     /// more log detail (repeat for more)
@@ -77,19 +99,28 @@ pub struct Run {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "check")]
-/// Validate a configuration file; print every error as FILE:LINE:COL: message.
+#[argh(
+    subcommand,
+    name = "check",
+    help_triggers("-h", "--help", "help"),
+    note = "Errors: FILE:LINE:COL: message, exit 65. Warnings: FILE:LINE:COL: warning:\nmessage, exit 0. The host is checked as node NAME, or as the node named\nlike the host (interfaces, this node's address, hook, notify and exec\nprograms); a host name that is no node's is an error (exit 65) unless\n--offline."
+)]
+/// Validate a configuration file, and this host against it.
 pub struct Check {
     #[argh(option, short = 'c', default = "PathBuf::from(DEFAULT_CONFIG)")]
     /// configuration file (default /etc/bongoyo.conf)
     pub config: PathBuf,
     #[argh(option, short = 'n')]
-    /// also check that this node name has a node line
+    /// check as this node (default: the host name, which must then be a
+    /// node's)
     pub name: Option<String>,
+    #[argh(switch)]
+    /// check the file only, not this host (for build hosts)
+    pub offline: bool,
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "status")]
+#[argh(subcommand, name = "status", help_triggers("-h", "--help", "help"))]
 /// Show the running daemon's view of the cluster.
 pub struct Status {
     #[argh(switch)]
@@ -101,7 +132,7 @@ pub struct Status {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "hold")]
+#[argh(subcommand, name = "hold", help_triggers("-h", "--help", "help"))]
 /// Put this box on hold.
 pub struct Hold {
     #[argh(option, short = 's', default = "PathBuf::from(DEFAULT_SOCKET)")]
@@ -110,7 +141,7 @@ pub struct Hold {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "resume")]
+#[argh(subcommand, name = "resume", help_triggers("-h", "--help", "help"))]
 /// Put this box back on the list.
 pub struct Resume {
     #[argh(option, short = 's', default = "PathBuf::from(DEFAULT_SOCKET)")]
@@ -119,7 +150,7 @@ pub struct Resume {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "release")]
+#[argh(subcommand, name = "release", help_triggers("-h", "--help", "help"))]
 /// Ask the boss to move a vserver off its holder.
 pub struct Release {
     #[argh(positional)]
@@ -131,9 +162,14 @@ pub struct Release {
 }
 
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "keygen")]
+#[argh(subcommand, name = "keygen", help_triggers("-h", "--help", "help"))]
 /// Print a fresh random cluster key (64 hex digits).
 pub struct Keygen {}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "version", help_triggers("-h", "--help", "help"))]
+/// Print the version and the commit it was built from.
+pub struct Version {}
 
 /// Parse the process's arguments and run; returns the exit code.
 pub fn main() -> u8 {
@@ -149,7 +185,16 @@ pub fn main() -> u8 {
         Some((n, r)) => (*n, r),
         None => ("bongoyo", &[][..]),
     };
+    // `--version` alone: argh wants a subcommand after the switch.
+    if rest == ["--version"] {
+        println!("{VERSION}");
+        return 0;
+    }
     match Args::from_args(&[name], rest) {
+        Ok(a) if a.version => {
+            println!("{VERSION}");
+            0
+        }
         Ok(a) => execute(a.command),
         Err(early) => match early.status {
             Ok(()) => {
@@ -200,6 +245,10 @@ pub fn execute(cmd: Command) -> u8 {
             ask(&r.socket, &format!("release {}", r.vserver))
         }
         Command::Keygen(_) => keygen(),
+        Command::Version(_) => {
+            println!("{VERSION}");
+            0
+        }
     }
 }
 
@@ -229,29 +278,63 @@ fn run(r: Run) -> u8 {
 }
 
 fn check(c: &Check) -> u8 {
+    use crate::config::check;
     let path = c.config.to_string_lossy();
-    match crate::config::load(&path) {
+    let (cfg, at) = match crate::config::load_placed(&path) {
+        Ok(x) => x,
         Err(errs) => {
             let _ = write!(io::stderr(), "{errs}");
-            EX_DATAERR
+            return EX_DATAERR;
         }
-        Ok(cfg) => {
-            if let Some(name) = &c.name {
-                if let Err(errs) = crate::config::validate_node(&path, &cfg, name) {
-                    let _ = write!(io::stderr(), "{errs}");
-                    return EX_DATAERR;
-                }
+    };
+    let mut errs = Errors::new(&path);
+    let mut warns = Errors::new(&path);
+    check::file_warnings(&cfg, &at, &mut warns);
+    // Which box this is: `-n`, else the host name (as `run` picks it).
+    let me = match (&c.name, c.offline) {
+        (Some(name), _) => crate::config::validate_node(&path, &cfg, name).map(Some),
+        (None, true) => Ok(None),
+        (None, false) => match process::hostname() {
+            Ok(host) => crate::config::validate_node(&path, &cfg, &host).map(Some),
+            Err(e) => {
+                eprintln!("bongoyo: uname: {e}");
+                return EX_OSERR;
             }
-            println!(
-                "{path}: ok: cluster {}, {} nodes, {} vservers, quorum {}",
-                cfg.cluster,
-                cfg.nodes.len(),
-                cfg.vservers.len(),
-                cfg.quorum
-            );
-            0
+        },
+    };
+    let me = match me {
+        Ok(me) => me,
+        Err(e) => {
+            let _ = write!(io::stderr(), "{warns}{e}");
+            if c.name.is_none() {
+                eprintln!(
+                    "bongoyo: this host was not checked: name its node with -n NAME (as for run), or check the file alone with --offline"
+                );
+            }
+            return EX_DATAERR;
         }
+    };
+    if let (Some(me), false) = (me, c.offline) {
+        check::host(&cfg, &at, me, &check::System, &mut errs, &mut warns);
     }
+    errs.sort();
+    warns.sort();
+    let _ = write!(io::stderr(), "{warns}{errs}");
+    if !errs.is_empty() {
+        return EX_DATAERR;
+    }
+    print!(
+        "{path}: ok: cluster {}, {}, {}, quorum {}",
+        cfg.cluster,
+        Count(cfg.nodes.len(), "node"),
+        Count(cfg.vservers.len(), "vserver"),
+        cfg.quorum
+    );
+    match (me.and_then(|m| cfg.nodes.get(m as usize)), c.offline) {
+        (Some(n), false) => println!("; this host checked as node {}", n.name),
+        _ => println!("; this host not checked (--offline)"),
+    }
+    0
 }
 
 /// Send one request to the daemon and relay its answer. An answer starting

@@ -8,8 +8,8 @@
 //!
 //! 1. wait in `poll` until a descriptor is ready or the earliest deadline
 //!    (the node's `poll_timeout`, an in-flight check's or child's deadline,
-//!    a control connection's deadline, the next drop summary, the stop
-//!    deadline) is due;
+//!    a control connection's deadline, the next drop summary, the next
+//!    health measuring, the stop deadline) is due;
 //! 2. read the clock and hand that `now` to everything below;
 //! 3. drain every ready descriptor until `WouldBlock` (readiness is only a
 //!    hint; `EINTR` is retried), except the cluster sockets: at most a
@@ -31,6 +31,7 @@
 //! lines inside the syslog writer (rate-limited where traffic could cause
 //! them).
 
+mod health;
 pub mod request;
 mod work;
 
@@ -179,6 +180,9 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
     };
     let me = config::validate_node(&path, &config, &name)
         .map_err(|errs| Failure::data(format!("{errs}").trim_end().to_owned()))?;
+    if !config.vservers.is_empty() {
+        capabilities()?;
+    }
     // Nothing above waits or changes the box, so SIGTERM and SIGINT kept
     // their default action (stop at once). From here on the daemon
     // changes things: the loop reads them from the signalfd (a signal
@@ -186,6 +190,28 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
     let signals = Signals::new().map_err(|e| Failure::os(format_args!("signalfd"), e))?;
     // Dropping the daemon removes its control socket file.
     Daemon::start(config, me, signals, &opts.socket, path)?.run_loop()
+}
+
+/// Vservers need CAP_NET_ADMIN (their addresses) and CAP_NET_RAW (the ARP
+/// packet socket). Without one, `run` stops here, exit 77, before it claims
+/// or changes anything: without CAP_NET_ADMIN it would start, volunteer and
+/// fail every takeover. (An unreadable capability set is left to the calls
+/// that need them.)
+fn capabilities() -> Result<(), Failure> {
+    use process::{has_capability, CAP_NET_ADMIN, CAP_NET_RAW};
+    let lacks = |cap| matches!(has_capability(cap), Ok(false));
+    let missing = match (lacks(CAP_NET_ADMIN), lacks(CAP_NET_RAW)) {
+        (false, false) => return Ok(()),
+        (true, true) => "CAP_NET_ADMIN and CAP_NET_RAW",
+        (true, false) => "CAP_NET_ADMIN",
+        (false, true) => "CAP_NET_RAW",
+    };
+    Err(Failure {
+        code: EX_NOPERM,
+        message: format!(
+            "missing {missing}: vservers need CAP_NET_ADMIN (their addresses) and CAP_NET_RAW (the ARP packet socket); run as root or grant both (setcap cap_net_admin,cap_net_raw+ep, or systemd AmbientCapabilities=)"
+        ),
+    })
 }
 
 /// What the shell itself sees of each box: its datagrams that passed the
@@ -287,6 +313,8 @@ struct Daemon {
     counters: Counters,
     stop: Option<(Signal, Instant)>,
     released: u32,
+    /// This box's health, measured every second and fed to the node.
+    health: health::Health,
 }
 
 fn addr_text(v: &config::VServer) -> AddrText {
@@ -493,6 +521,7 @@ impl Daemon {
             counters: Counters::default(),
             stop: None,
             released: 0,
+            health: health::Health::new(now),
         })
     }
 
@@ -505,6 +534,9 @@ impl Daemon {
     fn run_loop(&mut self) -> Result<(), Failure> {
         let mut events = Events::with_capacity(64);
         let mut now = self.started;
+        // Health first: a tracked link that is down must keep this box off
+        // the list from its first hello on.
+        self.measure_health(now);
         // The node may want to speak at once (a first hello).
         self.flush(now);
         // Sockets a burst left unread (multicast, unicast): epoll reports
@@ -564,7 +596,7 @@ impl Daemon {
 
     /// The earliest deadline: the node's, the in-flight work's, a control
     /// connection's, the drop summary's (only when there is something to
-    /// summarise), the stop deadline.
+    /// summarise), the stop deadline, the next health measuring.
     fn next_deadline(&self) -> Option<Instant> {
         let mut d = self.node.poll_timeout();
         let mut earliest = |t: Instant| d = Some(d.map_or(t, |x| x.min(t)));
@@ -582,6 +614,7 @@ impl Daemon {
         if let Some((_, until)) = self.stop {
             earliest(until);
         }
+        earliest(self.health.poll_timeout());
         d
     }
 
@@ -590,6 +623,7 @@ impl Daemon {
             self.node.handle_timeout(now);
         }
         self.work.timers(self.poll.registry(), now);
+        self.measure_health(now);
         for i in 0..MAX_CONTROL {
             if self.conns[i].stream.is_some() && self.conns[i].deadline <= now {
                 debug!("control-timeout slot={i}");
@@ -610,6 +644,14 @@ impl Daemon {
                 self.drops_logged = total;
             }
             self.next_summary = now + DROP_SUMMARY_EVERY;
+        }
+    }
+
+    /// Measure this box's health if it is time; a change goes to the node
+    /// (0 puts the box on hold, more takes it off).
+    fn measure_health(&mut self, now: Instant) {
+        if let Some(h) = self.health.sample(now, &self.config.health) {
+            self.node.handle_health(now, h);
         }
     }
 
@@ -834,6 +876,13 @@ impl Daemon {
                 Reachability::Arp => {
                     let window = (v.check / 2).min(MAX_ARP_WINDOW);
                     let sock = self.vs_if.get(vs as usize).map_or(usize::MAX, |i| i.arp);
+                    self.work.box_macs.clear();
+                    for n in 0..self.config.nodes.len() as NodeId {
+                        let m = self.node.core().peer_mac(n);
+                        if m != [0; 6] {
+                            let _ = self.work.box_macs.push(m);
+                        }
+                    }
                     self.work
                         .start_arp(now, Purpose::Reach(vs), sock, addr, window);
                 }
@@ -1107,7 +1156,15 @@ impl Daemon {
             interface: label,
             event,
         };
-        match child::spawn(cmd, ctx) {
+        // Checks get exactly the argv written (a check is often an
+        // existing tool such as curl, which extra words would break);
+        // hooks get the context appended too (docs/DECISIONS.md).
+        let spawned = if matches!(p, Purpose::Step(..)) {
+            child::spawn_hook(cmd, ctx)
+        } else {
+            child::spawn_check(cmd, ctx)
+        };
+        match spawned {
             Ok(c) => {
                 if matches!(p, Purpose::Step(..)) {
                     info!("hook-start vserver={} event={event} pid={}", v.name, c.pid);
@@ -1574,6 +1631,7 @@ impl Daemon {
         let up = now.saturating_since(self.started);
         writeln!(w, "uptime      {}.{:03}s", up.as_secs(), up.subsec_millis())?;
         writeln!(w, "incarnation {:016x}", self.incarnation)?;
+        writeln!(w, "health      {}", self.health.why())?;
         if self.stop.is_some() {
             writeln!(w, "stopping    releasing every vserver")?;
         }
@@ -1673,11 +1731,13 @@ impl Daemon {
         }
         write!(
             w,
-            ",\"generation\":{},\"uptime_ms\":{},\"incarnation\":\"{:016x}\",\"stopping\":{},\"members\":[",
+            ",\"generation\":{},\"uptime_ms\":{},\"incarnation\":\"{:016x}\",\"stopping\":{},\"health\":{},\"health_reason\":\"{}\",\"members\":[",
             core.generation(),
             now.saturating_since(self.started).as_millis(),
             self.incarnation,
-            self.stop.is_some()
+            self.stop.is_some(),
+            self.health.value,
+            self.health.reason.word()
         )?;
         for (i, n) in self.config.nodes.iter().enumerate() {
             if i > 0 {

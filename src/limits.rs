@@ -10,6 +10,8 @@ pub const MAX_NODES: usize = 32;
 pub const MAX_VSERVERS: usize = 64;
 /// Unicast `peer` lines.
 pub const MAX_PEERS: usize = MAX_NODES;
+/// `track-interface` lines: links whose loss puts this box on hold.
+pub const MAX_TRACKED: usize = 8;
 /// Hooks and exec checks running at once; more wait for a free slot.
 pub const MAX_CHILDREN: usize = 8;
 /// Bytes in a cluster, node or vserver name.

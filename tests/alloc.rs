@@ -88,6 +88,7 @@ fn config() -> Config {
         lost_alert: std::time::Duration::from_secs(5),
         nodes,
         vservers: heapless::Vec::new(),
+        health: Default::default(),
     }
 }
 

@@ -39,6 +39,14 @@ fn board_examples_mean_what_they_say() {
     assert_eq!(full.vservers.len(), 2);
     assert_eq!(full.lost_alert, std::time::Duration::from_secs(45));
     assert!(full.vservers[1].dedicated);
+    assert_eq!(full.health.track.as_slice(), ["eth1"]);
+    assert_eq!(
+        (
+            full.health.max_load_percent,
+            full.health.min_free_memory_kib
+        ),
+        (Some(800), Some(4096))
+    );
     let pair = read("pair.conf");
     assert_eq!(
         pair.lost_alert,
@@ -63,7 +71,7 @@ broken.conf:4:10: key file `etc/bongoyo.key` must be an absolute path
 broken.conf:6:11: 10.0.0.1 is not a multicast group (224.0.0.0/4)
 broken.conf:7:7: hello 10ms is too short (at least 20ms)
 broken.conf:8:7: bad duration unit `x` (ms, s, m or h)
-broken.conf:9:8: quorum 5 is larger than the 1 node lines
+broken.conf:9:8: quorum 5 is larger than the 1 node line
 broken.conf:10:1: unknown keyword `colour`
 broken.conf:11:28: bad priority `300` (0-255)
 broken.conf:13:6: duplicate node name `f2` (first on line 12)

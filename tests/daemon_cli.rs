@@ -71,7 +71,15 @@ fn check_accepts_a_good_file_with_one_line() {
         ),
     )
     .unwrap();
-    let out = client(&["check", "-c", conf.to_str().unwrap(), "-n", "f2"]);
+    // The file alone: f2's address is not on this host.
+    let out = client(&[
+        "check",
+        "-c",
+        conf.to_str().unwrap(),
+        "-n",
+        "f2",
+        "--offline",
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -81,9 +89,12 @@ fn check_accepts_a_good_file_with_one_line() {
     );
     assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
     assert!(stdout.contains("ok"));
-    // A name without a node line is a data error.
-    let out = client(&["check", "-c", conf.to_str().unwrap(), "-n", "f9"]);
-    assert_eq!(out.status.code(), Some(65));
+    // A name without a node line is a data error, --offline or not.
+    for offline in [&[][..], &["--offline"]] {
+        let mut args = vec!["check", "-c", conf.to_str().unwrap(), "-n", "f9"];
+        args.extend_from_slice(offline);
+        assert_eq!(client(&args).status.code(), Some(65), "{args:?}");
+    }
 }
 
 #[test]
@@ -117,6 +128,164 @@ fn usage_errors_exit_64() {
     assert_eq!(client(&["frobnicate"]).status.code(), Some(64));
     assert_eq!(client(&["release"]).status.code(), Some(64));
     assert_eq!(client(&["--help"]).status.code(), Some(0));
+}
+
+/// Standard output as text.
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A configuration with two nodes whose names are no host's, on `lo`.
+fn two_node_conf(dir: &TempDir, key: &str) -> std::path::PathBuf {
+    let conf = dir.path("two.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "cluster t\nkey-file {key}\ninterface lo\nnode bgy-test-a 127.0.0.1\nnode bgy-test-b 10.0.0.2\n"
+        ),
+    )
+    .unwrap();
+    conf
+}
+
+#[test]
+fn check_without_n_says_the_host_name_is_no_node_and_exits_65() {
+    let (dir, key) = keyed_dir("check-host");
+    let conf = two_node_conf(&dir, key.to_str().unwrap());
+    let host = String::from_utf8_lossy(&Command::new("uname").arg("-n").output().unwrap().stdout)
+        .trim()
+        .to_owned();
+    assert!(!host.starts_with("bgy-test-"), "this host is a test node");
+    let out = client(&["check", "-c", conf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(65), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "{}:0:0: this box's name `{host}` is not among the node lines (bgy-test-a, bgy-test-b)\n\
+             bongoyo: this host was not checked: name its node with -n NAME (as for run), or check the file alone with --offline\n",
+            conf.display()
+        )
+    );
+}
+
+#[test]
+fn check_offline_checks_the_file_only() {
+    let (dir, key) = keyed_dir("check-offline");
+    let conf = dir.path("away.conf");
+    // Nothing here exists on this host: interfaces, address, hook.
+    std::fs::write(
+        &conf,
+        format!(
+            "cluster t\nkey-file {}\ninterface bgy-no-if0\nnode bgy-test-a 10.255.0.1\n\
+             vserver v {{\naddress 10.255.1.5/24\ninterface bgy-no-if1\npre-takeover /nonexistent/up.sh\n}}\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let c = conf.to_str().unwrap();
+    let out = client(&["check", "-c", c, "--offline"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{c}: ok: cluster t, 1 node, 1 vserver, quorum 1; this host not checked (--offline)\n"
+        )
+    );
+    // The same file checked on this host as that node: what `run` would hit.
+    let out = client(&["check", "-c", c, "-n", "bgy-test-a"]);
+    assert_eq!(out.status.code(), Some(65), "{}", stdout(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "{c}:3:11: interface bgy-no-if0 does not exist on this host\n\
+             {c}:7:11: interface bgy-no-if1 does not exist on this host\n\
+             {c}:8:14: pre-takeover program /nonexistent/up.sh does not exist\n"
+        )
+    );
+}
+
+#[test]
+fn check_warns_of_key_file_insecure_and_exits_0() {
+    let dir = TempDir::new("check-insecure");
+    let conf = two_node_conf(&dir, "insecure");
+    let c = conf.to_str().unwrap();
+    let out = client(&["check", "-c", c, "--offline"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!("{c}:2:10: warning: key-file insecure: cluster messages are not authenticated, anyone on the LAN can forge them (bongoyo keygen makes a key)\n")
+    );
+    assert_eq!(
+        stdout(&out),
+        format!("{c}: ok: cluster t, 2 nodes, 0 vservers, quorum 2; this host not checked (--offline)\n")
+    );
+    // On this host as node a (127.0.0.1 is on lo): the same warning, checked.
+    let out = client(&["check", "-c", c, "-n", "bgy-test-a"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains(":2:10: warning: key-file insecure"));
+    assert!(stdout(&out).ends_with("; this host checked as node bgy-test-a\n"));
+}
+
+#[test]
+fn dash_h_prints_help_like_help_and_subcommands_take_it_too() {
+    let help = client(&["help"]);
+    assert_eq!(help.status.code(), Some(0));
+    for args in [&["-h"][..], &["--help"]] {
+        let out = client(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), stdout(&help), "{args:?}");
+    }
+    assert!(stdout(&help).contains("-h, --help, help"));
+    assert!(stdout(&help).contains("version"));
+    for sub in [
+        "run", "check", "status", "hold", "resume", "release", "keygen", "version",
+    ] {
+        let out = client(&[sub, "-h"]);
+        assert_eq!(out.status.code(), Some(0), "{sub} -h: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains(&format!(" {sub}")),
+            "{sub}: {}",
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn version_and_dash_dash_version_name_the_commit() {
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let commit = match (std::env::var("BONGOYO_COMMIT"), commit) {
+        (Ok(c), _) if !c.is_empty() => c,
+        (_, Some(c)) => c,
+        _ => "unknown".to_owned(),
+    };
+    let want = format!("bongoyo {} ({commit})\n", env!("CARGO_PKG_VERSION"));
+    for args in [&["--version"][..], &["version"]] {
+        let out = client(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), want, "{args:?}");
+    }
+}
+
+#[test]
+fn run_help_says_f_only_copies_the_log_to_stderr() {
+    let out = client(&["run", "--help"]);
+    let text = stdout(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("-f, --foreground copy the log to stderr (it goes to syslog either way; run stays in the foreground with or without -f)"),
+        "{text}"
+    );
+    assert!(text.contains("it never forks"), "{text}");
 }
 
 #[test]

@@ -782,3 +782,132 @@ fn only_root_may_change_anything_over_the_control_socket() {
     // Root still may.
     assert_eq!(client(&["hold", "-s", &sock]).status.code(), Some(0));
 }
+
+/// A script that writes its argument count, each argument and the four
+/// `BONGOYO_*` context variables of its environment into `out` (through a temporary file and `mv`,
+/// so a reader never sees half of it), and exits 0.
+fn recording_script(path: &Path, out: &Path) {
+    let out = out.display();
+    write_script(
+        path,
+        &format!(
+            "#!/bin/sh\n\
+             {{ echo \"argc=$#\"; for a in \"$@\"; do echo \"arg=$a\"; done; \
+             env | grep -E '^BONGOYO_(VSERVER|ADDRESS|INTERFACE|EVENT)=' | sort; }} > {out}.tmp && mv {out}.tmp {out}\n"
+        ),
+    );
+}
+
+/// Issue 16, item 2: `service exec` and `self-check exec` run exactly what
+/// was written (`curl -sf -m 1 URL` failed every time with the hook
+/// arguments appended); their context is in the `BONGOYO_*` environment
+/// only. A hook still gets its arguments appended, and the environment.
+#[test]
+fn exec_checks_get_their_written_argv_and_hooks_their_arguments() {
+    if !root_or_skip("exec_checks_get_their_written_argv_and_hooks_their_arguments") {
+        return;
+    }
+    // `box_with` makes the test's directory: the scripts go next to the key.
+    let paths = |key: &Path, ext: &str| {
+        ["check", "self", "hook"].map(|n| key.with_file_name(format!("{n}.{ext}")))
+    };
+    let text = |key: &Path| {
+        let [check, self_check, hook] = paths(key, "sh");
+        for (script, out) in [&check, &self_check, &hook]
+            .into_iter()
+            .zip(paths(key, "out"))
+        {
+            recording_script(script, &out);
+        }
+        format!(
+            "cluster execargv-{pid}\n\
+             key-file {key}\n\
+             interface veth0\n\
+             hello 100ms\n\
+             node f1 10.78.0.1\n\
+             vserver web {{\n\
+             \x20   address {LONE_VIP}/24\n\
+             \x20   interface veth0\n\
+             \x20   service exec {check} -sf -m 1 http://{LONE_VIP}:8080/\n\
+             \x20   self-check exec {self_check} --quick\n\
+             \x20   post-takeover {hook} up\n\
+             \x20   check 100ms\n\
+             }}\n",
+            pid = std::process::id(),
+            key = key.display(),
+            check = check.display(),
+            self_check = self_check.display(),
+            hook = hook.display(),
+        )
+    };
+    let mut one = box_with("execargv", text);
+    let key = one.conf.with_file_name("key");
+    let [check_out, self_out, hook_out] = paths(&key, "out");
+    assert!(one.daemon.wait_ready(Duration::from_secs(5)));
+    let read = |p: &Path| -> Option<Vec<String>> {
+        let s = std::fs::read_to_string(p).ok()?;
+        Some(s.lines().map(str::to_owned).collect())
+    };
+    let all = eventually(Duration::from_secs(15), || {
+        Some((read(&check_out)?, read(&self_out)?, read(&hook_out)?))
+    });
+    let Some((check_ran, self_ran, hook_ran)) = all else {
+        panic!(
+            "not every script ran: check {:?} self-check {:?} hook {:?}\n{}\n{:#?}",
+            read(&check_out),
+            read(&self_out),
+            read(&hook_out),
+            status(&one.sock, false).1,
+            one.syslog.lines()
+        );
+    };
+    let env = |event: &str, interface: &str| {
+        vec![
+            format!("BONGOYO_ADDRESS={LONE_VIP}/24"),
+            format!("BONGOYO_EVENT={event}"),
+            format!("BONGOYO_INTERFACE={interface}"),
+            "BONGOYO_VSERVER=web".to_owned(),
+        ]
+    };
+    let want = |args: &[&str], event: &str, interface: &str| {
+        let mut v = vec![format!("argc={}", args.len())];
+        v.extend(args.iter().map(|a| format!("arg={a}")));
+        v.extend(env(event, interface));
+        v
+    };
+    let url = format!("http://{LONE_VIP}:8080/");
+    // The service check's interface: the alias label once this box holds
+    // the address, the vserver's interface before.
+    let label = check_ran
+        .iter()
+        .find_map(|l| l.strip_prefix("BONGOYO_INTERFACE="))
+        .unwrap_or("?")
+        .to_owned();
+    assert!(label.starts_with("veth0"), "{check_ran:?}");
+    assert_eq!(
+        check_ran,
+        want(&["-sf", "-m", "1", &url], "service-check", &label),
+        "service exec"
+    );
+    let label = self_ran
+        .iter()
+        .find_map(|l| l.strip_prefix("BONGOYO_INTERFACE="))
+        .unwrap_or("?")
+        .to_owned();
+    assert_eq!(
+        self_ran,
+        want(&["--quick"], "self-check", &label),
+        "self-check exec"
+    );
+    let vip = format!("{LONE_VIP}/24");
+    assert_eq!(
+        hook_ran,
+        want(
+            &["up", "web", &vip, "veth0:0", "post-takeover"],
+            "post-takeover",
+            "veth0:0"
+        ),
+        "post-takeover hook"
+    );
+    assert!(one.daemon.alive());
+}

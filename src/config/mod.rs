@@ -2,7 +2,8 @@
 //!
 //! [`parse`] turns text into a [`Config`] of fixed-capacity tables, or into a
 //! list of [`ConfigError`]s, each naming `FILE:LINE:COL`. The daemon reads the
-//! key file through [`load`]; everything else here is pure. The grammar and
+//! key file through [`load`]; everything else here is pure but [`check`],
+//! where `bongoyo check` compares the file with this host. The grammar and
 //! every decision DESIGN leaves open are documented in `parse.rs`.
 
 use core::fmt;
@@ -12,14 +13,15 @@ use core::time::Duration;
 use heapless::{String, Vec};
 
 use crate::limits::{
-    MAX_COMMAND, MAX_IFNAME, MAX_KEY, MAX_NAME, MAX_NODES, MAX_PEERS, MAX_VSERVERS,
+    MAX_COMMAND, MAX_IFNAME, MAX_KEY, MAX_NAME, MAX_NODES, MAX_PEERS, MAX_TRACKED, MAX_VSERVERS,
 };
 
+pub mod check;
 mod parse;
 
 pub use parse::{
-    load, parse, validate_node, ConfigError, Errors, MAX_DURATION, MAX_FILE_NAME, MAX_MESSAGE,
-    MIN_INTERVAL,
+    load, load_placed, parse, validate_node, ConfigError, Count, Errors, Places, Pos, VsPos,
+    MAX_DURATION, MAX_FILE_NAME, MAX_MESSAGE, MIN_INTERVAL,
 };
 
 /// A cluster, node or vserver name.
@@ -46,6 +48,13 @@ pub const DEFAULT_PRIORITY: u8 = 100;
 pub const DEFAULT_CHECK: Duration = Duration::from_millis(200);
 /// Default time PP0 has to reach UU1.
 pub const DEFAULT_TAKEOVER_TIMEOUT: Duration = Duration::from_secs(3);
+/// Default `max-load-percent`: from a 1-minute load average of 4 runnable
+/// tasks per CPU a box's health falls, to its lowest at 8 per CPU (load
+/// never puts a box on hold). An idle or merely busy box never comes near.
+pub const DEFAULT_MAX_LOAD_PERCENT: u32 = 800;
+/// Default `min-free-memory`, in KiB (4 MiB): below it the kernel is about
+/// to reclaim hard or kill processes (health ramps down from 8 MiB).
+pub const DEFAULT_MIN_FREE_MEMORY_KIB: u64 = 4 * 1024;
 
 /// The whole configuration, validated.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,6 +87,35 @@ pub struct Config {
     pub nodes: Vec<Node, MAX_NODES>,
     /// Every virtual server, in file order; the index is its [`VsId`].
     pub vservers: Vec<VServer, MAX_VSERVERS>,
+    /// What this box's health is computed from (each box of itself).
+    pub health: HealthLimits,
+}
+
+/// The limits a box's health is measured against (`track-interface`,
+/// `max-load-percent`, `min-free-memory`; docs/DECISIONS.md, "Health").
+/// Each box applies them to itself; they are not in the [`Config::digest`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthLimits {
+    /// `track-interface`: links this box needs; one that is down (or
+    /// missing) puts the box on hold (health 0).
+    pub track: Vec<IfName, MAX_TRACKED>,
+    /// `max-load-percent`: the 1-minute load average per online CPU, in
+    /// percent, at which the load score is lowest (1: load alone never puts
+    /// a box on hold); `None` (`none`): load is not counted.
+    pub max_load_percent: Option<u32>,
+    /// `min-free-memory`, in KiB: available memory at which health is 0;
+    /// `None` (`none`): memory is not counted.
+    pub min_free_memory_kib: Option<u64>,
+}
+
+impl Default for HealthLimits {
+    fn default() -> Self {
+        HealthLimits {
+            track: Vec::new(),
+            max_load_percent: Some(DEFAULT_MAX_LOAD_PERCENT),
+            min_free_memory_kib: Some(DEFAULT_MIN_FREE_MEMORY_KIB),
+        }
+    }
 }
 
 /// Where the key came from and what it is.
@@ -215,6 +253,12 @@ pub struct VServer {
     /// it, the one the boss learns, see `vserver::monitor`) is taken for
     /// the original host; any other MAC that is no box's is foreign.
     pub original_mac: Option<[u8; 6]>,
+    /// `prefer NODE…`: the boxes that should serve it, best first (empty:
+    /// none preferred, the volunteer rounds spread the load).
+    pub prefer: heapless::Vec<NodeId, MAX_NODES>,
+    /// `preempt-delay`: how long a preferred box must be alive and on the
+    /// list before the vserver is moved to it (`None`: 5 hellos).
+    pub preempt_delay: Option<Duration>,
 }
 
 impl VServer {

@@ -7,8 +7,9 @@
 //! separated by spaces or tabs; a CRLF line end is fine. Keywords are lower
 //! case and case-sensitive. Each directive is one line; its words are the
 //! keyword and its values, nothing else may follow on the line. Directives may
-//! come in any order; `node`, `peer` and `vserver` repeat, every other
-//! directive may appear once (once per block inside a `vserver` block).
+//! come in any order; `node`, `peer`, `track-interface` and `vserver` repeat,
+//! every other directive may appear once (once per block inside a `vserver`
+//! block).
 //!
 //! ```text
 //! cluster NAME                         required
@@ -22,6 +23,9 @@
 //! quorum auto | N                      default auto = (node lines / 2) + 1; 1 <= N <= node lines
 //! fencing auto | lease | none          default auto = lease when quorum >= 2, else none
 //! notify PATH [ARG...]                 alert hook
+//! track-interface IFACE                repeatable, at most MAX_TRACKED; down or missing: this box is on hold
+//! max-load-percent N | none            default 800; load average per CPU x 100 at which health is lowest
+//! min-free-memory SIZE | none          default 4M; available memory at which health is 0
 //! node NAME ADDR [priority N]          at least one; priority 0-255, default 100, higher ranks first
 //! vserver NAME {                       `{` on this line, or alone on the next line
 //!     address A.B.C.D/P                required; P is 1-32
@@ -34,6 +38,8 @@
 //!     pre-takeover | post-takeover | pre-release | post-release PATH [ARG...]
 //!     failback auto | manual                             default auto
 //!     original-mac XX:XX:XX:XX:XX:XX                     the original host's MAC; default learned
+//!     prefer NODE [NODE...] | none                       boxes that should serve it, best first
+//!     preempt-delay DURATION                             default 5 x hello
 //! }                                    alone on its line
 //! ```
 //!
@@ -53,7 +59,12 @@
 //!   (below that, scheduling jitter alone looks like a lost box). `dead` must be
 //!   at least twice `hello`, so one lost hello never makes a peer suspected.
 //! * **Numbers** are plain decimal digits. Ports are 1-65535. Priorities are
-//!   0-255 (0 is allowed and ranks last).
+//!   0-255 (0 is allowed and ranks last). `max-load-percent` is 10-100000:
+//!   the 1-minute load average per online CPU times 100 (a load is a
+//!   fraction; per CPU, so the one file fits boxes with different CPUs).
+//! * **Sizes** are digits immediately followed by `K`, `M` or `G` (KiB, MiB,
+//!   GiB): `512K`, `16M`. No space, no fraction, no unit-less number; greater
+//!   than zero and at most 1024G.
 //! * **Addresses** of nodes, peers and vservers are dotted IPv4 and may not be
 //!   0.0.0.0, 255.255.255.255 or multicast; loopback is allowed, for tests on
 //!   one machine. Node addresses are unique; a peer may repeat a node's address
@@ -63,8 +74,10 @@
 //! * **Commands** (hooks, `notify`, `exec` checks) are split on whitespace and
 //!   run without a shell: no quoting. The program must be an absolute path (no
 //!   PATH search in a daemon). At most MAX_ARGS (16) words, program included,
-//!   and MAX_COMMAND (192) bytes once single-spaced. The daemon appends the
-//!   vserver's name, address and interface to hook arguments itself.
+//!   and MAX_COMMAND (192) bytes once single-spaced. Hooks get `VSERVER
+//!   ADDRESS INTERFACE EVENT` appended to their arguments by the daemon (and
+//!   the same in `BONGOYO_*` environment variables); `exec` checks run with
+//!   exactly the words written, their context in the environment only.
 //! * **`key-file`** takes an absolute path (the daemon's working directory is
 //!   not something to depend on) or the word `insecure`. [`load`] reads the
 //!   key: hex digits only after trimming surrounding whitespace, an even number
@@ -96,11 +109,13 @@ use core::time::Duration;
 
 use heapless::{String, Vec};
 
+use super::HealthLimits;
 use super::{
     Check, Command, Config, Failback, Fencing, HookKind, IfName, Key, Name, Node, NodeId,
     Reachability, VServer, DEFAULT_CHECK, DEFAULT_GROUP, DEFAULT_HELLO, DEFAULT_LOST_ALERT,
     DEFAULT_PORT, DEFAULT_PRIORITY, DEFAULT_TAKEOVER_TIMEOUT,
 };
+use crate::limits::MAX_TRACKED;
 use crate::limits::{
     MAX_ARGS, MAX_COMMAND, MAX_CONFIG_BYTES, MAX_CONFIG_ERRORS, MAX_IFNAME, MAX_KEY, MAX_NAME,
     MAX_NODES, MAX_PEERS, MAX_VSERVERS, MIN_KEY,
@@ -176,6 +191,11 @@ impl Errors {
     pub fn is_empty(&self) -> bool {
         self.list.is_empty() && self.more == 0
     }
+
+    /// Orders the list by line and column, as [`parse`] does.
+    pub fn sort(&mut self) {
+        sort_by_place(&mut self.list);
+    }
 }
 
 impl fmt::Display for Errors {
@@ -186,7 +206,8 @@ impl fmt::Display for Errors {
             writeln!(f, "{}:{}:{}: {}", self.file, e.line, e.col, e.message)?;
         }
         if self.more > 0 {
-            writeln!(f, "{}:0:0: {} more errors not shown", self.file, self.more)?;
+            let more = Count(self.more as usize, "more error");
+            writeln!(f, "{}:0:0: {more} not shown", self.file)?;
         }
         Ok(())
     }
@@ -202,6 +223,12 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Errors> {
 /// reads the key file it names and replaces [`Key::Unread`] with
 /// [`Key::Secret`]. Errors about the key point at the `key-file` path.
 pub fn load(path: &str) -> Result<Config, Errors> {
+    load_placed(path).map(|(cfg, _)| cfg)
+}
+
+/// [`load`], and where things were written ([`Places`]): what `bongoyo
+/// check` needs to point at a line when it checks this host.
+pub fn load_placed(path: &str) -> Result<(Config, Places), Errors> {
     let bytes = match read_limited(path, MAX_CONFIG_BYTES) {
         Ok(Some(b)) => b,
         Ok(None) => {
@@ -242,7 +269,8 @@ pub fn load(path: &str) -> Result<Config, Errors> {
             return Err(e);
         }
     };
-    let (mut cfg, key_at) = parse_at(path, text)?;
+    let (mut cfg, places) = parse_at(path, text)?;
+    let key_at = places.key_file;
     if let Key::Unread(key_path) = &cfg.key {
         match read_key(key_path) {
             Ok(k) => cfg.key = Key::Secret(k),
@@ -257,7 +285,7 @@ pub fn load(path: &str) -> Result<Config, Errors> {
             }
         }
     }
-    Ok(cfg)
+    Ok((cfg, places))
 }
 
 /// Checks that this box's name (`-n NAME`, default the host name) has a node
@@ -367,8 +395,18 @@ impl fmt::Display for KeyError {
             KeyError::TooBig => write!(f, "is larger than {MAX_KEY_FILE} bytes"),
             KeyError::NotHex => f.write_str("is not hex digits (bongoyo keygen writes one)"),
             KeyError::Odd => f.write_str("has an odd number of hex digits"),
-            KeyError::Short(n) => write!(f, "has {n} hex digits, at least {} needed", 2 * MIN_KEY),
-            KeyError::Long(n) => write!(f, "has {n} hex digits, at most {} allowed", 2 * MAX_KEY),
+            KeyError::Short(n) => write!(
+                f,
+                "has {}, at least {} needed",
+                Count(*n, "hex digit"),
+                2 * MIN_KEY
+            ),
+            KeyError::Long(n) => write!(
+                f,
+                "has {}, at most {} allowed",
+                Count(*n, "hex digit"),
+                2 * MAX_KEY
+            ),
         }
     }
 }
@@ -438,11 +476,13 @@ fn decode_key(text: &[u8]) -> Result<Vec<u8, MAX_KEY>, KeyError> {
     Ok(key)
 }
 
-/// A place in the file.
+/// A place in the file: line and column from 1; 0:0 is the file as a whole.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-struct Pos {
-    line: u32,
-    col: u32,
+pub struct Pos {
+    /// Line, from 1.
+    pub line: u32,
+    /// Column in characters, from 1.
+    pub col: u32,
 }
 
 /// One word of a line and where it starts.
@@ -519,6 +559,17 @@ impl fmt::Display for Q<'_> {
     }
 }
 
+/// A number and a noun, the noun plural unless the number is 1:
+/// `Count(1, "vserver")` is `1 vserver`, `Count(2, "vserver")` `2 vservers`.
+pub struct Count<'a>(pub usize, pub &'a str);
+
+impl fmt::Display for Count<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.0 == 1 { "" } else { "s" };
+        write!(f, "{} {}{s}", self.0, self.1)
+    }
+}
+
 /// Milliseconds in a message.
 struct Ms(Duration);
 
@@ -569,9 +620,12 @@ enum Top {
     Node,
     Vserver,
     LostAlert,
+    TrackInterface,
+    MaxLoadPercent,
+    MinFreeMemory,
 }
 
-const TOP: [(&str, Top); 13] = [
+const TOP: [(&str, Top); 16] = [
     ("cluster", Top::Cluster),
     ("key-file", Top::KeyFile),
     ("interface", Top::Interface),
@@ -585,6 +639,9 @@ const TOP: [(&str, Top); 13] = [
     ("node", Top::Node),
     ("vserver", Top::Vserver),
     ("lost-alert", Top::LostAlert),
+    ("track-interface", Top::TrackInterface),
+    ("max-load-percent", Top::MaxLoadPercent),
+    ("min-free-memory", Top::MinFreeMemory),
 ];
 
 /// Keywords inside a `vserver` block; the discriminant indexes `VsBuild::seen`.
@@ -603,9 +660,11 @@ enum Vk {
     PostRelease,
     Failback,
     OriginalMac,
+    Prefer,
+    PreemptDelay,
 }
 
-const VK: [(&str, Vk); 13] = [
+const VK: [(&str, Vk); 15] = [
     ("address", Vk::Address),
     ("interface", Vk::Interface),
     ("service", Vk::Service),
@@ -619,6 +678,8 @@ const VK: [(&str, Vk); 13] = [
     ("post-release", Vk::PostRelease),
     ("failback", Vk::Failback),
     ("original-mac", Vk::OriginalMac),
+    ("prefer", Vk::Prefer),
+    ("preempt-delay", Vk::PreemptDelay),
 ];
 
 /// `02:00:5e:10:00:01`: six bytes of two hex digits each, `:` between.
@@ -639,12 +700,42 @@ fn lookup<T: Copy>(table: &[(&str, T)], word: &str) -> Option<T> {
     table.iter().find(|(k, _)| *k == word).map(|&(_, v)| v)
 }
 
-/// Where the parts of a finished vserver were written, for later checks.
-#[derive(Copy, Clone, Default)]
-struct VsPos {
-    name: Pos,
-    address: Pos,
-    interface: Pos,
+/// Where the parts of a vserver block were written: for checks across
+/// blocks, and for `bongoyo check`'s checks of this host ([`Places`]).
+/// A directive that is not in the block is at 0:0.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct VsPos {
+    /// The name on the `vserver` line.
+    pub name: Pos,
+    /// The `address` value.
+    pub address: Pos,
+    /// The `interface` value.
+    pub interface: Pos,
+    /// The `service exec` program.
+    pub service: Pos,
+    /// The `self-check exec` program.
+    pub self_check: Pos,
+    /// Each hook's program, indexed by `HookKind as usize`.
+    pub hooks: [Pos; 4],
+}
+
+/// Where the directives that name things on the box (interfaces, addresses,
+/// programs) were written, so a check of this host can point at them with
+/// `FILE:LINE:COL` ([`load_placed`]).
+#[derive(Clone, Debug, Default)]
+pub struct Places {
+    /// The `key-file` value.
+    pub key_file: Pos,
+    /// The cluster `interface` value.
+    pub interface: Pos,
+    /// The `notify` program.
+    pub notify: Pos,
+    /// Each node line's address, in file order.
+    pub nodes: Vec<Pos, MAX_NODES>,
+    /// Each vserver block, in file order.
+    pub vservers: Vec<VsPos, MAX_VSERVERS>,
+    /// Each `track-interface` value, in file order.
+    pub track: Vec<Pos, MAX_TRACKED>,
 }
 
 /// A vserver block being read.
@@ -657,6 +748,9 @@ struct VsBuild {
     seen: [Option<Pos>; VK.len()],
     /// Over the MAX_VSERVERS limit: read for errors, then dropped.
     dropped: bool,
+    /// `prefer` names, resolved at the end of the file (node lines may
+    /// come after the block).
+    prefer: std::vec::Vec<(Name, Pos)>,
 }
 
 /// A number, or why it is not one.
@@ -706,19 +800,25 @@ struct Parser {
     /// `None` is the default, 3 x hello.
     dead: Option<(Duration, Pos)>,
     node_at: Vec<Pos, MAX_NODES>,
+    /// Each node line's address, beside `node_at`.
+    node_addr_at: Vec<Pos, MAX_NODES>,
     peer_at: Vec<Pos, MAX_PEERS>,
     vs_at: Vec<VsPos, MAX_VSERVERS>,
+    track_at: Vec<Pos, MAX_TRACKED>,
     block: Option<VsBuild>,
     /// A `}` ended a directive line: close the block after that line.
     close_after_line: bool,
+    /// `prefer` names of each kept vserver (its index), for `finish`.
+    prefer: std::vec::Vec<(usize, Name, Pos)>,
     /// Limit errors are reported once each.
     over_nodes: bool,
     over_peers: bool,
     over_vservers: bool,
+    over_track: bool,
 }
 
-/// Parses and also returns where the `key-file` value is, for [`load`].
-fn parse_at(file: &str, text: &str) -> Result<(Config, Pos), Errors> {
+/// Parses and also returns where things were written ([`Places`]).
+pub(super) fn parse_at(file: &str, text: &str) -> Result<(Config, Places), Errors> {
     let mut p = Parser::new(file);
     for (i, raw) in text.split('\n').enumerate() {
         let no = u32::try_from(i + 1).unwrap_or(u32::MAX);
@@ -731,8 +831,16 @@ fn parse_at(file: &str, text: &str) -> Result<(Config, Pos), Errors> {
     p.finish();
     sort_by_place(&mut p.errs.list);
     if p.errs.is_empty() {
-        let key_at = p.seen[Top::KeyFile as usize].unwrap_or_default();
-        Ok((p.cfg, key_at))
+        let at = |k: Top| p.seen[k as usize].unwrap_or_default();
+        let places = Places {
+            key_file: at(Top::KeyFile),
+            interface: at(Top::Interface),
+            notify: at(Top::Notify),
+            nodes: p.node_addr_at,
+            vservers: p.vs_at,
+            track: p.track_at,
+        };
+        Ok((p.cfg, places))
     } else {
         Err(p.errs)
     }
@@ -775,6 +883,7 @@ impl Parser {
                 fencing: Fencing::None,
                 notify: None,
                 lost_alert: DEFAULT_LOST_ALERT,
+                health: HealthLimits::default(),
                 nodes: Vec::new(),
                 vservers: Vec::new(),
             },
@@ -784,13 +893,17 @@ impl Parser {
             fencing: None,
             dead: None,
             node_at: Vec::new(),
+            node_addr_at: Vec::new(),
             peer_at: Vec::new(),
             vs_at: Vec::new(),
+            track_at: Vec::new(),
             block: None,
             close_after_line: false,
+            prefer: std::vec::Vec::new(),
             over_nodes: false,
             over_peers: false,
             over_vservers: false,
+            over_track: false,
         }
     }
 
@@ -904,7 +1017,10 @@ impl Parser {
             }
             return;
         };
-        let repeats = matches!(k, Top::Peer | Top::Node | Top::Vserver);
+        let repeats = matches!(
+            k,
+            Top::Peer | Top::Node | Top::Vserver | Top::TrackInterface
+        );
         if !repeats && !self.once(self.seen[k as usize], kw) {
             return;
         }
@@ -944,6 +1060,7 @@ impl Parser {
                 let Some(v) = self.need(kw, t, "an interface name") else {
                     return;
                 };
+                self.seen[k as usize] = Some(v.at);
                 let Some(ifname) = self.ifname(v, MAX_IFNAME) else {
                     return;
                 };
@@ -1063,10 +1180,71 @@ impl Parser {
                     }
                 };
             }
+            Top::TrackInterface => {
+                let Some(v) = self.need(kw, t, "an interface name") else {
+                    return;
+                };
+                let Some(ifname) = self.ifname(v, MAX_IFNAME) else {
+                    return;
+                };
+                let track = &self.cfg.health.track;
+                if let Some(i) = track.iter().position(|x| *x == ifname) {
+                    let first = self.track_at.get(i).map_or(0, |p| p.line);
+                    bad!(
+                        self,
+                        v.at,
+                        "interface {ifname} is already tracked (line {first})"
+                    );
+                    return;
+                }
+                if self.cfg.health.track.push(ifname).is_err() || self.track_at.push(v.at).is_err()
+                {
+                    // Policy: refuse, and say so once.
+                    if !self.over_track {
+                        self.over_track = true;
+                        bad!(
+                            self,
+                            kw.at,
+                            "more than {MAX_TRACKED} track-interface lines (limits::MAX_TRACKED)"
+                        );
+                    }
+                    return;
+                }
+            }
+            Top::MaxLoadPercent => {
+                let Some(v) = self.need(kw, t, "a number such as 800, or `none`") else {
+                    return;
+                };
+                self.cfg.health.max_load_percent = match (v.s, number(v.s)) {
+                    ("none", _) => None,
+                    (_, Num::Ok(n)) if (10..=100_000).contains(&n) => Some(n as u32),
+                    _ => {
+                        bad!(
+                            self,
+                            v.at,
+                            "bad max-load-percent {}: 10-100000 (load average per CPU x 100) or `none`",
+                            Q(v.s)
+                        );
+                        return;
+                    }
+                };
+            }
+            Top::MinFreeMemory => {
+                let Some(v) = self.need(kw, t, "a size such as 16M, or `none`") else {
+                    return;
+                };
+                self.cfg.health.min_free_memory_kib = if v.s == "none" {
+                    None
+                } else {
+                    let Some(kib) = self.size_kib(v) else { return };
+                    Some(kib)
+                };
+            }
             Top::Notify => {
                 let Some(v) = self.need(kw, t, "a program path") else {
                     return;
                 };
+                self.seen[k as usize] = Some(v.at);
                 let Some(c) = self.command(v, t) else { return };
                 self.cfg.notify = Some(c);
                 return; // the command took every word
@@ -1147,6 +1325,7 @@ impl Parser {
             })
             .is_err()
             || self.node_at.push(n.at).is_err()
+            || self.node_addr_at.push(a.at).is_err()
         {
             // Policy: refuse, and say so once; the first MAX_NODES stay.
             if !self.over_nodes {
@@ -1221,6 +1400,8 @@ impl Parser {
             hooks: [None, None, None, None],
             failback: Failback::Auto,
             original_mac: None,
+            prefer: Vec::new(),
+            preempt_delay: None,
         };
         let at = VsPos {
             name: n.at,
@@ -1232,6 +1413,7 @@ impl Parser {
             open,
             seen: [None; VK.len()],
             dropped,
+            prefer: std::vec::Vec::new(),
         });
         if check_end {
             self.end(t);
@@ -1359,12 +1541,16 @@ impl Parser {
                 }
             }
             Vk::Service | Vk::SelfCheck => {
-                let Some(c) = self.check(kw, t) else { return };
+                let Some((c, at)) = self.check(kw, t) else {
+                    return;
+                };
                 if let Some(b) = self.block.as_mut() {
                     if k == Vk::Service {
                         b.vs.service = c;
+                        b.at.service = at;
                     } else {
                         b.vs.self_check = c;
+                        b.at.self_check = at;
                     }
                 }
                 return; // `check` ended the line
@@ -1430,12 +1616,13 @@ impl Parser {
                     return;
                 };
                 let Some(c) = self.command(v, t) else { return };
-                if let Some(slot) = self
-                    .block
-                    .as_mut()
-                    .and_then(|b| b.vs.hooks.get_mut(kind as usize))
-                {
-                    *slot = Some(c);
+                if let Some(b) = self.block.as_mut() {
+                    if let Some(slot) = b.vs.hooks.get_mut(kind as usize) {
+                        *slot = Some(c);
+                    }
+                    if let Some(at) = b.at.hooks.get_mut(kind as usize) {
+                        *at = v.at;
+                    }
                 }
                 return;
             }
@@ -1453,6 +1640,36 @@ impl Parser {
                 };
                 if let Some(b) = self.block.as_mut() {
                     b.vs.failback = f;
+                }
+            }
+            Vk::Prefer => {
+                let Some(first) = self.need(kw, t, "node names, or `none`") else {
+                    return;
+                };
+                if first.s == "none" {
+                    return self.end(t);
+                }
+                let mut next = Some(first);
+                while let Some(v) = next {
+                    let Some(name) = self.name(v) else { return };
+                    if let Some(b) = self.block.as_mut() {
+                        if b.prefer.iter().any(|(n, _)| *n == name) {
+                            bad!(self, v.at, "node `{name}` is named twice in `prefer`");
+                            return;
+                        }
+                        b.prefer.push((name, v.at));
+                    }
+                    next = t.next();
+                }
+                return;
+            }
+            Vk::PreemptDelay => {
+                let Some(v) = self.need(kw, t, "a duration such as 1s") else {
+                    return;
+                };
+                let Some(d) = self.duration(v) else { return };
+                if let Some(b) = self.block.as_mut() {
+                    b.vs.preempt_delay = Some(d);
                 }
             }
             Vk::OriginalMac => {
@@ -1485,8 +1702,9 @@ impl Parser {
         self.end(t);
     }
 
-    /// `tcp PORT | exec PATH ARG... | none`.
-    fn check(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<Check> {
+    /// `tcp PORT | exec PATH ARG... | none`, and where the program is
+    /// (for `exec`; else the keyword).
+    fn check(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<(Check, Pos)> {
         let v = self.need(kw, t, "`tcp PORT`, `exec PATH ...` or `none`")?;
         let c = match v.s {
             "tcp" => {
@@ -1495,7 +1713,7 @@ impl Parser {
             }
             "exec" => {
                 let p = self.need(v, t, "a program path")?;
-                return self.command(p, t).map(Check::Exec);
+                return self.command(p, t).map(|c| (Check::Exec(c), p.at));
             }
             "none" => Check::None,
             _ => {
@@ -1509,7 +1727,7 @@ impl Parser {
             }
         };
         self.end(t);
-        Some(c)
+        Some((c, kw.at))
     }
 
     /// The `}` (or the end of the file, or a nested `vserver`): check the
@@ -1529,8 +1747,12 @@ impl Parser {
             return;
         }
         // Capacity: `dropped` is set when the table was full at `vserver`.
+        let index = self.cfg.vservers.len();
         if self.cfg.vservers.push(b.vs).is_ok() {
             let _ = self.vs_at.push(b.at);
+            for (name, at) in b.prefer {
+                self.prefer.push((index, name, at));
+            }
         }
     }
 
@@ -1571,7 +1793,8 @@ impl Parser {
             Some(q) if q <= n as u64 => self.cfg.quorum = q as u8,
             Some(q) if n > 0 => {
                 let at = self.quorum_at;
-                bad!(self, at, "quorum {q} is larger than the {n} node lines");
+                let lines = Count(n, "node line");
+                bad!(self, at, "quorum {q} is larger than the {lines}");
             }
             Some(_) => {} // no nodes: already reported
         }
@@ -1592,6 +1815,17 @@ impl Parser {
                     Ms(d),
                     Ms(hello)
                 );
+            }
+        }
+        // `prefer` names are node names.
+        for (i, name, at) in core::mem::take(&mut self.prefer) {
+            match self.cfg.nodes.iter().position(|x| x.name == name) {
+                Some(n) => {
+                    if let Some(v) = self.cfg.vservers.get_mut(i) {
+                        let _ = v.prefer.push(n as NodeId);
+                    }
+                }
+                None => bad!(self, at, "`prefer` names `{name}`, which is not a node"),
             }
         }
         // Checks across blocks and node lines, in vserver order.
@@ -1785,6 +2019,61 @@ impl Parser {
             Some(ms) if ms <= MAX_DURATION.as_millis() as u64 => Some(Duration::from_millis(ms)),
             _ => {
                 bad!(self, v.at, "duration {} is too long (at most 24h)", Q(v.s));
+                None
+            }
+        }
+    }
+
+    /// A size such as `16M`, in KiB.
+    fn size_kib(&mut self, v: Tok<'_>) -> Option<u64> {
+        let digits = v.s.bytes().take_while(u8::is_ascii_digit).count();
+        let (n, unit) = (
+            v.s.get(..digits).unwrap_or_default(),
+            v.s.get(digits..).unwrap_or_default(),
+        );
+        let scale: u64 = match unit {
+            "K" => 1,
+            "M" => 1 << 10,
+            "G" => 1 << 20,
+            _ if n.is_empty() => {
+                bad!(
+                    self,
+                    v.at,
+                    "bad size {}: a number and a unit, such as 16M",
+                    Q(v.s)
+                );
+                return None;
+            }
+            "" => {
+                bad!(self, v.at, "size {} needs a unit: K, M or G", Q(v.s));
+                return None;
+            }
+            _ => {
+                bad!(self, v.at, "bad size unit {} (K, M or G)", Q(unit));
+                return None;
+            }
+        };
+        let kib = match number(n) {
+            Num::Ok(x) => x.checked_mul(scale),
+            Num::TooLarge => None,
+            Num::NotNumber => {
+                bad!(
+                    self,
+                    v.at,
+                    "bad size {}: a number and a unit, such as 16M",
+                    Q(v.s)
+                );
+                return None;
+            }
+        };
+        match kib {
+            Some(0) => {
+                bad!(self, v.at, "size must be greater than zero");
+                None
+            }
+            Some(k) if k <= 1 << 30 => Some(k),
+            _ => {
+                bad!(self, v.at, "size {} is too large (at most 1024G)", Q(v.s));
                 None
             }
         }
@@ -1991,6 +2280,96 @@ vserver web {
     }
 
     #[test]
+    fn health_directives() {
+        assert_eq!(parse("t", MIN).unwrap().health, HealthLimits::default());
+        let c = parse(
+            "t",
+            &format!(
+                "{MIN}track-interface eth1\ntrack-interface wan0\nmax-load-percent 400\nmin-free-memory 16M\n"
+            ),
+        )
+        .unwrap();
+        let h = &c.health;
+        assert_eq!(h.track.as_slice(), ["eth1", "wan0"]);
+        assert_eq!(
+            (h.max_load_percent, h.min_free_memory_kib),
+            (Some(400), Some(16 * 1024))
+        );
+        let c = parse(
+            "t",
+            &format!("{MIN}max-load-percent none\nmin-free-memory none\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.health.max_load_percent, c.health.min_free_memory_kib),
+            (None, None)
+        );
+        for (size, kib) in [("512K", 512), ("1G", 1 << 20), ("1024G", 1 << 30)] {
+            let c = parse("t", &format!("{MIN}min-free-memory {size}\n")).unwrap();
+            assert_eq!(c.health.min_free_memory_kib, Some(kib), "{size}");
+        }
+        let nine: std::string::String = (0..9).map(|i| format!("track-interface t{i}\n")).collect();
+        expect(&[
+            (
+                "track-interface",
+                &["t.conf:5:1: `track-interface` needs an interface name"],
+            ),
+            (
+                "track-interface eth1\ntrack-interface eth1",
+                &["t.conf:6:17: interface eth1 is already tracked (line 5)"],
+            ),
+            (
+                "track-interface a/b",
+                &["t.conf:5:17: bad interface name `a/b`: no `/` or `:`"],
+            ),
+            (
+                "track-interface eth1 eth2",
+                &["t.conf:5:22: unexpected `eth2` at end of line"],
+            ),
+            (
+                nine.trim_end(),
+                &["t.conf:13:1: more than 8 track-interface lines (limits::MAX_TRACKED)"],
+            ),
+            (
+                "max-load-percent 5",
+                &["t.conf:5:18: bad max-load-percent `5`: 10-100000 (load average per CPU x 100) or `none`"],
+            ),
+            (
+                "max-load-percent 4.0",
+                &["t.conf:5:18: bad max-load-percent `4.0`: 10-100000 (load average per CPU x 100) or `none`"],
+            ),
+            (
+                "max-load-percent 400\nmax-load-percent 500",
+                &["t.conf:6:1: duplicate `max-load-percent` (first on line 5)"],
+            ),
+            (
+                "min-free-memory 16",
+                &["t.conf:5:17: size `16` needs a unit: K, M or G"],
+            ),
+            (
+                "min-free-memory 16MB",
+                &["t.conf:5:17: bad size unit `MB` (K, M or G)"],
+            ),
+            (
+                "min-free-memory M",
+                &["t.conf:5:17: bad size `M`: a number and a unit, such as 16M"],
+            ),
+            (
+                "min-free-memory 0M",
+                &["t.conf:5:17: size must be greater than zero"],
+            ),
+            (
+                "min-free-memory 1025G",
+                &["t.conf:5:17: size `1025G` is too large (at most 1024G)"],
+            ),
+            (
+                "min-free-memory 99999999999999999999K",
+                &["t.conf:5:17: size `99999999999999999999K` is too large (at most 1024G)"],
+            ),
+        ]);
+    }
+
+    #[test]
     fn comments_tabs_crlf_and_brace_on_next_line() {
         let t = "# head\r\ncluster\tc # trailing\r\nkey-file insecure#x\r\ninterface eth0\r\n\
                  node a 10.0.0.1\r\nvserver v\r\n\r\n  {  # open\r\naddress 10.1.0.1/16\r\n\
@@ -2181,11 +2560,11 @@ vserver web {
             ),
             (
                 "quorum 2",
-                &["t.conf:5:8: quorum 2 is larger than the 1 node lines"],
+                &["t.conf:5:8: quorum 2 is larger than the 1 node line"],
             ),
             (
                 "quorum 99999999999999999999999",
-                &["t.conf:5:8: quorum 18446744073709551615 is larger than the 1 node lines"],
+                &["t.conf:5:8: quorum 18446744073709551615 is larger than the 1 node line"],
             ),
             (
                 "fencing maybe",
@@ -2547,6 +2926,40 @@ vserver web {
     }
 
     #[test]
+    fn counts_are_singular_for_one() {
+        let s = |n, w| Count(n, w).to_string();
+        assert_eq!(s(0, "vserver"), "0 vservers");
+        assert_eq!(s(1, "vserver"), "1 vserver");
+        assert_eq!(s(2, "node"), "2 nodes");
+        let mut t = std::string::String::from(MIN);
+        for _ in 0..=MAX_CONFIG_ERRORS {
+            t += "bogus\n";
+        }
+        let e = parse("t.conf", &t).unwrap_err();
+        assert!(e
+            .to_string()
+            .ends_with("t.conf:0:0: 1 more error not shown\n"));
+    }
+
+    #[test]
+    fn places_point_at_what_names_the_host() {
+        let (_, at) = parse_at("t.conf", GOOD).unwrap();
+        let p = |line, col| Pos { line, col };
+        assert_eq!(at.key_file, p(2, 10));
+        assert_eq!(at.interface, p(3, 11));
+        assert_eq!(at.notify, p(10, 8));
+        assert_eq!(at.nodes.as_slice(), [p(11, 9), p(12, 9), p(13, 9)]);
+        let v = at.vservers[0];
+        assert_eq!((v.address, v.interface), (p(16, 19), p(17, 19)));
+        // `self-check tcp 80`: the keyword; an `exec` check: its program.
+        assert_eq!((v.service, v.self_check), (p(18, 5), p(21, 5)));
+        assert_eq!(v.hooks, [p(23, 19), p(24, 19), p(25, 19), p(26, 19)]);
+        let (_, at) = parse_at("t.conf", &format!("{MIN}vserver v {{\naddress 10.1.0.1/16\ninterface e\nservice exec /bin/true x\n}}\n")).unwrap();
+        assert_eq!(at.vservers[0].service, p(8, 14));
+        assert_eq!(at.vservers[0].hooks, [Pos::default(); 4]);
+    }
+
+    #[test]
     fn validate_node_names_the_box() {
         let c = parse("t.conf", GOOD).unwrap();
         assert_eq!(validate_node("t.conf", &c, "f2").unwrap(), 1);
@@ -2665,6 +3078,8 @@ vserver web {
             err(),
             format!("{at} has 10 hex digits, at least 32 needed\n")
         );
+        private("a\n");
+        assert_eq!(err(), format!("{at} has 1 hex digit, at least 32 needed\n"));
         private("secret secret secret secret secret\n");
         assert_eq!(
             err(),

@@ -22,8 +22,8 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 use crate::config::{IfName, Name, VsId};
-use crate::limits::{MAX_CHILDREN, MAX_VSERVERS};
-use crate::os::arp::ArpSocket;
+use crate::limits::{MAX_CHILDREN, MAX_NODES, MAX_VSERVERS};
+use crate::os::arp::{ArpSocket, OP_REPLY};
 use crate::os::child::{self, Child};
 use crate::os::process::Exit;
 use crate::takeover::Step;
@@ -124,6 +124,11 @@ struct ChildSlot {
 pub struct Work {
     /// The ARP sockets, one per distinct vserver interface.
     pub arps: Vec<ArpIf, MAX_VSERVERS>,
+    /// The boxes' MACs as their hellos announce them (refreshed by the
+    /// shell before each probe): a reply or announcement for the address
+    /// that is not an answer to our probe still counts when a box sends it
+    /// (its kernel holds the address, whoever asked).
+    pub box_macs: Vec<[u8; 6], MAX_NODES>,
     checks: [Option<Check>; MAX_CHECKS],
     children: [Option<ChildSlot>; MAX_CHILDREN],
     done: Deque<Done, DONE_QUEUE>,
@@ -143,6 +148,7 @@ impl Work {
     pub fn new() -> Work {
         Work {
             arps: Vec::new(),
+            box_macs: Vec::new(),
             checks: core::array::from_fn(|_| None),
             children: core::array::from_fn(|_| None),
             done: Deque::new(),
@@ -379,7 +385,15 @@ impl Work {
                     ..
                 } = &mut c.probe
                 {
-                    let answer = *s == sock && p.answers_probe(*addr, a.sock.mac());
+                    // Answers to our probe, from anyone; anything else
+                    // that shows a box's kernel holding the address (a
+                    // reply to another prober, an announcement). Other
+                    // hosts' unsolicited ARP is anybody's to forge.
+                    let unsolicited = p.sender_ip == *addr
+                        && (p.op == OP_REPLY || p.target_ip == *addr)
+                        && self.box_macs.contains(&p.sender_mac);
+                    let answer =
+                        *s == sock && (p.answers_probe(*addr, a.sock.mac()) || unsolicited);
                     if answer && !macs.contains(&p.sender_mac) {
                         // Full: already "several answer"; the rest adds nothing.
                         let _ = macs.push(p.sender_mac);

@@ -126,7 +126,7 @@ impl ArpSocket {
             )
         };
         if fd < 0 {
-            return Err(io::Error::last_os_error());
+            return Err(super::needs(io::Error::last_os_error(), "CAP_NET_RAW"));
         }
         // SAFETY: fresh descriptor, owned from here on.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };

@@ -1,9 +1,19 @@
 //! Child processes: hooks and `exec` checks (DESIGN section 5).
 //!
 //! A child is started from a [`Command`] (program and arguments split on
-//! whitespace, never through a shell), with the vserver's name, address,
-//! interface and the event as arguments and as `BONGOYO_*` environment
-//! variables. Its stdout and stderr share one non-blocking pipe that the mio
+//! whitespace, never through a shell). Two conventions, documented for
+//! operators in `docs/DECISIONS.md` ("Configuration"):
+//!
+//! * **hooks** ([`spawn_hook`]: pre/post-takeover/release) get the
+//!   vserver's name, address, interface and the event appended to their
+//!   arguments, and the same as `BONGOYO_*` environment variables; the
+//!   notify hook ([`spawn_with`]) gets the event and its fields;
+//! * **checks** ([`spawn_check`]: `service exec`, `self-check exec`) get
+//!   exactly the argv that was written, their context in the `BONGOYO_*`
+//!   environment variables only. A check is often an existing tool
+//!   (`curl -sf URL`) that extra arguments would break.
+//!
+//! Its stdout and stderr share one non-blocking pipe that the mio
 //! loop reads, so hook output reaches syslog line by line. The loop learns of
 //! its exit through SIGCHLD on the signalfd and reaps it with `waitpid`; the
 //! caller keeps the pid, the deadline, and kills a child that overruns it.
@@ -20,9 +30,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::config::Command;
 
-/// What a child is told: `VSERVER ADDRESS INTERFACE EVENT`, appended to its
-/// configured arguments and set as `BONGOYO_VSERVER`, `BONGOYO_ADDRESS`,
-/// `BONGOYO_INTERFACE`, `BONGOYO_EVENT`.
+/// What a child is told: set as `BONGOYO_VSERVER`, `BONGOYO_ADDRESS`,
+/// `BONGOYO_INTERFACE`, `BONGOYO_EVENT`, and for a hook also appended to its
+/// configured arguments as `VSERVER ADDRESS INTERFACE EVENT`.
 #[derive(Copy, Clone, Debug)]
 pub struct Context<'a> {
     /// The vserver's name.
@@ -51,19 +61,33 @@ impl AsRawFd for Child {
     }
 }
 
-/// Start `cmd` with `ctx`. Fails if the program cannot be executed (the error
-/// names why: not found, not executable...).
-pub fn spawn(cmd: &Command, ctx: Context<'_>) -> io::Result<Child> {
+impl Context<'_> {
+    /// The `BONGOYO_*` environment variables.
+    fn env(&self) -> [(&str, &str); 4] {
+        [
+            ("BONGOYO_VSERVER", self.vserver),
+            ("BONGOYO_ADDRESS", self.address),
+            ("BONGOYO_INTERFACE", self.interface),
+            ("BONGOYO_EVENT", self.event),
+        ]
+    }
+}
+
+/// Start the hook `cmd`: `VSERVER ADDRESS INTERFACE EVENT` appended to its
+/// arguments and set in its environment. Fails if the program cannot be
+/// executed (the error names why: not found, not executable...).
+pub fn spawn_hook(cmd: &Command, ctx: Context<'_>) -> io::Result<Child> {
     spawn_with(
         cmd,
         &[ctx.vserver, ctx.address, ctx.interface, ctx.event],
-        &[
-            ("BONGOYO_VSERVER", ctx.vserver),
-            ("BONGOYO_ADDRESS", ctx.address),
-            ("BONGOYO_INTERFACE", ctx.interface),
-            ("BONGOYO_EVENT", ctx.event),
-        ],
+        &ctx.env(),
     )
+}
+
+/// Start the `exec` check `cmd` with exactly its written argv; `ctx` goes
+/// into its environment only. Fails as [`spawn_hook`] does.
+pub fn spawn_check(cmd: &Command, ctx: Context<'_>) -> io::Result<Child> {
+    spawn_with(cmd, &[], &ctx.env())
 }
 
 /// Start `cmd` with `args` appended to its configured arguments and `env`
@@ -314,7 +338,7 @@ mod spawn_tests {
             interface: "eth0:0",
             event: "post-takeover",
         };
-        let (out, code) = run(spawn(&command("/bin/sh -c env"), ctx).expect("spawn env"));
+        let (out, code) = run(spawn_hook(&command("/bin/sh -c env"), ctx).expect("spawn env"));
         assert_eq!(code, 0);
         assert!(out.contains("BONGOYO_EVENT=post-takeover"), "{out}");
         assert!(out.contains("BONGOYO_VSERVER=web"), "{out}");
@@ -323,11 +347,33 @@ mod spawn_tests {
             out.contains("PATH="),
             "the daemon's environment is passed on: {out}"
         );
-        let (out, code) = run(spawn(&command("/bin/echo first"), ctx).expect("spawn echo"));
+        let (out, code) = run(spawn_hook(&command("/bin/echo first"), ctx).expect("spawn echo"));
         assert_eq!(
             (out.as_str(), code),
             ("first web 10.0.0.50/24 eth0:0 post-takeover\n", 0)
         );
+    }
+
+    #[test]
+    fn a_check_gets_exactly_its_written_argv_and_the_environment() {
+        let ctx = Context {
+            vserver: "web",
+            address: "10.0.0.50/24",
+            interface: "eth0",
+            event: "service-check",
+        };
+        let (out, code) = run(spawn_check(&command("/bin/echo -n a b"), ctx).expect("spawn echo"));
+        assert_eq!((out.as_str(), code), ("a b\n", 0));
+        let (out, code) = run(spawn_check(&command("/bin/sh -c env"), ctx).expect("spawn env"));
+        assert_eq!(code, 0);
+        for want in [
+            "BONGOYO_VSERVER=web",
+            "BONGOYO_ADDRESS=10.0.0.50/24",
+            "BONGOYO_INTERFACE=eth0",
+            "BONGOYO_EVENT=service-check",
+        ] {
+            assert!(out.lines().any(|l| l == want), "{want}: {out}");
+        }
     }
 
     #[test]
@@ -338,9 +384,13 @@ mod spawn_tests {
             interface: "i",
             event: "e",
         };
-        let (_, code) = run(spawn(&command("/bin/false"), ctx).expect("spawn"));
+        let (_, code) = run(spawn_hook(&command("/bin/false"), ctx).expect("spawn"));
         assert_eq!(code, 1);
-        let err = spawn(&command("/nonexistent/hook"), ctx).expect_err("no such program");
+        let (_, code) = run(spawn_check(&command("/bin/false"), ctx).expect("spawn"));
+        assert_eq!(code, 1);
+        let err = spawn_hook(&command("/nonexistent/hook"), ctx).expect_err("no such program");
+        assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{err}");
+        let err = spawn_check(&command("/nonexistent/check"), ctx).expect_err("no such program");
         assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{err}");
     }
 }

@@ -80,7 +80,8 @@ fn ioctl<T>(fd: &OwnedFd, req: libc::c_ulong, arg: &mut T) -> io::Result<()> {
     // duration of the call.
     let r = unsafe { libc::ioctl(fd.as_raw_fd(), req as _, arg as *mut T) };
     if r < 0 {
-        Err(io::Error::last_os_error())
+        // Only the setting requests can be refused.
+        Err(super::needs(io::Error::last_os_error(), "CAP_NET_ADMIN"))
     } else {
         Ok(())
     }
@@ -263,6 +264,21 @@ pub fn list_addresses() -> io::Result<Vec<IfAddr, MAX_LISTED>> {
     Ok(out)
 }
 
+/// The prefix length of `addr` on `label` (SIOCGIFNETMASK: given an
+/// address, the kernel picks the one with that label and address). For
+/// `bongoyo check`, which tells whether a vserver address is in a subnet
+/// of its interface.
+pub fn prefix_len(label: &str, addr: Ipv4Addr) -> io::Result<u8> {
+    let fd = inet_socket()?;
+    let mut r = IfReqAddr {
+        name: ifname_bytes(label)?,
+        addr: sockaddr(addr),
+        _pad: [0; 8],
+    };
+    ioctl(&fd, libc::SIOCGIFNETMASK as _, &mut r)?;
+    Ok(u32::from_be(r.addr.sin_addr.s_addr).leading_ones() as u8)
+}
+
 /// The lowest free alias label `BASE:N` given the labels in use, or `None`
 /// when the label would not fit in an interface name.
 pub fn free_label(base: &str, in_use: &[IfAddr]) -> Option<String<MAX_IFNAME>> {
@@ -287,6 +303,24 @@ pub fn ifindex(name: &str) -> io::Result<u32> {
     } else {
         Ok(i)
     }
+}
+
+/// Whether link `name` is usable: administratively up (`IFF_UP`) and
+/// operationally up (`IFF_RUNNING`: carrier, or a driver that reports no
+/// carrier such as `dummy`). An interface that does not exist is an error
+/// (`ENODEV`). SIOCGIFFLAGS answers from the kernel's own state at once, in
+/// the caller's network namespace (unlike `/sys`, which shows the namespace
+/// it was mounted in).
+pub fn link_up(name: &str) -> io::Result<bool> {
+    let fd = inet_socket()?;
+    let mut f = IfReqFlags {
+        name: ifname_bytes(name)?,
+        flags: 0,
+        _pad: [0; 22],
+    };
+    ioctl(&fd, libc::SIOCGIFFLAGS as _, &mut f)?;
+    let want = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+    Ok(f.flags & want == want)
 }
 
 // rtnetlink ABI constants (include/uapi/linux/netlink.h, if_addr.h, rtnetlink.h).
@@ -437,13 +471,23 @@ fn parse_ack(reply: &[u8]) -> io::Result<()> {
     if err == 0 {
         Ok(())
     } else {
-        Err(io::Error::from_raw_os_error(-err))
+        Err(super::needs(
+            io::Error::from_raw_os_error(-err),
+            "CAP_NET_ADMIN",
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_is_up_and_a_missing_link_an_error() {
+        assert!(link_up("lo").unwrap());
+        let e = link_up("no-such-if0").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENODEV), "{e}");
+    }
 
     #[test]
     fn masks_and_broadcasts() {
@@ -458,6 +502,12 @@ mod tests {
             broadcast(Ipv4Addr::new(10, 1, 2, 3), 16),
             Ipv4Addr::new(10, 1, 255, 255)
         );
+    }
+
+    #[test]
+    fn loopback_is_a_slash_8() {
+        assert_eq!(prefix_len("lo", Ipv4Addr::LOCALHOST).unwrap(), 8);
+        assert!(prefix_len("no-such-if0", Ipv4Addr::LOCALHOST).is_err());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The only layer with system calls (DESIGN section 8): the clock, the random
 //! source, signals, sockets, the control socket, processes, ARP, interface
-//! addresses and the log.
+//! addresses and link state, load and memory figures, and the log.
 //!
 //! Each file is one concern and hands the rest of the crate a small safe API;
 //! `unsafe` is allowed here and nowhere else. Nothing here decides anything:
@@ -17,3 +17,15 @@ pub mod net;
 pub mod process;
 pub mod random;
 pub mod signals;
+
+/// `e`, naming the capability it means is missing when it is a permission
+/// error (EPERM, EACCES): "Operation not permitted" alone does not tell an
+/// operator what to grant. Error paths only: it allocates.
+fn needs(e: std::io::Error, cap: &str) -> std::io::Error {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        std::io::Error::new(e.kind(), format!("{e}: needs {cap}"))
+    } else {
+        e
+    }
+}
+pub mod sysinfo;

@@ -122,6 +122,8 @@ fn bind(fd: RawFd, addr: SocketAddrV4) -> io::Result<()> {
         )
     })
     .map(drop)
+    // A port below 1024 is privileged.
+    .map_err(|e| super::needs(e, "CAP_NET_BIND_SERVICE"))
 }
 
 fn mreqn(group: Ipv4Addr, ifindex: u32) -> libc::ip_mreqn {

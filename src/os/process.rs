@@ -1,5 +1,5 @@
 //! This process and its children: the host name (the default `-n NAME`),
-//! the pid, and reaping exited children after SIGCHLD.
+//! the pid, its capabilities, and reaping exited children after SIGCHLD.
 
 use std::io;
 
@@ -25,6 +25,41 @@ pub fn hostname() -> io::Result<String> {
 /// This process's id.
 pub fn pid() -> u32 {
     std::process::id()
+}
+
+/// Network administration: adding and removing addresses, their lifetimes
+/// (linux/capability.h).
+pub const CAP_NET_ADMIN: u32 = 12;
+/// Raw and packet sockets: the ARP packet socket.
+pub const CAP_NET_RAW: u32 = 13;
+
+/// Whether this process has capability `cap` in its effective set
+/// (`capget(2)`, version 3: two 32-bit words per set).
+pub fn has_capability(cap: u32) -> io::Result<bool> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Copy, Clone, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut h = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let mut d = [Data::default(); 2];
+    // SAFETY: capget reads the header and, for version 3, writes two Data.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h as *mut Header, d.as_mut_ptr()) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let word = d.get((cap / 32) as usize).map_or(0, |x| x.effective);
+    Ok(word & (1 << (cap % 32)) != 0)
 }
 
 /// How a reaped child ended.

@@ -102,6 +102,9 @@ pub const EXCLUDE_TIMEOUTS: u32 = 10;
 pub const SERVICE_BACKOFF_FIRST: Duration = Duration::from_secs(5);
 /// The longest wait between two moves for a dead service.
 pub const SERVICE_BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// `preempt-delay` when none is written, in hellos: long enough that a box
+/// that has just come back is not given a vserver before it is stable.
+pub const PREEMPT_HELLOS: u32 = 5;
 /// Actions one evaluation of one vserver can produce (two checks, a state
 /// change, a move's two orders, a release, an alert, with room to spare);
 /// more (several claimers told to release at once) wait for the next check.
@@ -394,8 +397,13 @@ enum Phase {
     /// `node` was told to release; waiting for its claim to go.
     Release { node: NodeId, deadline: Instant },
     /// A planned move off `from`, which still serves: a volunteer round
-    /// that does not ask it.
-    MoveRound { from: NodeId, round: Round },
+    /// that does not ask it. `quiet`: a move toward a preferred box, which
+    /// just does not happen if that box cannot take it (no alert).
+    MoveRound {
+        from: NodeId,
+        round: Round,
+        quiet: bool,
+    },
     /// A planned move: `from` was told to release (the order carries
     /// `round`); `to` won the round and is told to assume as soon as `from`
     /// reports its address gone. The normal path takes over at `deadline`.
@@ -451,6 +459,13 @@ struct Vs {
     service_move_after: Instant,
     /// Since when its service answers (`None`: it does not).
     service_up_since: Option<Instant>,
+    /// `prefer`: the boxes that should serve it, best first.
+    prefer: heapless::Vec<NodeId, MAX_NODES>,
+    /// How long a preferred box must be a volunteer before it is moved to.
+    preempt_delay: Duration,
+    /// The preferred box it would move to, and since when that box has
+    /// been a volunteer without a break.
+    preferred_since: Option<(NodeId, Instant)>,
     // Configuration.
     check: Duration,
     takeover_timeout: Duration,
@@ -495,6 +510,9 @@ impl Monitor {
                 service_backoff: Duration::ZERO,
                 service_move_after: now,
                 service_up_since: None,
+                prefer: v.prefer.clone(),
+                preempt_delay: v.preempt_delay.unwrap_or(config.hello * PREEMPT_HELLOS),
+                preferred_since: None,
                 check: v.check,
                 takeover_timeout: v.takeover_timeout,
                 failback: v.failback,
@@ -1074,8 +1092,8 @@ impl Monitor {
         let fenced = v.answering & view.lost != 0 && combo.reach == Tri::Up;
 
         // A move round only makes sense while the holder serves alone.
-        if let Phase::MoveRound { from, round } = &v.phase {
-            let from = *from;
+        if let Phase::MoveRound { from, round, quiet } = &v.phase {
+            let (from, quiet) = (*from, *quiet);
             // A dead service is moved this way too (`ReleaseAfterGrace`):
             // the holder keeps the address until its successor is known.
             let served = matches!(
@@ -1110,6 +1128,11 @@ impl Monitor {
                             },
                         });
                     }
+                    None if quiet => {
+                        // The preferred box answered 0: try again later.
+                        v.phase = Phase::Idle;
+                        v.preferred_since = None;
+                    }
                     None => {
                         v.phase = Phase::Idle;
                         v.round_after = now + v.check;
@@ -1142,6 +1165,8 @@ impl Monitor {
                         if now >= v.round_after {
                             let _ = open_move(v, &mut self.rounds, now, vs, from, view, &mut out);
                         }
+                    } else if let (Some(h), Claims::One) = (lowest(claim), combo.claims) {
+                        preempt(v, &mut self.rounds, now, vs, h, view, &mut out);
                     }
                 }
                 Decision::AwaitCheck | Decision::AwaitTakeover => {}
@@ -1169,7 +1194,9 @@ impl Monitor {
                     }
                     Phase::Round(r) if r.is_over(now) => {
                         let number = r.number;
-                        match r.winner(view.list) {
+                        // A willing preferred box first, best ranked.
+                        let preferred = v.prefer.iter().copied().find(|&p| r.willing(p));
+                        match preferred.or_else(|| r.winner(view.list)) {
                             Some(node) => {
                                 v.phase = Phase::Takeover {
                                     node,
@@ -1371,6 +1398,7 @@ fn open_move(
     v.phase = Phase::MoveRound {
         from,
         round: rounds.open(now, vs, asked, out),
+        quiet: false,
     };
     MoveStart::Started { from }
 }
@@ -1413,6 +1441,54 @@ fn service_dead(
     v.phase = Phase::MoveRound {
         from: h,
         round: rounds.open(now, vs, asked, out),
+        quiet: false,
+    };
+}
+
+/// `prefer`: `v` is served by `h`; a box ranked above `h` in its `prefer`
+/// list that has been a volunteer (alive, on the list) for `preempt-delay`
+/// gets it by a planned move (the holder serves until that box is ready).
+/// Not under `failback manual` (the operator moves it), not toward a box
+/// its service died on lately (no ping-pong with the back-off), and not
+/// while a box is not heard.
+fn preempt(
+    v: &mut Vs,
+    rounds: &mut Rounds,
+    now: Instant,
+    vs: VsId,
+    h: NodeId,
+    view: &View<'_>,
+    out: &mut Vec<MonitorAction, EVAL_OUT>,
+) {
+    let rank = |n: NodeId| v.prefer.iter().position(|&p| p == n);
+    let best = v
+        .prefer
+        .iter()
+        .copied()
+        .find(|&p| view.volunteers & bit(p) != 0 && v.service_failed & bit(p) == 0);
+    let better = match (best, rank(h)) {
+        (Some(b), Some(r)) => rank(b).is_some_and(|rb| rb < r),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let Some(b) = best.filter(|&b| better && b != h && v.failback == Failback::Auto) else {
+        v.preferred_since = None;
+        return;
+    };
+    let since = match v.preferred_since {
+        Some((x, t)) if x == b => t,
+        _ => {
+            v.preferred_since = Some((b, now));
+            now
+        }
+    };
+    if now < since + v.preempt_delay || !matches!(v.phase, Phase::Idle) || view.unknown != 0 {
+        return;
+    }
+    v.phase = Phase::MoveRound {
+        from: h,
+        round: rounds.open(now, vs, bit(b), out),
+        quiet: true,
     };
 }
 
@@ -2464,6 +2540,86 @@ mod tests {
         let a = r.at(0);
         assert!(releases(&a).is_empty(), "{a:?}");
         assert_eq!(r.combo(), "PP0");
+    }
+
+    /// UU1 on box 1 while box 2 is away (not a volunteer).
+    fn served_without_box_2(r: &mut Rig) {
+        r.at(0);
+        let a = r.confirm(false, &[]);
+        let round = request(&a).expect("round");
+        r.answer(0, round, 50);
+        let a = r.answer(1, round, 90);
+        assert_eq!(assume(&a), Some(1));
+        r.claimers[0] = 0b010;
+        r.at(100);
+        r.checks(true, &[MACS[1]]);
+        assert_eq!(r.combo(), "UU1");
+    }
+
+    /// Issue 16: a box with priority 200 came back after a restart and its
+    /// vserver stayed elsewhere. `prefer` names the boxes that should serve
+    /// it; a preferred box on the list for `preempt-delay` gets it back by
+    /// a planned move.
+    #[test]
+    fn a_preferred_box_gets_its_vserver_back_after_the_preempt_delay() {
+        let conf = CONF.replace(
+            " original-mac",
+            " prefer f3\n preempt-delay 1s\n original-mac",
+        );
+        let mut r = Rig::new(&conf);
+        // Box 2 (f3) is not there: box 1 serves.
+        r.volunteers = 0b011;
+        served_without_box_2(&mut r);
+        // Box 2 comes back: nothing moves before the delay.
+        r.volunteers = 0b111;
+        for t in (200..1200).step_by(200) {
+            let mut a = r.at(t);
+            a.extend(r.checks(true, &[MACS[1]]));
+            assert!(request(&a).is_none(), "moved at {t}: {a:?}");
+        }
+        // Then a planned move asking box 2 alone.
+        let mut round = None;
+        for t in (1200..1800).step_by(100) {
+            let mut a = r.at(t);
+            a.extend(r.checks(true, &[MACS[1]]));
+            round = request(&a);
+            if round.is_some() {
+                break;
+            }
+        }
+        let round = round.expect("a move round toward the preferred box");
+        assert!(
+            assume(&r.answer(0, round, 100)).is_none(),
+            "only f3 is asked"
+        );
+        let a = r.answer(2, round, 60);
+        assert_eq!(moving(&a), Some((1, 2)), "{a:?}");
+        r.claimers[0] = 0;
+        let a = r.outcome(1, round, true);
+        assert_eq!(assume(&a), Some(2));
+
+        // A dead vserver: the preferred box wins the round even with a
+        // lower score.
+        let mut r = Rig::new(&conf);
+        r.at(0);
+        let a = r.confirm(false, &[]);
+        let round = request(&a).expect("round");
+        r.answer(0, round, 100);
+        r.answer(1, round, 100);
+        let a = r.answer(2, round, 30);
+        assert_eq!(assume(&a), Some(2));
+
+        // `failback manual` keeps today's behaviour: no preemption.
+        let manual = conf.replace(" prefer f3", " prefer f3\n failback manual");
+        let mut r = Rig::new(&manual);
+        r.volunteers = 0b011;
+        served_without_box_2(&mut r);
+        r.volunteers = 0b111;
+        for t in (200..3000).step_by(200) {
+            let mut a = r.at(t);
+            a.extend(r.checks(true, &[MACS[1]]));
+            assert!(request(&a).is_none(), "moved at {t}: {a:?}");
+        }
     }
 
     #[test]

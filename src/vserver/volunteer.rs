@@ -70,6 +70,12 @@ impl Round {
         true
     }
 
+    /// Whether box `n` answered and is willing (suitability above 0).
+    pub fn willing(&self, n: NodeId) -> bool {
+        1u32.checked_shl(n as u32)
+            .is_some_and(|b| self.answered & self.willing & b != 0)
+    }
+
     /// True when every asked box answered or the window closed.
     pub fn is_over(&self, now: Instant) -> bool {
         self.answered == self.asked || now >= self.deadline

@@ -379,6 +379,8 @@ pub struct Lan {
     dir: TempDir,
     /// Vservers after `web` (see [`Lan::add_vserver`]): name, address.
     more: Vec<(String, Ipv4Addr)>,
+    /// Top-level lines (see [`Lan::add_line`]).
+    top: Vec<String>,
 }
 
 impl Lan {
@@ -398,6 +400,7 @@ impl Lan {
             namespaces: Vec::new(),
             dir,
             more: Vec::new(),
+            top: Vec::new(),
         };
         let sw = Netns::new(&lan.tag("sw"));
         sw.bridge("br0");
@@ -460,6 +463,10 @@ impl Lan {
         );
         if let Some(h) = &self.opts.hello {
             s += &format!("hello {h}\n");
+        }
+        for l in &self.top {
+            s += l;
+            s += "\n";
         }
         s += &format!(
             "node f1 10.81.{k}.11 priority 200\n\
@@ -585,6 +592,12 @@ impl Lan {
         let addr = Ipv4Addr::new(10, 81, self.k, 51 + self.more.len() as u8);
         self.more.push((name.to_owned(), addr));
         addr
+    }
+
+    /// One more top-level line (`track-interface trk0`) in every box's
+    /// configuration from the next daemon start on.
+    pub fn add_line(&mut self, line: &str) {
+        self.top.push(line.to_owned());
     }
 
     /// Every vserver, `web` first: name and address.

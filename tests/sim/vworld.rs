@@ -104,6 +104,8 @@ pub fn with_vservers(
             hooks: [hook(), hook(), hook(), hook()],
             failback: Failback::Auto,
             original_mac: Some(original_mac(v)),
+            prefer: heapless::Vec::new(),
+            preempt_delay: None,
         });
     }
     cfg

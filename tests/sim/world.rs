@@ -64,6 +64,7 @@ pub fn config(n: usize, hello_ms: u64, dead_ms: u64, quorum: u8, fencing: Fencin
         lost_alert: Duration::from_secs(30),
         nodes,
         vservers: heapless::Vec::new(),
+        health: Default::default(),
     }
 }
 
