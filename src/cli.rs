@@ -1,4 +1,4 @@
-//! The command line (DESIGN section 2, argh) and its sysexits exit codes.
+//! The command line (docs/MODEL.md, argh) and its sysexits exit codes.
 //!
 //! `run` is the daemon; `check` validates a configuration; `status`, `hold`,
 //! `resume` and `release` talk to a running daemon over its control socket;

@@ -1,4 +1,4 @@
-//! The mio shell (DESIGN section 8): one thread, one `mio::Poll`.
+//! The mio shell (docs/MODEL.md): one thread, one `mio::Poll`.
 //!
 //! It owns every descriptor (the multicast and unicast UDP sockets, the
 //! control socket and its connections, the signalfd, one ARP packet socket
@@ -452,8 +452,8 @@ impl Daemon {
         let codec = Codec::for_config(&config, me, incarnation, seed);
         let mut node = Node::new(&config, me, incarnation, now);
         // Hellos carry the MAC that answers ARP for this box's vserver
-        // addresses, so the boss can tell which box answers (DESIGN section
-        // 5): the vserver interface's, not necessarily the cluster one's.
+        // addresses, so the boss can tell which box answers (docs/MODEL.md):
+        // the vserver interface's, not necessarily the cluster one's.
         // Hellos have room for one MAC; vservers on interfaces with other
         // MACs are reported as answered by "someone else" (logged here).
         let answer_mac = work.arps.first().map_or(iface.mac, |a| a.sock.mac());
@@ -1811,7 +1811,7 @@ impl Daemon {
     }
 }
 
-/// Start-up (DESIGN section 4, fencing layer 2 covers the rest): a vserver
+/// Start-up (docs/MODEL.md, fencing layer 2 covers the rest): a vserver
 /// address found on its interface belongs to an earlier run of this daemon
 /// that crashed; nobody renews it, so remove it now instead of in 1-2 s.
 fn startup_cleanup(config: &Config) {

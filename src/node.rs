@@ -15,7 +15,7 @@
 //!   generation it follows or newer.
 //! * A **claim counts** (for the combo state's third character) if an alive or
 //!   suspect box announces it, or if a lost box announced it and its lease
-//!   has not surely lapsed (DESIGN section 4: the boss waits for the lease).
+//!   has not surely lapsed (docs/MODEL.md: the boss waits for the lease).
 //! * A box takes over only while its own lease is valid, and gives up
 //!   everything when it lapses ([`Holder::tick`], fencing layer 1).
 //! * Orders to itself (the boss is a volunteer too) are delivered locally.

@@ -1,4 +1,4 @@
-//! The cluster core allocates nothing after construction (DESIGN section 8).
+//! The cluster core allocates nothing after construction (docs/MODEL.md).
 //!
 //! A counting global allocator counts allocations made on this test's thread
 //! while armed. Five cores run through a minute of simulated time — cold

@@ -1,4 +1,4 @@
-//! Scripted-time tests, one per rule of the cluster core (DESIGN section 4).
+//! Scripted-time tests, one per rule of the cluster core (docs/MODEL.md).
 //!
 //! Each drives real cores through the simulated world with perfect clocks,
 //! 0.5 ms delay and no loss, at hello 200 ms / dead 600 ms unless stated,

@@ -6,7 +6,7 @@
 #   usage: tests/demo.sh [BINARY]   (as root; `make demo` builds the binary)
 #
 # Everything lives in namespaces named bgydemo<pid>-*, on 10.77.0.0/24, which
-# exists only inside them (DESIGN section 9); the EXIT trap removes exactly
+# exists only inside them (the network-test rules in README.md); the EXIT trap removes exactly
 # what was created, by recorded name and PID.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

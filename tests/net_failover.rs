@@ -1,4 +1,4 @@
-//! Fail-over scenarios on a real kernel (issue 6, DESIGN sections 4 and 5):
+//! Fail-over scenarios on a real kernel (issue 6, docs/MODEL.md):
 //! three boxes, a client and an original host in network namespaces, the
 //! real daemon, a real TCP service. Every assertion is about what the client
 //! saw: who answered its TCP connections, how long nobody did (outage), and

@@ -1,4 +1,4 @@
-# Network namespaces for the demo and the benchmarks (DESIGN section 9).
+# Network namespaces for the demo and the benchmarks (the network-test rules in README.md).
 # Source this file. Everything lives in namespaces named "$NS_PREFIX-*":
 # a switch namespace holding a bridge, and one namespace per box, each joined
 # to the bridge by a veth pair. The host's own interfaces are never touched;

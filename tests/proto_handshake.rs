@@ -1,6 +1,5 @@
 //! Challenge/response between codecs on a tiny lossless network: first
-//! contact, restarts, and replays recorded during an earlier boot (DESIGN
-//! section 6).
+//! contact, restarts, and replays recorded during an earlier boot (docs/MODEL.md).
 
 use bongoyo::config::{Key, NodeId};
 use bongoyo::limits::MAX_DATAGRAM;

@@ -1,4 +1,4 @@
-//! Who is boss (DESIGN section 4): cold start, succession, quorum, merge,
+//! Who is boss (docs/MODEL.md): cold start, succession, quorum, merge,
 //! hold.
 //!
 //! * **Following.** A box follows the best box that announces boss or

@@ -1,4 +1,4 @@
-//! Leases (DESIGN section 4, fencing layer 1): the timing constants, the
+//! Leases (docs/MODEL.md, fencing layer 1): the timing constants, the
 //! ring of hello send times, and the two leases every box computes.
 //!
 //! # Acknowledgements

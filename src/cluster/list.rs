@@ -1,4 +1,4 @@
-//! The priority list (DESIGN section 4): who is best placed to be boss,
+//! The priority list (docs/MODEL.md): who is best placed to be boss,
 //! deputy and (in the vserver layer) volunteer.
 //!
 //! Ranked by configured priority (higher first), then health (higher

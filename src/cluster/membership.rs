@@ -1,4 +1,4 @@
-//! Membership (DESIGN section 4): hellos as the heartbeat, one entry per
+//! Membership (docs/MODEL.md): hellos as the heartbeat, one entry per
 //! box, incarnations, indirect probing, records and lost alerts.
 //!
 //! A box heard within `dead` is alive (or joining / hold, as it announces).

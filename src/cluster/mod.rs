@@ -1,4 +1,4 @@
-//! The cluster core (DESIGN section 4): membership, the priority list, boss
+//! The cluster core (docs/MODEL.md): membership, the priority list, boss
 //! election with two deputies, generations, merge, quorum and lease fencing.
 //!
 //! # Shape (sans-IO)

@@ -1,10 +1,10 @@
-//! The configuration file (DESIGN section 3): one file, the same on every box.
+//! The configuration file (docs/CONFIG.md): one file, the same on every box.
 //!
 //! [`parse`] turns text into a [`Config`] of fixed-capacity tables, or into a
 //! list of [`ConfigError`]s, each naming `FILE:LINE:COL`. The daemon reads the
 //! key file through [`load`]; everything else here is pure but [`check`],
 //! where `bongoyo check` compares the file with this host. The grammar and
-//! every decision DESIGN leaves open are documented in `parse.rs`.
+//! every decision the design leaves open are documented in `parse.rs`.
 
 use core::fmt;
 use core::net::Ipv4Addr;
@@ -34,7 +34,7 @@ pub type NodeId = u8;
 /// Index of a `vserver` block, in file order.
 pub type VsId = u8;
 
-/// Default multicast group (DESIGN section 3).
+/// Default multicast group (docs/CONFIG.md).
 pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 76, 7);
 /// Default UDP port.
 pub const DEFAULT_PORT: u16 = 7607;
@@ -141,7 +141,7 @@ impl fmt::Debug for Key {
     }
 }
 
-/// Fencing mode (DESIGN section 4).
+/// Fencing mode (docs/MODEL.md).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Fencing {
     /// Hold a vserver only while a quorum-acknowledged lease is valid.
@@ -180,7 +180,7 @@ impl Command {
     }
 }
 
-/// A service check or a self-check (DESIGN section 3).
+/// A service check or a self-check (docs/CONFIG.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Check {
     /// Up when a TCP connect to this port succeeds.

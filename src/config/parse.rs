@@ -1,4 +1,4 @@
-//! The configuration file parser (DESIGN section 3).
+//! The configuration file parser (docs/CONFIG.md).
 //!
 //! # Grammar, for operators
 //!
@@ -43,7 +43,7 @@
 //! }                                    alone on its line
 //! ```
 //!
-//! Decisions DESIGN leaves open, and why:
+//! Decisions the design leaves open, and why:
 //!
 //! * **Names** (cluster, node, vserver) are 1 to MAX_NAME (32) bytes of ASCII
 //!   letters, digits, `-`, `_` and `.`: they appear in syslog lines, hook

@@ -1,4 +1,4 @@
-//! This box's health (DESIGN section 4; docs/DECISIONS.md, "Health"): the
+//! This box's health (docs/MODEL.md; docs/DECISIONS.md, "Health"): the
 //! load average, available memory and tracked links, measured every
 //! [`SAMPLE_EVERY`], turned into the 0-100 that the cluster core ranks the
 //! priority list by. 0 puts the box on hold (never boss, deputy or

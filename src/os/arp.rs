@@ -1,5 +1,5 @@
 //! ARP on a packet socket: gratuitous ARP after a takeover, and the probe
-//! that tells who answers for a vserver address (DESIGN sections 4 and 5).
+//! that tells who answers for a vserver address (docs/MODEL.md).
 //!
 //! An `AF_PACKET`/`SOCK_DGRAM` socket bound to `ETH_P_ARP` on one interface:
 //! the kernel adds and strips the Ethernet header, we read and write the

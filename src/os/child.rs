@@ -1,4 +1,4 @@
-//! Child processes: hooks and `exec` checks (DESIGN section 5).
+//! Child processes: hooks and `exec` checks (docs/MODEL.md).
 //!
 //! A child is started from a [`Command`] (program and arguments split on
 //! whitespace, never through a shell). Two conventions, documented for

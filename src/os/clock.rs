@@ -1,6 +1,6 @@
 //! The one clock the daemon reads: `CLOCK_BOOTTIME`, monotonic and counting
-//! through suspend, so a box that slept sees its leases expired (DESIGN
-//! section 4) instead of trusting a stale view.
+//! through suspend, so a box that slept sees its leases expired
+//! (docs/MODEL.md) instead of trusting a stale view.
 
 use crate::time::Instant;
 

@@ -1,7 +1,7 @@
 //! Interface addresses: the vserver alias (SIOCSIFADDR family of ioctls), its
 //! kernel lifetime (rtnetlink), and the list of addresses a box already has.
 //!
-//! Fencing layer 2 (DESIGN section 4) lives here: after the ioctl adds the
+//! Fencing layer 2 (docs/MODEL.md) lives here: after the ioctl adds the
 //! address, [`set_lifetime`] gives it a valid and preferred lifetime in whole
 //! seconds through an `RTM_NEWADDR` with `NLM_F_REPLACE`. The daemon renews it
 //! every hello while its lease holds; a daemon that is killed or frozen stops

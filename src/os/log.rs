@@ -15,7 +15,7 @@
 //! says how many were lost.
 //!
 //! `log` has no alert level: an `error!` with target [`ALERT`] is sent with
-//! syslog severity alert (DESIGN section 4, records and alerts).
+//! syslog severity alert (docs/MODEL.md, records and alerts).
 //!
 //! Lines go out in the local form of RFC 3164 that glibc's `syslog(3)` and
 //! busybox `logger` use on `/dev/log`, minus the timestamp, which every local

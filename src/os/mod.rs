@@ -1,4 +1,4 @@
-//! The only layer with system calls (DESIGN section 8): the clock, the random
+//! The only layer with system calls (docs/MODEL.md): the clock, the random
 //! source, signals, sockets, the control socket, processes, ARP, interface
 //! addresses and link state, load and memory figures, and the log.
 //!

@@ -1,5 +1,4 @@
-//! The cluster's UDP sockets and the interface they talk on (DESIGN
-//! section 6).
+//! The cluster's UDP sockets and the interface they talk on (docs/MODEL.md).
 //!
 //! Two sockets, both on the configured port:
 //!
@@ -27,7 +26,7 @@ pub struct Interface {
     /// Kernel interface index.
     pub index: u32,
     /// Hardware address; carried in hellos so the boss can tell which box
-    /// answers ARP for an address (DESIGN section 5).
+    /// answers ARP for an address (docs/MODEL.md).
     pub mac: [u8; 6],
 }
 

@@ -18,7 +18,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 /// A signal the daemon acts on.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Signal {
-    /// SIGHUP: re-read the configuration (DESIGN section 7).
+    /// SIGHUP: re-read the configuration (docs/MODEL.md).
     Hup,
     /// SIGTERM: release and exit 0.
     Term,

@@ -1,4 +1,4 @@
-//! The datagram codec (DESIGN section 6): frame, authenticate, reject replays.
+//! The datagram codec (docs/MODEL.md): frame, authenticate, reject replays.
 //!
 //! # Wire format
 //!

@@ -1,4 +1,4 @@
-//! Bytes on the wire (DESIGN section 6).
+//! Bytes on the wire (docs/MODEL.md).
 //!
 //! Every datagram is a fixed [`Header`] (magic, version, cluster id, sender,
 //! incarnation, sequence), a postcard-encoded [`Body`], and an HMAC-SHA256 tag

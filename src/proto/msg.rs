@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{NodeId, VsId};
 use crate::limits::{MAX_NODES, MAX_VSERVERS};
 
-/// A box's role as it announces it in hellos (DESIGN section 4).
+/// A box's role as it announces it in hellos (docs/MODEL.md).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {
     /// Just started: listening for one dead interval before acting.
@@ -32,7 +32,7 @@ pub enum Role {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
     /// Hello sequence number, counted by the sender's core from 1 per
-    /// incarnation; acknowledgements name it (DESIGN section 4, lease).
+    /// incarnation; acknowledgements name it (docs/MODEL.md, lease).
     pub seq: u32,
     /// What the sender is.
     pub role: Role,
@@ -59,7 +59,7 @@ pub struct Hello {
     /// Bit `n` set: the sender heard node `n` within the dead interval.
     pub hears: u32,
     /// Acknowledgements: the newest hello sequence heard from each node, by
-    /// index (0 = none). Leases are renewed by these (DESIGN section 4).
+    /// index (0 = none). Leases are renewed by these (docs/MODEL.md).
     pub acks: Vec<Ack, MAX_NODES>,
     /// The boss's published priority list, best first (empty from others).
     pub list: Vec<NodeId, MAX_NODES>,

@@ -1,4 +1,4 @@
-//! What one box holds, and the orders it carries out (DESIGN sections 4, 5).
+//! What one box holds, and the orders it carries out (docs/MODEL.md).
 //!
 //! Every box, boss or not, runs a [`Holder`]: it takes assume and release
 //! orders from the boss, runs one [`Sequence`] per vserver, claims a vserver

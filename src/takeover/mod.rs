@@ -1,5 +1,5 @@
 //! The ordered steps of a takeover and of a release, for one vserver on one
-//! box (DESIGN section 5, seed 000 section 7). Sans-IO: [`Sequence`] says
+//! box (docs/MODEL.md). Sans-IO: [`Sequence`] says
 //! which step to start ([`Step`]); the shell runs it (a hook as a child
 //! process, an alias through ioctl, a gratuitous ARP on the packet socket) and
 //! feeds the result back. A failed hook or alias aborts the sequence and

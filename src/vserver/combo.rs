@@ -1,5 +1,5 @@
 //! The three-character combo state and the one table that decides what the
-//! boss does about each of the 27 (DESIGN section 5, seed 000 section 4).
+//! boss does about each of the 27 (docs/MODEL.md).
 //!
 //! A combo state is service (P/U/D), reachability (P/U/D) and how many boxes
 //! claim the vserver (0/1/M). `P` means "no verdict yet": a check is in
@@ -137,7 +137,7 @@ pub enum Decision {
     Alert,
 }
 
-/// The action table: the single place that decides (DESIGN section 5). Each
+/// The action table: the single place that decides (docs/MODEL.md). Each
 /// arm says why; the tests walk all 27 states.
 pub fn decide(c: Combo) -> Decision {
     use Claims::*;

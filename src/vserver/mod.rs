@@ -1,5 +1,5 @@
 //! Virtual servers: combo states, the action table and volunteer rounds
-//! (DESIGN section 5). Sans-IO, driven by the cluster core.
+//! (docs/MODEL.md). Sans-IO, driven by the cluster core.
 //!
 //! * [`combo`]: the three-character state and [`combo::decide`], the one
 //!   table that maps each of the 27 states to the boss's action.

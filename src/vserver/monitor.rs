@@ -1,4 +1,4 @@
-//! The boss's vserver monitor (DESIGN section 5): it polls every vserver each
+//! The boss's vserver monitor (docs/MODEL.md): it polls every vserver each
 //! `check`, keeps its combo state, and acts on it through [`decide`]: volunteer
 //! rounds, assume and release orders, alerts.
 //!
@@ -657,7 +657,7 @@ impl Monitor {
     /// The result of a reachability check: the MACs that answered (empty:
     /// nobody). For `reachability tcp`, pass one all-zero MAC when it answered.
     ///
-    /// Who is believed (DESIGN section 4, fencing layer 3): a box's MAC (a
+    /// Who is believed (docs/MODEL.md, fencing layer 3): a box's MAC (a
     /// lost box's only within [`KERNEL_HOLD_BOUND`](crate::takeover::KERNEL_HOLD_BOUND) of its lease lapse), the
     /// original host's MAC (configured, or learned: see the module doc),
     /// and the all-zero "someone" of `reachability tcp`. Any other answer is

@@ -1,4 +1,4 @@
-//! A volunteer round (DESIGN section 5, seed 000 section 6).
+//! A volunteer round (docs/MODEL.md).
 //!
 //! The boss asks every live box that is not on hold; each answers with a
 //! suitability 0-100 from its self-check and how many vservers it already

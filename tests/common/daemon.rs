@@ -4,7 +4,7 @@
 //!
 //! Every process is recorded by its `Child` and every directory by its
 //! path, and each is removed on drop, so a failing assertion still cleans
-//! up (DESIGN section 9).
+//! up (the network-test rules in README.md).
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};

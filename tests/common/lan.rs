@@ -1,4 +1,4 @@
-//! Fail-over tests on a real kernel (DESIGN sections 4, 5 and 9): a small
+//! Fail-over tests on a real kernel (docs/MODEL.md): a small
 //! LAN in network namespaces, the real daemon on three boxes, a real TCP
 //! service on each, and a client that measures what it saw.
 //!

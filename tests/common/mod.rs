@@ -1,5 +1,5 @@
 //! Helpers for the tests that run the real kernel or the real binary
-//! (DESIGN section 9), in one place so that a namespace, a daemon or a
+//! (the network-test rules in README.md), in one place so that a namespace, a daemon or a
 //! bounded wait means the same in every test file:
 //!
 //! - [`netns`]: root check, setup commands, namespaces and links with

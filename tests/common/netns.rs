@@ -1,4 +1,4 @@
-//! Network namespaces and links for the tests (DESIGN section 9): every
+//! Network namespaces and links for the tests (the network-test rules in README.md): every
 //! namespace is created by name and removed by that name when its guard
 //! drops, even when the test fails; every wait is bounded.
 //!

@@ -68,10 +68,10 @@ use bongoyo::vserver::monitor::CheckKind;
 
 use super::world::net::{self, receivers, Clock, Cut, Net, Queue, Rng, Timer, Trace};
 
-/// ARP requests in one reachability probe (DESIGN section 4, layer 3).
+/// ARP requests in one reachability probe (docs/MODEL.md, layer 3).
 pub const ARP_TRIES: usize = 3;
 
-/// Kernel alias lifetime the shell sets (DESIGN section 4, layer 2).
+/// Kernel alias lifetime the shell sets (docs/MODEL.md, layer 2).
 pub const LIFETIME_US: u64 = 1_000_000;
 
 /// Add `nv` vservers to `cfg` (check interval, takeover timeout, hooks).
