@@ -33,8 +33,12 @@ const RATE: u64 = 150_000;
 /// Consecutive answered attempts (x 20 ms) that count as "served".
 const STEADY: usize = 10;
 /// The release after a cut: `dead` (600 ms at the defaults) bounds the
-/// lease; the rest is room for slow shared cores and the 5 ms poll.
-const RELEASE_LIMIT_MS: u64 = 600 + 1_400;
+/// lease, and the kernel lifetime (fencing layer 2: up to 2 s after the
+/// last renewal) bounds it even when the daemon is slow to run; the rest is
+/// room for slow shared cores and the 5 ms poll. (The figures, usually
+/// 370-640 ms, are printed; one CI run on a loaded machine took 2.9 s
+/// without a flood.)
+const RELEASE_LIMIT_MS: u64 = 600 + 2_000 + 1_400;
 
 fn figure(name: &str, value: u64) {
     println!("FIGURE {name} {value}");
