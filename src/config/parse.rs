@@ -753,6 +753,37 @@ struct VsBuild {
     prefer: std::vec::Vec<(Name, Pos)>,
 }
 
+/// A kind of number with a unit (durations, sizes): its words for
+/// [`Parser::amount`]'s errors, its units and its largest value.
+struct Amount {
+    what: &'static str,
+    units: &'static [(&'static str, u64)],
+    unit_list: &'static str,
+    example: &'static str,
+    max: u64,
+    over: &'static str,
+}
+
+/// Durations, in milliseconds.
+const DURATION: Amount = Amount {
+    what: "duration",
+    units: &[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)],
+    unit_list: "ms, s, m or h",
+    example: "200ms",
+    max: MAX_DURATION.as_millis() as u64,
+    over: "is too long (at most 24h)",
+};
+
+/// Sizes, in KiB.
+const SIZE: Amount = Amount {
+    what: "size",
+    units: &[("K", 1), ("M", 1 << 10), ("G", 1 << 20)],
+    unit_list: "K, M or G",
+    example: "16M",
+    max: 1 << 30,
+    over: "is too large (at most 1024G)",
+};
+
 /// A number, or why it is not one.
 enum Num {
     Ok(u64),
@@ -1965,115 +1996,64 @@ impl Parser {
     }
 
     fn duration(&mut self, v: Tok<'_>) -> Option<Duration> {
-        let digits = v.s.bytes().take_while(u8::is_ascii_digit).count();
-        let (n, unit) = (
-            v.s.get(..digits).unwrap_or_default(),
-            v.s.get(digits..).unwrap_or_default(),
-        );
-        let scale: u64 = match unit {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            _ if n.is_empty() => {
-                bad!(
-                    self,
-                    v.at,
-                    "bad duration {}: a number and a unit, such as 200ms",
-                    Q(v.s)
-                );
-                return None;
-            }
-            "" => {
-                bad!(
-                    self,
-                    v.at,
-                    "duration {} needs a unit: ms, s, m or h",
-                    Q(v.s)
-                );
-                return None;
-            }
-            _ => {
-                bad!(self, v.at, "bad duration unit {} (ms, s, m or h)", Q(unit));
-                return None;
-            }
-        };
-        let ms = match number(n) {
-            Num::Ok(x) => x.checked_mul(scale),
-            Num::TooLarge => None,
-            Num::NotNumber => {
-                bad!(
-                    self,
-                    v.at,
-                    "bad duration {}: a number and a unit, such as 200ms",
-                    Q(v.s)
-                );
-                return None;
-            }
-        };
-        match ms {
-            Some(0) => {
-                bad!(self, v.at, "duration must be greater than zero");
-                None
-            }
-            Some(ms) if ms <= MAX_DURATION.as_millis() as u64 => Some(Duration::from_millis(ms)),
-            _ => {
-                bad!(self, v.at, "duration {} is too long (at most 24h)", Q(v.s));
-                None
-            }
-        }
+        self.amount(v, &DURATION).map(Duration::from_millis)
     }
 
     /// A size such as `16M`, in KiB.
     fn size_kib(&mut self, v: Tok<'_>) -> Option<u64> {
+        self.amount(v, &SIZE)
+    }
+
+    /// Digits followed at once by one of `k`'s units, in its base unit:
+    /// greater than zero and at most `k.max`, or an error naming why not.
+    fn amount(&mut self, v: Tok<'_>, k: &Amount) -> Option<u64> {
         let digits = v.s.bytes().take_while(u8::is_ascii_digit).count();
         let (n, unit) = (
             v.s.get(..digits).unwrap_or_default(),
             v.s.get(digits..).unwrap_or_default(),
         );
-        let scale: u64 = match unit {
-            "K" => 1,
-            "M" => 1 << 10,
-            "G" => 1 << 20,
-            _ if n.is_empty() => {
+        let (what, units, example) = (k.what, k.unit_list, k.example);
+        let scale = match k.units.iter().find(|(u, _)| *u == unit) {
+            Some(&(_, scale)) => scale,
+            None if n.is_empty() => {
                 bad!(
                     self,
                     v.at,
-                    "bad size {}: a number and a unit, such as 16M",
+                    "bad {what} {}: a number and a unit, such as {example}",
                     Q(v.s)
                 );
                 return None;
             }
-            "" => {
-                bad!(self, v.at, "size {} needs a unit: K, M or G", Q(v.s));
+            None if unit.is_empty() => {
+                bad!(self, v.at, "{what} {} needs a unit: {units}", Q(v.s));
                 return None;
             }
-            _ => {
-                bad!(self, v.at, "bad size unit {} (K, M or G)", Q(unit));
+            None => {
+                bad!(self, v.at, "bad {what} unit {} ({units})", Q(unit));
                 return None;
             }
         };
-        let kib = match number(n) {
+        let amount = match number(n) {
             Num::Ok(x) => x.checked_mul(scale),
             Num::TooLarge => None,
             Num::NotNumber => {
                 bad!(
                     self,
                     v.at,
-                    "bad size {}: a number and a unit, such as 16M",
+                    "bad {what} {}: a number and a unit, such as {example}",
                     Q(v.s)
                 );
                 return None;
             }
         };
-        match kib {
+        match amount {
             Some(0) => {
-                bad!(self, v.at, "size must be greater than zero");
+                bad!(self, v.at, "{what} must be greater than zero");
                 None
             }
-            Some(k) if k <= 1 << 30 => Some(k),
+            Some(x) if x <= k.max => Some(x),
             _ => {
-                bad!(self, v.at, "size {} is too large (at most 1024G)", Q(v.s));
+                bad!(self, v.at, "{what} {} {}", Q(v.s), k.over);
                 None
             }
         }
