@@ -401,6 +401,31 @@ fn lost_box_lease_is_proven_lapsed() {
 }
 
 #[test]
+fn lapse_proof_ends_when_anyone_hears_the_box_again() {
+    // Sim seed 2718296492: a box proven lapsed, then heard by the others
+    // (not by the boss, a one-way cut) may renew its lease through them.
+    let mut w = world(4);
+    let b = agreed(&mut w);
+    let x = (0..4).find(|&i| i != b).unwrap();
+    w.isolate(x);
+    w.run_for_ms(2 * DEAD + 3 * HELLO);
+    assert!(w.core(b).lease_lapsed(x as u8), "lapse proven by probes");
+    // Heard again by everyone but the boss.
+    w.heal();
+    w.set_cut(x, b, true);
+    w.run_for_ms(2 * HELLO + 10);
+    assert_ne!(w.core(b).member(x as u8), MemberState::Alive);
+    assert!(
+        !w.core(b).lease_lapsed(x as u8),
+        "the others' acknowledgements of its new hellos end the proof"
+    );
+    // And no later round proves it again while they hear it.
+    w.run_for_ms(3 * DEAD);
+    assert!(!w.core(b).lease_lapsed(x as u8));
+    no_violations(&w);
+}
+
+#[test]
 fn holding_lease_follows_acknowledgements() {
     let mut w = world(3);
     let b = agreed(&mut w);

@@ -23,6 +23,10 @@
 //! `n − quorum + 1` boxes (the boss among them) that had not heard the box for
 //! long enough to be sure none of their acks kept its lease alive at `P0`.
 //! Then at most `quorum − 1` boxes (itself included) could renew it: it lapsed.
+//! The proof holds for that instant only: it ends when anyone's
+//! acknowledgements show a hello of the box not known heard before (it may
+//! have been renewed through them), and it ages out after
+//! [`Core::proof_shelf_life`].
 //!
 //! # The boss lease ([`Core::acting_until`])
 //!

@@ -101,7 +101,19 @@ pub(super) struct Peer {
     pub claims_at: Instant,
     /// Its MAC on the cluster interface, from its hellos.
     pub mac: [u8; 6],
+    /// The newest of its hellos known to have been heard by anyone (this
+    /// box included), per incarnation, the last few incarnations: from its
+    /// own hellos and from every box's acknowledgements.
+    pub acked: Vec<Ack, ACKED_INCARNATIONS>,
+    /// Counts each time `acked` grew: somebody heard a hello of it that was
+    /// not known heard before.
+    pub news: u32,
+    /// `news` when the current probe round about it was started.
+    pub probe_news: u32,
 }
+
+/// Incarnations of a box whose newest acknowledged hello is remembered.
+const ACKED_INCARNATIONS: usize = 4;
 
 impl Peer {
     pub const UNKNOWN: Peer = Peer {
@@ -133,6 +145,9 @@ impl Peer {
         claims: 0,
         claims_at: Instant::ZERO,
         mac: [0; 6],
+        acked: Vec::new(),
+        news: 0,
+        probe_news: 0,
     };
 
     /// Announces itself as boss or semi-boss.
@@ -147,12 +162,13 @@ impl Core {
         let known = self.peers[p].state != MemberState::Unknown;
         if !known || self.peers[p].incarnation != incarnation {
             // A new boot: nothing it said before holds (acks, endorsements).
-            let keep_lost = self.peers[p].lost_at;
-            let keep_state = self.peers[p].state;
-            self.peers[p] = Peer::UNKNOWN;
-            self.peers[p].incarnation = incarnation;
-            self.peers[p].lost_at = keep_lost;
-            self.peers[p].state = keep_state;
+            let old = core::mem::replace(&mut self.peers[p], Peer::UNKNOWN);
+            let peer = &mut self.peers[p];
+            peer.incarnation = incarnation;
+            peer.lost_at = old.lost_at;
+            peer.state = old.state;
+            peer.acked = old.acked;
+            peer.news = old.news;
         } else if h.seq <= self.peers[p].seq {
             // Reordered or repeated: older news than we have.
             return;
@@ -168,6 +184,11 @@ impl Core {
             return;
         }
         self.mark_heard(now, p, h.role);
+        for (n, &ack) in h.acks.iter().enumerate().take(self.n as usize) {
+            if n != self.me as usize {
+                self.note_ack(n, ack);
+            }
+        }
         let me = self.me;
         let mine = h
             .acks
@@ -208,6 +229,37 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// Box `p`'s hello `ack` was heard by someone (an acknowledgement, or
+    /// its own hello). News, a hello of it not known heard before, ends a
+    /// lapse proof: whoever heard it may have renewed its lease since the
+    /// proof's probe round was asked (sim seed 2718296492: a box cut off
+    /// from the boss alone was proven lapsed while the others had not heard
+    /// it for a partition, then heard again, renewed its lease through
+    /// them, took a vserver, and the boss gave it away on that proof).
+    fn note_ack(&mut self, p: usize, ack: Ack) {
+        if ack.seq == 0 {
+            return;
+        }
+        let peer = &mut self.peers[p];
+        match peer
+            .acked
+            .iter_mut()
+            .find(|a| a.incarnation == ack.incarnation)
+        {
+            Some(known) if known.seq >= ack.seq => return,
+            Some(known) => known.seq = ack.seq,
+            None => {
+                if peer.acked.is_full() {
+                    peer.acked.remove(0);
+                }
+                let _ = peer.acked.push(ack);
+            }
+        }
+        peer.news = peer.news.wrapping_add(1);
+        peer.lapsed = None;
+        peer.lapsed_since = None;
     }
 
     /// Any other message from a known incarnation proves it alive.
@@ -351,6 +403,7 @@ impl Core {
             peer.far = 0;
             peer.answered = 0;
             peer.me_far = me_far;
+            peer.probe_news = peer.news;
         }
         // Ask a few live boxes, starting at a rotating place so the load of
         // answering spreads. Proving the lease lapsed needs n - quorum + 1
@@ -387,7 +440,9 @@ impl Core {
         let shelf_life = self.proof_shelf_life();
         let peer = &mut self.peers[p];
         peer.probe_until = None;
-        if peer.far as u32 + peer.me_far as u32 >= need {
+        // Heard by someone since the round was asked: proves nothing.
+        let news = peer.news != peer.probe_news;
+        if peer.far as u32 + peer.me_far as u32 >= need && !news {
             // A run of proofs continues only without a gap longer than a
             // proof stands (see `lease_lapsed_at`).
             let gap = peer
@@ -397,7 +452,7 @@ impl Core {
                 peer.lapsed_since = Some(peer.probe_sent);
             }
             peer.lapsed = Some(peer.probe_sent);
-        } else if peer.proxy.is_some() {
+        } else if peer.proxy.is_some() || news {
             // Someone still hears it: it may have renewed its lease (and
             // taken a vserver from another boss) since an earlier proof. A
             // proof holds only for the instant it was made.

@@ -240,6 +240,22 @@ const REGRESSION_SEEDS: &[(u64, &str)] = &[
         "two boxes on one vserver: a box cut off for 4.6 s came back, became \
          boss and trusted a lapse proof made before it was cut off",
     ),
+    (
+        2718296492,
+        "two boxes on one vserver: a box the boss could not hear was proven \
+         lapsed, heard again by the others, renewed its lease through them and \
+         took the vserver, and the boss gave it away on the old proof",
+    ),
+    (
+        2718306787,
+        "counted as a flap: two of three boxes stopping when the faults ended \
+         left the third alone, and its lease rightly lapsed",
+    ),
+    (
+        3141608207,
+        "counted as a flap: a holder's lease rightly lapsed after the faults, \
+         two hellos lost just before their end while two of six boxes restarted",
+    ),
 ];
 
 /// A seed base nobody chose: the clock's nanoseconds mixed with the pid,

@@ -262,7 +262,8 @@ pub struct VWorld {
     pub verbose: bool,
     /// Print every trace event as it happens (`SIM_DUMP=1`, one seed).
     pub dump: bool,
-    /// When the faults stopped (invariant (d) counts takeovers begun since).
+    /// When the faults' echoes were over (invariant (d) counts takeovers
+    /// begun since).
     pub quiet_since: Option<u64>,
     /// A stopping daemon exits as the shell does: once its node says it is
     /// `stopped`, or at the shell's stop grace (removing what is left); an
