@@ -59,7 +59,7 @@ use crate::os::{clock, control, ifaddr, net, process, random};
 use crate::proto::{Body, Codec, Role};
 use crate::takeover::Step;
 use crate::time::Instant;
-use crate::vserver::monitor::{CheckKind, MoveStart, VsAlert};
+use crate::vserver::monitor::{arp_window, CheckKind, MoveStart, VsAlert};
 
 use request::{Request, REQUEST_BYTES};
 use work::{ArpIf, Done, Purpose, Work, ARP_BASE, CHECK_BASE, CHILD_BASE, MAX_CHECKS};
@@ -79,10 +79,8 @@ pub const MIN_CHECK_TIMEOUT: Duration = Duration::from_millis(100);
 /// Shortest time an `exec` check may run (starting a process costs a few
 /// milliseconds on a small ARM box; a script more).
 pub const MIN_EXEC_TIMEOUT: Duration = Duration::from_secs(1);
-/// Longest ARP probe window: answers come within a millisecond on a LAN;
-/// the window only covers a busy host.
-pub const MAX_ARP_WINDOW: Duration = Duration::from_millis(50);
 pub use crate::takeover::ALIAS_LIFETIME_S;
+pub use crate::vserver::monitor::MAX_ARP_WINDOW;
 /// After SIGTERM the loop keeps running (releasing, with hooks) at most
 /// this long; then what is left is removed directly and the daemon exits.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -874,7 +872,7 @@ impl Daemon {
             },
             CheckKind::Reach => match v.reachability {
                 Reachability::Arp => {
-                    let window = (v.check / 2).min(MAX_ARP_WINDOW);
+                    let window = arp_window(v.check);
                     let sock = self.vs_if.get(vs as usize).map_or(usize::MAX, |i| i.arp);
                     self.work.box_macs.clear();
                     for n in 0..self.config.nodes.len() as NodeId {

@@ -10,6 +10,9 @@ pub const MAX_NODES: usize = 32;
 pub const MAX_VSERVERS: usize = 64;
 /// Unicast `peer` lines.
 pub const MAX_PEERS: usize = MAX_NODES;
+/// MACs a volunteer reports from its probe of a vserver's address (more
+/// answering are dropped: one is enough to fence).
+pub const MAX_ANSWERING: usize = 4;
 /// `track-interface` lines: links whose loss puts this box on hold.
 pub const MAX_TRACKED: usize = 8;
 /// Hooks and exec checks running at once; more wait for a free slot.

@@ -32,7 +32,7 @@ use heapless::{Deque, Vec};
 
 use crate::cluster::{Action, AlertKind, Control, Core, Dest, MemberState};
 use crate::config::{Check, Config, Fencing, NodeId, VsId};
-use crate::limits::{MAX_NODES, MAX_VSERVERS};
+use crate::limits::{MAX_ANSWERING, MAX_NODES, MAX_VSERVERS};
 use crate::proto::{Body, Role, VsEntry};
 use crate::takeover::holder::{Holder, HolderAction};
 use crate::takeover::{Step, KERNEL_HOLD_BOUND};
@@ -202,6 +202,9 @@ pub struct Node {
     lease_valid: bool,
     claims_sent: u64,
     claimers: [u32; MAX_VSERVERS],
+    /// Per vserver: a volunteer request that asked for a probe, answered
+    /// when the probe's result comes (the boss and the round).
+    probing: [Option<(NodeId, u32)>; MAX_VSERVERS],
     table: Vec<VsEntry, MAX_VSERVERS>,
     out: Deque<Output, OUTPUT_QUEUE>,
     dropped: u32,
@@ -238,6 +241,7 @@ impl Node {
             lease_valid: false,
             claims_sent: u64::MAX,
             claimers: [0; MAX_VSERVERS],
+            probing: [None; MAX_VSERVERS],
             table: Vec::new(),
             out: Deque::new(),
             dropped: 0,
@@ -299,29 +303,35 @@ impl Node {
         let known = |vs: VsId| (vs as usize) < self.nvs;
         let mut used = true;
         match *body {
-            Body::VolunteerRequest { vserver, round } if follows && known(vserver) => {
-                let a = self.answer(now, vserver, round);
-                self.emit(Output::Send {
-                    to: Dest::Node(from),
-                    body: Body::VolunteerAnswer {
+            Body::VolunteerRequest {
+                vserver,
+                round,
+                probe,
+            } if follows && known(vserver) => {
+                if probe {
+                    // Answered with what the probe saw (`handle_reach`).
+                    self.probing[vserver as usize] = Some((from, round));
+                    self.emit(Output::Check {
                         vserver,
-                        round,
-                        suitability: a.suitability,
-                        holding: a.holding,
-                    },
-                });
+                        kind: CheckKind::Reach,
+                    });
+                } else {
+                    self.send_answer(now, from, vserver, round, &[]);
+                }
             }
             Body::VolunteerAnswer {
                 vserver,
                 round,
                 suitability,
                 holding,
+                ref answering,
             } if self.acting && known(vserver) => {
                 let a = Answer {
                     vserver,
                     round,
                     suitability,
                     holding,
+                    answering: answering.clone(),
                 };
                 self.with_view(now, |m, now, v| m.handle_volunteer(now, from, a, v));
             }
@@ -459,8 +469,16 @@ impl Node {
         self.pump(now);
     }
 
-    /// Result of a boss-side reachability check: every MAC that answered.
+    /// Result of a reachability check (the boss's, or a volunteer's probe
+    /// asked for by a volunteer request): every MAC that answered.
     pub fn handle_reach(&mut self, now: Instant, vserver: VsId, answered: &[[u8; 6]]) {
+        if let Some((boss, round)) = self
+            .probing
+            .get_mut(vserver as usize)
+            .and_then(Option::take)
+        {
+            self.send_answer(now, boss, vserver, round, answered);
+        }
         if self.acting {
             self.with_view(now, |m, now, v| m.handle_reach(now, vserver, answered, v));
         }
@@ -548,6 +566,30 @@ impl Node {
         }
     }
 
+    /// Answer the boss's volunteer request; `answered`: the MACs this box's
+    /// probe saw answer for the address (the first few).
+    fn send_answer(
+        &mut self,
+        now: Instant,
+        boss: NodeId,
+        vserver: VsId,
+        round: u32,
+        answered: &[[u8; 6]],
+    ) {
+        let a = self.answer(now, vserver, round);
+        let answering = answered.iter().take(MAX_ANSWERING).copied().collect();
+        self.emit(Output::Send {
+            to: Dest::Node(boss),
+            body: Body::VolunteerAnswer {
+                vserver,
+                round,
+                suitability: a.suitability,
+                holding: a.holding,
+                answering,
+            },
+        });
+    }
+
     fn answer(&self, now: Instant, vserver: VsId, round: u32) -> Answer {
         // A box without a valid lease would refuse the order at once: it
         // must not win the round (the boss answering itself would loop).
@@ -562,6 +604,7 @@ impl Node {
             round,
             suitability,
             holding: self.holder.holding(),
+            answering: Vec::new(),
         }
     }
 
@@ -572,6 +615,7 @@ impl Node {
         let mut unknown = 0u32;
         let mut held = 0u32;
         let mut kernel_gone = 0u32;
+        let mut silent_boxes = 0u32;
         let mut macs = [[0u8; 6]; MAX_NODES];
         let claims_fresh = claims_fresh(self.core.timers().hello);
         for n in 0..self.nodes {
@@ -583,11 +627,11 @@ impl Node {
             }
             if state == MemberState::Lost {
                 lost |= 1 << n;
-                // Fencing layer 2 removed its addresses by now.
-                let lapsed = self.core.lease_lapsed_since(n);
-                if lapsed.is_some_and(|at| now >= at + KERNEL_HOLD_BOUND) {
-                    kernel_gone |= 1 << n;
-                }
+            }
+            // Fencing layer 2 removed its addresses by now.
+            let lapsed = self.core.lease_lapsed_since(n);
+            if lapsed.is_some_and(|at| now >= at + KERNEL_HOLD_BOUND) {
+                kernel_gone |= 1 << n;
             }
             if state == MemberState::Hold || (n == self.me && self.stopping) {
                 held |= 1 << n;
@@ -603,6 +647,9 @@ impl Node {
                 .core
                 .peer_claims_at(n)
                 .is_some_and(|at| now >= at + claims_fresh);
+            if n != self.me && silent {
+                silent_boxes |= 1 << n;
+            }
             if n != self.me
                 && !self.fencing_none
                 && (silent || stale)
@@ -648,6 +695,7 @@ impl Node {
             unknown,
             held,
             kernel_gone,
+            silent: silent_boxes,
             generation: self.core.generation(),
         };
         f(&mut self.monitor, now, &view);
@@ -787,7 +835,7 @@ impl Node {
                 // The boss is a box like the others: orders to it are
                 // delivered here, the rest go on the wire.
                 match (to, order) {
-                    (Dest::All, Order::VolunteerRequest { vserver, round }) => {
+                    (Dest::All, Order::VolunteerRequest { vserver, round, .. }) => {
                         self.emit(Output::Send {
                             to,
                             body: order.body(),

@@ -135,7 +135,11 @@ impl Rig {
             now,
             1,
             INC[1],
-            &Body::VolunteerRequest { vserver: 0, round },
+            &Body::VolunteerRequest {
+                vserver: 0,
+                round,
+                probe: false,
+            },
         );
         self.drain();
         let (r, s) = *self.answers.last().expect("an answer");

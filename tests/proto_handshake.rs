@@ -30,6 +30,7 @@ fn hello_like(n: u32) -> Body {
     Body::VolunteerRequest {
         vserver: 1,
         round: n,
+        probe: false,
     }
 }
 

@@ -139,12 +139,14 @@ fn every_variant() -> Vec<Body> {
         Body::VolunteerRequest {
             vserver: 63,
             round: 9,
+            probe: true,
         },
         Body::VolunteerAnswer {
             vserver: 63,
             round: 9,
             suitability: 100,
             holding: 4,
+            answering: heapless::Vec::from_slice(&[[0xff; 6]; 4]).unwrap(),
         },
         Body::Assume {
             vserver: 1,

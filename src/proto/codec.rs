@@ -94,7 +94,7 @@ use crate::time::Instant;
 /// First two bytes of every datagram.
 pub const MAGIC: [u8; 2] = *b"BG";
 /// Wire protocol version this codec speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Flag bit: the datagram carries no tag (`key-file insecure`).
 pub const FLAG_UNKEYED: u8 = 0x01;
 /// Flag bits this version knows; any other set bit is a newer protocol.
@@ -991,7 +991,7 @@ mod tests {
         let mut a = keyed(1, 5);
         let mut b = keyed(0, 6);
         let mut d = seal(&mut a, &probe());
-        d[OFF_VERSION] = 2;
+        d[OFF_VERSION] = VERSION + 1;
         assert_eq!(b.open(T0, &d), Err(DecodeError::BadVersion));
         let mut d = seal(&mut a, &probe());
         d[OFF_FLAGS] = 0x80;

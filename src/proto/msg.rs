@@ -9,7 +9,7 @@ use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{NodeId, VsId};
-use crate::limits::{MAX_NODES, MAX_VSERVERS};
+use crate::limits::{MAX_ANSWERING, MAX_NODES, MAX_VSERVERS};
 
 /// A box's role as it announces it in hellos (docs/MODEL.md).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +157,9 @@ pub enum Body {
         vserver: VsId,
         /// The round's number.
         round: u32,
+        /// Probe the address before answering (fencing layer 3, seen from
+        /// every volunteer): a lost box's kernel may still hold it.
+        probe: bool,
     },
     /// A box's answer to a volunteer request.
     VolunteerAnswer {
@@ -168,6 +171,9 @@ pub enum Body {
         suitability: u8,
         /// How many vservers the box already holds (spreads the load).
         holding: u8,
+        /// Asked to probe: the MACs that answered for the address (all
+        /// zeros: something answered a check that shows no MAC).
+        answering: Vec<[u8; 6], MAX_ANSWERING>,
     },
     /// Boss to the chosen volunteer: take over this vserver.
     Assume {

@@ -80,7 +80,7 @@ use heapless::{Deque, Vec};
 
 use crate::cluster::Dest;
 use crate::config::{Config, Failback, NodeId, VsId};
-use crate::limits::{MAX_NODES, MAX_VSERVERS};
+use crate::limits::{MAX_ANSWERING, MAX_NODES, MAX_VSERVERS};
 use crate::proto::{Body, VsEntry};
 use crate::time::Instant;
 
@@ -105,6 +105,16 @@ pub const SERVICE_BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// `preempt-delay` when none is written, in hellos: long enough that a box
 /// that has just come back is not given a vserver before it is stable.
 pub const PREEMPT_HELLOS: u32 = 5;
+
+/// Longest ARP probe window: answers come within a millisecond on a LAN;
+/// the window only covers a busy host.
+pub const MAX_ARP_WINDOW: Duration = Duration::from_millis(50);
+
+/// How long an ARP probe of a vserver checked every `check` waits for
+/// answers: half the check interval, at most [`MAX_ARP_WINDOW`].
+pub fn arp_window(check: Duration) -> Duration {
+    (check / 2).min(MAX_ARP_WINDOW)
+}
 /// Actions one evaluation of one vserver can produce (two checks, a state
 /// change, a move's two orders, a release, an alert, with room to spare);
 /// more (several claimers told to release at once) wait for the next check.
@@ -137,10 +147,15 @@ pub struct View<'a> {
     /// Bit `n`: node `n` is heard and on hold (operator `hold`, health 0,
     /// or stopping): the vservers it holds are moved to other boxes.
     pub held: u32,
-    /// Bit `n`: node `n` is lost and its lease was proven lapsed at least
-    /// [`KERNEL_HOLD_BOUND`](crate::takeover::KERNEL_HOLD_BOUND) ago: its kernel holds no address any more
-    /// (fencing layer 2), so its MAC answering is not believed.
+    /// Bit `n`: node `n` is not heard and its lease was proven lapsed at
+    /// least [`KERNEL_HOLD_BOUND`](crate::takeover::KERNEL_HOLD_BOUND) ago:
+    /// its kernel holds no address any more (fencing layer 2), so its MAC
+    /// answering is not believed.
     pub kernel_gone: u32,
+    /// Bit `n`: node `n` (not this box) is not heard now: never heard,
+    /// suspect or lost. Unless also in `kernel_gone`, its kernel may hold
+    /// addresses this box cannot see (volunteers probe, see layer 3).
+    pub silent: u32,
     /// The boss's generation (orders carry it).
     pub generation: u32,
 }
@@ -281,6 +296,8 @@ pub enum Order {
         vserver: VsId,
         /// The round's number.
         round: u32,
+        /// Every volunteer probes the address before answering.
+        probe: bool,
     },
     /// Take over this vserver.
     Assume {
@@ -307,7 +324,15 @@ impl Order {
     /// The message that carries it.
     pub fn body(self) -> Body {
         match self {
-            Order::VolunteerRequest { vserver, round } => Body::VolunteerRequest { vserver, round },
+            Order::VolunteerRequest {
+                vserver,
+                round,
+                probe,
+            } => Body::VolunteerRequest {
+                vserver,
+                round,
+                probe,
+            },
             Order::Assume {
                 vserver,
                 round,
@@ -331,7 +356,7 @@ impl Order {
 }
 
 /// A box's answer to a volunteer request.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
     /// The vserver.
     pub vserver: VsId,
@@ -341,6 +366,8 @@ pub struct Answer {
     pub suitability: u8,
     /// Vservers the box already holds.
     pub holding: u8,
+    /// Asked to probe: the MACs that answered for the address.
+    pub answering: Vec<[u8; 6], MAX_ANSWERING>,
 }
 
 /// A verdict with hysteresis.
@@ -762,7 +789,20 @@ impl Monitor {
             ..
         }) = self.vs.get_mut(a.vserver as usize)
         {
-            r.answer(a.round, from, a.suitability, a.holding);
+            // Whatever its probe saw answer, but a lost box's MAC past the
+            // bound of fencing layer 2 (forged, or a stale cache), makes
+            // the address not free (as the boss's own check does).
+            let answered = a.answering.iter().any(|mac| {
+                let stale = view
+                    .macs
+                    .iter()
+                    .position(|m| m == mac && *mac != [0; 6])
+                    .is_some_and(|n| n < MAX_NODES && view.kernel_gone & bit(n as NodeId) != 0);
+                !stale
+            });
+            if r.answer(a.round, from, a.suitability, a.holding) && answered {
+                r.saw();
+            }
         }
         self.evaluate(now, view);
     }
@@ -1186,11 +1226,30 @@ impl Monitor {
                             asked = view.volunteers;
                             v.round_after = now + v.check;
                         }
+                        // A lost box's kernel may still hold the address
+                        // where this box cannot see it (a one-way cut, loss):
+                        // every box probes it too, those on hold or
+                        // stopping included (they answer 0: never chosen).
+                        let probe =
+                            (view.silent & !view.kernel_gone != 0).then(|| arp_window(v.check));
                         if asked == 0 {
                             alert_once(v, vs, VsAlert::NoVolunteer, &mut out);
                         } else {
-                            v.phase = Phase::Round(self.rounds.open(now, vs, asked, &mut out));
+                            let asked = if probe.is_some() {
+                                asked | view.held
+                            } else {
+                                asked
+                            };
+                            let r = self.rounds.open(now, vs, asked, probe, &mut out);
+                            v.phase = Phase::Round(r);
                         }
+                    }
+                    // A box's probe saw the address answered (a lost box's
+                    // kernel this box cannot see): fenced, layer 3 through
+                    // every box's eyes. Asked again after the next check.
+                    Phase::Round(r) if r.is_over(now) && r.seen() => {
+                        v.phase = Phase::Idle;
+                        v.round_after = now + v.check;
                     }
                     Phase::Round(r) if r.is_over(now) => {
                         let number = r.number;
@@ -1397,7 +1456,7 @@ fn open_move(
     }
     v.phase = Phase::MoveRound {
         from,
-        round: rounds.open(now, vs, asked, out),
+        round: rounds.open(now, vs, asked, None, out),
         quiet: false,
     };
     MoveStart::Started { from }
@@ -1440,7 +1499,7 @@ fn service_dead(
     let asked = if untried != 0 { untried } else { pool };
     v.phase = Phase::MoveRound {
         from: h,
-        round: rounds.open(now, vs, asked, out),
+        round: rounds.open(now, vs, asked, None, out),
         quiet: false,
     };
 }
@@ -1487,7 +1546,7 @@ fn preempt(
     }
     v.phase = Phase::MoveRound {
         from: h,
-        round: rounds.open(now, vs, bit(b), out),
+        round: rounds.open(now, vs, bit(b), None, out),
         quiet: true,
     };
 }
@@ -1517,12 +1576,14 @@ struct Rounds {
 
 impl Rounds {
     /// Open the next round for `vs`, asking the boxes in `asked`, and send
-    /// its request.
+    /// its request. With `probe` (an ARP window), every volunteer probes
+    /// the address before it answers, and the round waits that much longer.
     fn open(
         &mut self,
         now: Instant,
         vs: VsId,
         asked: u32,
+        probe: Option<Duration>,
         out: &mut Vec<MonitorAction, EVAL_OUT>,
     ) -> Round {
         self.last = self.last.wrapping_add(1).max(1);
@@ -1531,9 +1592,11 @@ impl Rounds {
             order: Order::VolunteerRequest {
                 vserver: vs,
                 round: self.last,
+                probe: probe.is_some(),
             },
         });
-        Round::new(self.last, asked, now + self.window)
+        let window = self.window + probe.unwrap_or(Duration::ZERO);
+        Round::new(self.last, asked, now + window)
     }
 }
 
@@ -1621,6 +1684,7 @@ mod tests {
                 unknown: self.unknown,
                 held: self.held,
                 kernel_gone: self.kernel_gone,
+                silent: self.lost | self.unknown,
                 generation: 4,
             }
         }
@@ -1650,6 +1714,7 @@ mod tests {
                 unknown: self.unknown,
                 held: self.held,
                 kernel_gone: self.kernel_gone,
+                silent: self.lost | self.unknown,
                 generation: 4,
             };
             f(&mut self.m, self.now, &view);
@@ -1663,12 +1728,24 @@ mod tests {
             self.with(move |m, now, v| m.handle_reach(now, 0, &macs, v))
         }
         fn answer(&mut self, from: NodeId, round: u32, suit: u8) -> std::vec::Vec<MonitorAction> {
+            self.answer_seeing(from, round, suit, &[])
+        }
+        /// An answer whose probe saw `macs` answer for the address.
+        fn answer_seeing(
+            &mut self,
+            from: NodeId,
+            round: u32,
+            suit: u8,
+            macs: &[[u8; 6]],
+        ) -> std::vec::Vec<MonitorAction> {
+            let answering = macs.iter().copied().collect();
             self.with(|m, now, v| {
                 let a = Answer {
                     vserver: 0,
                     round,
                     suitability: suit,
                     holding: 0,
+                    answering,
                 };
                 m.handle_volunteer(now, from, a, v)
             })
@@ -2089,6 +2166,63 @@ mod tests {
         a.extend(r.checks(false, &[]));
         assert_eq!(r.combo(), "DD0");
         assert!(request(&a).is_some());
+    }
+
+    /// The probe flag of the volunteer request in `a`, if any.
+    fn probe_asked(a: &[MonitorAction]) -> Option<bool> {
+        a.iter().find_map(|a| match a {
+            MonitorAction::Send {
+                order: Order::VolunteerRequest { probe, .. },
+                ..
+            } => Some(*probe),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_lost_holders_kernel_seen_by_another_box_fences_the_round() {
+        // The boss cannot see box 1's kernel (a one-way cut); box 2 can.
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        r.at(100);
+        r.lost = 0b010;
+        r.claimers[0] = 0;
+        r.volunteers = 0b101;
+        r.with(|m, now, v| m.handle_lost(now, 1, v));
+        r.checks(false, &[]);
+        let mut a = r.at(r.now.0 + 50);
+        a.extend(r.checks(false, &[]));
+        assert_eq!(r.combo(), "DD0");
+        assert_eq!(probe_asked(&a), Some(true), "every box probes: {a:?}");
+        let round = request(&a).unwrap();
+        r.answer(0, round, 100);
+        let a = r.answer_seeing(2, round, 100, &[MACS[1]]);
+        assert!(assume(&a).is_none(), "fenced: {a:?}");
+        // Asked again after a check; once nobody sees it, taken over.
+        let t = r.now.0;
+        let mut next = None;
+        for t in (t + 50..t + 3000).step_by(50) {
+            let mut a = r.at(t);
+            a.extend(r.checks(false, &[]));
+            if let Some(round) = request(&a) {
+                next = Some(round);
+                break;
+            }
+        }
+        let round = next.expect("a new round");
+        r.answer(0, round, 50);
+        let a = r.answer_seeing(2, round, 100, &[]);
+        assert_eq!(assume(&a), Some(2));
+        // Its lease lapsed long enough ago: no probe asked any more.
+        r.kernel_gone = 0b010;
+        let (kept, boxes) = (r.lost, r.volunteers);
+        let mut r = Rig::new(CONF);
+        (r.lost, r.volunteers, r.kernel_gone) = (kept, boxes, 0b010);
+        r.at(0);
+        r.checks(false, &[]);
+        let mut a = r.at(50);
+        a.extend(r.checks(false, &[]));
+        assert_eq!(probe_asked(&a), Some(false), "{a:?}");
     }
 
     #[test]

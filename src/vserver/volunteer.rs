@@ -34,6 +34,8 @@ pub struct Round {
     willing: u32,
     /// Vservers each node already holds (breaks score ties toward the idle).
     holding: [u8; MAX_NODES],
+    /// Some box's probe saw the address answered.
+    seen: bool,
 }
 
 impl Round {
@@ -47,6 +49,7 @@ impl Round {
             score: [0; MAX_NODES],
             willing: 0,
             holding: [0; MAX_NODES],
+            seen: false,
         }
     }
 
@@ -68,6 +71,16 @@ impl Round {
             self.willing |= bit;
         }
         true
+    }
+
+    /// An answer's probe saw the address answered.
+    pub fn saw(&mut self) {
+        self.seen = true;
+    }
+
+    /// Whether some answer's probe saw the address answered.
+    pub fn seen(&self) -> bool {
+        self.seen
     }
 
     /// Whether box `n` answered and is willing (suitability above 0).

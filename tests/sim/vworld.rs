@@ -41,14 +41,15 @@
 //!   some box can exchange frames with both (a client there would see two
 //!   MACs). *Narrowed, by design:* an alias whose daemon is dead or frozen
 //!   (an orphan) is excused while its kernel, since the daemon stopped, has
-//!   at some instant been cut off from the acting boss: fencing layer 3 (the
-//!   boss's ARP probe) cannot see what the boss cannot reach, the lease
-//!   (under `dead`) is shorter than the kernel lifetime (1-2 s), so a
-//!   partition plus a freeze or kill leaves a window of up to 2 s in which
-//!   the orphan answers on its own side and shows up as a duplicate when the
-//!   cut heals. Such windows are counted (`excused_windows`), not hidden.
-//!   Everything else (two running daemons, or an orphan the boss could
-//!   always see) is a violation.
+//!   at some instant been cut off from the acting boss and from every
+//!   running box at once: fencing layer 3 (the ARP probes of the boss and
+//!   of every box it asks) cannot see what none of them can reach, the
+//!   lease (under `dead`) is shorter than the kernel lifetime (1-2 s), so
+//!   an isolation plus a freeze or kill leaves a window of up to 2 s in
+//!   which the orphan answers on its own side and shows up as a duplicate
+//!   when the cut heals. Such windows are counted (`excused_windows`), not
+//!   hidden. Everything else (two running daemons, or an orphan some
+//!   running box could see whenever the boss could not) is a violation.
 //!
 //! Liveness and flapping are checked by the scenario (`main.rs`).
 #![allow(dead_code)]
@@ -885,14 +886,16 @@ impl VWorld {
 
     fn check_invariants(&mut self) {
         let now = self.now_us;
-        // Orphans the acting boss cannot see (invariant (b)'s narrowing).
+        // Orphans neither the acting boss nor any box it may ask to probe
+        // can see (invariant (b)'s narrowing).
         let acting = self.acting();
         for k in 0..self.n() {
             if self.running(k) || !self.boxes[k].kernel.up {
                 continue;
             }
             let holds_any = (0..self.nv).any(|v| self.boxes[k].kernel.holds(v, now));
-            if holds_any && acting.iter().any(|&b| !self.linked(b, k)) {
+            let seen = (0..self.n()).any(|c| c != k && self.running(c) && self.linked(c, k));
+            if holds_any && acting.iter().any(|&b| !self.linked(b, k)) && !seen {
                 self.boxes[k].hidden_orphan = true;
             }
         }
