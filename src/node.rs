@@ -472,12 +472,22 @@ impl Node {
     /// Result of a reachability check (the boss's, or a volunteer's probe
     /// asked for by a volunteer request): every MAC that answered.
     pub fn handle_reach(&mut self, now: Instant, vserver: VsId, answered: &[[u8; 6]]) {
-        if let Some((boss, round)) = self
+        match self
             .probing
             .get_mut(vserver as usize)
             .and_then(Option::take)
         {
-            self.send_answer(now, boss, vserver, round, answered);
+            // The boss's own answer to its probing round.
+            Some((boss, round)) if boss == self.me => {
+                if self.acting {
+                    let mut a = self.answer(now, vserver, round);
+                    a.answering = answered.iter().take(MAX_ANSWERING).copied().collect();
+                    let me = self.me;
+                    self.with_view(now, |m, now, v| m.handle_volunteer(now, me, a, v));
+                }
+            }
+            Some((boss, round)) => self.send_answer(now, boss, vserver, round, answered),
+            None => {}
         }
         if self.acting {
             self.with_view(now, |m, now, v| m.handle_reach(now, vserver, answered, v));
@@ -835,13 +845,31 @@ impl Node {
                 // The boss is a box like the others: orders to it are
                 // delivered here, the rest go on the wire.
                 match (to, order) {
-                    (Dest::All, Order::VolunteerRequest { vserver, round, .. }) => {
+                    (
+                        Dest::All,
+                        Order::VolunteerRequest {
+                            vserver,
+                            round,
+                            probe,
+                        },
+                    ) => {
                         self.emit(Output::Send {
                             to,
                             body: order.body(),
                         });
-                        let a = self.answer(now, vserver, round);
-                        self.with_view(now, |m, now, v| m.handle_volunteer(now, me, a, v));
+                        if probe {
+                            // The boss probes afresh too: its last check
+                            // may predate a cut that healed (sim seed
+                            // 3605552357).
+                            self.probing[vserver as usize] = Some((me, round));
+                            self.emit(Output::Check {
+                                vserver,
+                                kind: CheckKind::Reach,
+                            });
+                        } else {
+                            let a = self.answer(now, vserver, round);
+                            self.with_view(now, |m, now, v| m.handle_volunteer(now, me, a, v));
+                        }
                     }
                     (Dest::Node(n), Order::Assume { vserver, round, .. }) if n == me => {
                         let lease = self.lease_fresh(now) && !self.stopping;

@@ -239,6 +239,29 @@ fn paused_boss_resumes_stale_and_steps_down() {
 }
 
 #[test]
+fn a_box_frozen_longer_than_dead_listens_before_it_claims_anything() {
+    // Sim seed 391: what a frozen box reads first is its backlog.
+    let mut w = world(3);
+    let b = agreed(&mut w);
+    let m = (0..3).find(|&i| i != b).unwrap();
+    w.pause(m);
+    w.run_for_ms(2_000);
+    w.resume(m);
+    assert_eq!(w.core(m).role(), Role::Joining, "listens as after a boot");
+    assert_ne!(w.core(m).boss(), Some(m as u8));
+    w.run_for_ms(DEAD + 2 * HELLO);
+    assert_ne!(w.core(m).role(), Role::Joining);
+    assert_eq!(w.core(m).boss(), Some(b as u8));
+    // A frozen boss, too: it never claims on its backlog.
+    w.pause(b);
+    w.run_for_ms(3_000);
+    w.resume(b);
+    assert_eq!(w.core(b).role(), Role::Joining);
+    assert!(!w.core(b).is_acting(w.local(b)));
+    no_violations(&w);
+}
+
+#[test]
 fn restart_with_new_incarnation_rejoins_without_election() {
     let mut w = world(3);
     let b = agreed(&mut w);

@@ -134,6 +134,23 @@ impl Core {
         }
     }
 
+    /// No input for a dead interval, while one was due within a hello (see
+    /// [`Core::poll_timeout`]): this daemon was frozen (SIGSTOP, a paused
+    /// VM, swapped out). What it reads first was sent before or during the
+    /// freeze, and nothing it remembers is current: it gives up any boss
+    /// claim and listens for a dead interval, as after a boot. By then
+    /// every box it heard only in the backlog is suspect, and its claims
+    /// stale. (Sim seed 391: a box frozen 6 s read the buffered hellos of a
+    /// box cut off from it since, took it for alive with its old claims,
+    /// became boss at once and gave away a vserver that box held.)
+    pub(super) fn resume_after_stall(&mut self, now: Instant) {
+        if self.boss == Some(self.me) {
+            self.had_quorum = false;
+            self.switch_boss(None);
+        }
+        self.joining_until = now + ms(self.t.dead);
+    }
+
     /// Decide role and boss after any input.
     pub(super) fn decide(&mut self, now: Instant) {
         let before = (self.role, self.boss, self.generation);

@@ -546,6 +546,9 @@ impl Core {
 
     /// Move the clock forward (never back) and run every time-driven rule.
     fn advance(&mut self, now: Instant) {
+        if now >= self.now + ms(self.t.dead) {
+            self.resume_after_stall(now);
+        }
         if now > self.now {
             self.now = now;
         }

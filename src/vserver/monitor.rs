@@ -1245,9 +1245,11 @@ impl Monitor {
                         }
                     }
                     // A box's probe saw the address answered (a lost box's
-                    // kernel this box cannot see): fenced, layer 3 through
-                    // every box's eyes. Asked again after the next check.
-                    Phase::Round(r) if r.is_over(now) && r.seen() => {
+                    // kernel this box cannot see), or a box asked to probe
+                    // did not answer (sim seed 117: its answer was lost):
+                    // fenced, layer 3 through every box's eyes. Asked again
+                    // after the next check.
+                    Phase::Round(r) if r.is_over(now) && r.fenced() => {
                         v.phase = Phase::Idle;
                         v.round_after = now + v.check;
                     }
@@ -1596,7 +1598,12 @@ impl Rounds {
             },
         });
         let window = self.window + probe.unwrap_or(Duration::ZERO);
-        Round::new(self.last, asked, now + window)
+        let round = Round::new(self.last, asked, now + window);
+        if probe.is_some() {
+            round.probing()
+        } else {
+            round
+        }
     }
 }
 

@@ -34,6 +34,8 @@ pub struct Round {
     willing: u32,
     /// Vservers each node already holds (breaks score ties toward the idle).
     holding: [u8; MAX_NODES],
+    /// Every asked box probes the address before it answers.
+    probe: bool,
     /// Some box's probe saw the address answered.
     seen: bool,
 }
@@ -49,6 +51,7 @@ impl Round {
             score: [0; MAX_NODES],
             willing: 0,
             holding: [0; MAX_NODES],
+            probe: false,
             seen: false,
         }
     }
@@ -73,14 +76,22 @@ impl Round {
         true
     }
 
+    /// A round whose asked boxes probe the address before they answer.
+    pub fn probing(mut self) -> Round {
+        self.probe = true;
+        self
+    }
+
+    /// Whether a box's probe saw the address answered, or, in a probing
+    /// round, a box asked did not answer: what it saw is not known, and a
+    /// lost answer must not pass for silence.
+    pub fn fenced(&self) -> bool {
+        self.seen || (self.probe && self.answered != self.asked)
+    }
+
     /// An answer's probe saw the address answered.
     pub fn saw(&mut self) {
         self.seen = true;
-    }
-
-    /// Whether some answer's probe saw the address answered.
-    pub fn seen(&self) -> bool {
-        self.seen
     }
 
     /// Whether box `n` answered and is willing (suitability above 0).
@@ -122,6 +133,22 @@ mod tests {
     use super::*;
 
     const LIST: [NodeId; 4] = [2, 0, 1, 3];
+
+    #[test]
+    fn a_probing_round_is_fenced_by_a_sighting_or_a_missing_answer() {
+        // Sim seed 117: a lost answer must not pass for silence.
+        let mut r = Round::new(1, 0b11, Instant(100)).probing();
+        assert!(r.answer(1, 0, 100, 0));
+        assert!(r.is_over(Instant(100)) && r.fenced());
+        assert!(r.answer(1, 1, 100, 0));
+        assert!(!r.fenced(), "all answered, nothing seen");
+        r.saw();
+        assert!(r.fenced());
+        // Without probing, a missing answer is just a box that did not answer.
+        let mut r = Round::new(2, 0b11, Instant(100));
+        assert!(r.answer(2, 0, 100, 0));
+        assert!(!r.fenced());
+    }
 
     #[test]
     fn best_suitability_wins() {

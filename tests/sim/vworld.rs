@@ -42,8 +42,8 @@
 //!   MACs). *Narrowed, by design:* an alias whose daemon is dead or frozen
 //!   (an orphan) is excused while its kernel, since the daemon stopped, has
 //!   at some instant been cut off from the acting boss and from every
-//!   running box at once: fencing layer 3 (the ARP probes of the boss and
-//!   of every box it asks) cannot see what none of them can reach, the
+//!   running box the boss can reach: fencing layer 3 (the ARP probes of the
+//!   boss and of every box it asks) cannot see what none of them can reach, the
 //!   lease (under `dead`) is shorter than the kernel lifetime (1-2 s), so
 //!   an isolation plus a freeze or kill leaves a window of up to 2 s in
 //!   which the orphan answers on its own side and shows up as a duplicate
@@ -886,15 +886,21 @@ impl VWorld {
 
     fn check_invariants(&mut self) {
         let now = self.now_us;
-        // Orphans neither the acting boss nor any box it may ask to probe
-        // can see (invariant (b)'s narrowing).
+        // Orphans neither the acting boss nor any box it can ask to probe
+        // (linked to it) can see (invariant (b)'s narrowing).
         let acting = self.acting();
         for k in 0..self.n() {
             if self.running(k) || !self.boxes[k].kernel.up {
                 continue;
             }
             let holds_any = (0..self.nv).any(|v| self.boxes[k].kernel.holds(v, now));
-            let seen = (0..self.n()).any(|c| c != k && self.running(c) && self.linked(c, k));
+            // A box the boss can ask (linked to it) that sees the orphan.
+            let seen = (0..self.n()).any(|c| {
+                c != k
+                    && self.running(c)
+                    && self.linked(c, k)
+                    && acting.iter().all(|&b| self.linked(c, b))
+            });
             if holds_any && acting.iter().any(|&b| !self.linked(b, k)) && !seen {
                 self.boxes[k].hidden_orphan = true;
             }
