@@ -198,6 +198,9 @@ pub struct Node {
     nvs: usize,
     acting: bool,
     lost: u32,
+    /// Bit per other box heard now (alive, joining or on hold): a box that
+    /// joins the set makes the holder announce its addresses again.
+    heard: u32,
     next_tick: Instant,
     lease_valid: bool,
     claims_sent: u64,
@@ -237,6 +240,7 @@ impl Node {
             nvs: config.vservers.len().min(MAX_VSERVERS),
             acting: false,
             lost: 0,
+            heard: 0,
             next_tick: now,
             lease_valid: false,
             claims_sent: u64::MAX,
@@ -785,6 +789,14 @@ impl Node {
                 self.lease_valid = lease;
                 self.holder.tick(now, lease);
             }
+            // A box heard again that was not (a partition or a cut healed, a
+            // box came back): hosts on its side may have missed a takeover's
+            // gratuitous ARPs and still name the old holder (issue 17).
+            let heard = self.heard_mask();
+            if heard & !self.heard != 0 && lease {
+                self.holder.reannounce(now);
+            }
+            self.heard = heard;
             while let Some(a) = self.holder.poll_action() {
                 moved = true;
                 self.holder_action(now, a);
@@ -816,6 +828,12 @@ impl Node {
     /// The latest instant this node was handed.
     fn core_now(&self) -> Instant {
         self.last_now
+    }
+
+    fn heard_mask(&self) -> u32 {
+        (0..self.nodes)
+            .filter(|&n| n != self.me && self.core.member(n).is_live())
+            .fold(0, |m, n| m | 1 << n)
     }
 
     fn lost_mask(&self) -> u32 {

@@ -367,3 +367,84 @@ fn unexpected_vserver_messages_are_dropped_and_counted() {
     assert!(served(&w, 0).is_some());
     ok(&w);
 }
+
+/// Box `i` cut off from the other two, both ways.
+fn isolate(w: &mut VWorld, i: usize) {
+    let groups: Vec<usize> = (0..w.n()).map(|x| usize::from(x == i)).collect();
+    w.partition(&groups);
+}
+
+/// Gratuitous ARPs box `b` sent for vserver `v` at or after real time
+/// `from_us`: their times in ms after it.
+fn garps_after(w: &VWorld, b: usize, v: usize, from_us: u64) -> Vec<u64> {
+    w.garps
+        .iter()
+        .filter(|&&(t, x, y)| x == b && y == v && t >= from_us)
+        .map(|&(t, _, _)| (t - from_us) / 1000)
+        .collect()
+}
+
+/// Issue 17: the holder is cut off with some hosts, another box takes the
+/// vserver over, and its gratuitous ARPs cannot reach those hosts. When
+/// the partition heals, the new holder hears the old one again and sends a
+/// takeover's burst once more, so those hosts learn its MAC at once
+/// instead of after their ARP cache times out (tens of seconds).
+#[test]
+fn a_healed_partition_makes_the_holder_announce_again() {
+    let (mut w, old) = one_vserver_served();
+    isolate(&mut w, old);
+    until(&mut w, 10_000, |w| served(w, 0).is_some_and(|x| x != old)).expect("taken over");
+    let new = served(&w, 0).unwrap();
+    w.run_for_ms(3_000);
+    assert_eq!(garps_after(&w, new, 0, 0).len(), 4, "the takeover's burst");
+    let healed = w.now_us;
+    w.heal();
+    w.run_for_ms(3_000);
+    let again = garps_after(&w, new, 0, healed);
+    // A burst of four, 100 ms apart, once the old holder's next hello came.
+    assert_eq!(again.len(), 4, "{again:?}");
+    assert!(again[0] < 300, "{again:?}");
+    assert!(again[3] - again[0] >= 300, "spaced: {again:?}");
+    assert!(
+        garps_after(&w, old, 0, healed).is_empty(),
+        "the old holder holds nothing and announces nothing"
+    );
+    assert_eq!(served(&w, 0), Some(new));
+    ok(&w);
+}
+
+/// A link that flaps makes a box heard again over and over: the holder
+/// sends at most one burst per second for each vserver.
+#[test]
+fn a_flapping_box_does_not_make_a_garp_storm() {
+    let (mut w, h) = one_vserver_served();
+    let flapper = (0..3)
+        .find(|&x| x != h && !w.acting().contains(&x))
+        .unwrap();
+    let from = w.now_us;
+    for _ in 0..12 {
+        // Long enough to be missed (dead 600 ms), short enough for the
+        // holder and the boss to keep their quorum.
+        isolate(&mut w, flapper);
+        w.run_for_ms(700);
+        w.heal();
+        w.run_for_ms(150);
+    }
+    let secs = (w.now_us - from).div_ceil(1_000_000) as usize;
+    let sent = garps_after(&w, h, 0, from);
+    eprintln!(
+        "flapping: {} gratuitous ARPs in {secs} s: {sent:?}",
+        sent.len()
+    );
+    assert!(sent.len() >= 4, "announced again: {sent:?}");
+    assert!(
+        sent.len() <= 4 * (secs + 1),
+        "{} in {secs} s: {sent:?}",
+        sent.len()
+    );
+    // Bursts begin at least a second apart.
+    let starts: Vec<u64> = sent.iter().step_by(4).copied().collect();
+    assert!(starts.windows(2).all(|p| p[1] - p[0] >= 1_000), "{sent:?}");
+    assert_eq!(served(&w, 0), Some(h));
+    ok(&w);
+}

@@ -10,6 +10,12 @@
 //!
 //! While a vserver is held and the lease is valid, the holder asks the shell
 //! to renew the alias's kernel lifetime every hello (fencing layer 2).
+//!
+//! A held address is announced by gratuitous ARPs ([`Announce`]): the
+//! takeover's burst; the same burst again when a box that was not heard
+//! is heard again ([`Holder::reannounce`]: a partition or cut healed, and a
+//! host cut off with it may still have the old holder's MAC), at most one
+//! burst per [`REPEAT_GAP`].
 
 use heapless::{Deque, Vec};
 
@@ -17,7 +23,9 @@ use crate::config::{Config, NodeId, VsId};
 use crate::limits::MAX_VSERVERS;
 use crate::time::Instant;
 
-use super::{Direction, Outcome, Plan, Sequence, Step, DEFAULT_GARP_COUNT, DEFAULT_GARP_SPACING};
+use super::{
+    Direction, Outcome, Plan, Sequence, Step, DEFAULT_GARP_COUNT, DEFAULT_GARP_SPACING, REPEAT_GAP,
+};
 
 /// Actions the queue holds between two drains (when full, the newest is
 /// dropped and counted; claims and renewals are re-derived every hello).
@@ -34,15 +42,77 @@ enum Slot {
         round: u32,
         boss: NodeId,
     },
-    /// Ours: claimed in hellos. The finished takeover's sequence is kept
-    /// while it still has spaced gratuitous ARPs to send.
-    Held { garps: Option<Sequence> },
+    /// Ours: claimed in hellos, announced by gratuitous ARPs.
+    Held(Announce),
     /// Giving it up; `report`: the boss and the round of a planned move's
     /// release order, told how it ended.
     Releasing {
         seq: Sequence,
         report: Option<(NodeId, u32)>,
     },
+}
+
+/// The gratuitous ARPs of one held vserver: a burst going out, a repeat
+/// held back by the rate limit. Each carries its deadline.
+#[derive(Clone, Debug)]
+struct Announce {
+    /// A burst of spaced gratuitous ARPs still going out: the finished
+    /// takeover's sequence, or a repeat's ([`Sequence::announce`]).
+    burst: Option<Sequence>,
+    /// When the last burst began: the next may begin a [`repeat_gap`] later.
+    burst_at: Instant,
+    /// A repeat asked for within that gap: it begins then.
+    repeat_at: Option<Instant>,
+}
+
+/// Least time between two bursts of one vserver: [`REPEAT_GAP`], or the
+/// burst's own length if that is longer (bursts never overlap).
+fn repeat_gap(plan: Plan) -> core::time::Duration {
+    REPEAT_GAP.max(plan.garp_spacing * u32::from(plan.garp_count))
+}
+
+impl Announce {
+    /// Held from `now` on; `takeover`: the takeover's sequence, with the
+    /// spaced gratuitous ARPs it has left (its first went out at the alias).
+    fn held(now: Instant, takeover: Sequence) -> Announce {
+        Announce {
+            burst: takeover.poll_timeout().is_some().then_some(takeover),
+            burst_at: now,
+            repeat_at: None,
+        }
+    }
+
+    /// Announce again: a burst now, or when the gap since the last ends.
+    fn repeat(&mut self, plan: Plan, now: Instant) {
+        let due = self.burst_at + repeat_gap(plan);
+        self.repeat_at = Some(if now >= due { now } else { due });
+    }
+
+    /// The next gratuitous ARP due at `now`, if any.
+    fn poll_step(&mut self, plan: Plan, now: Instant) -> Option<Step> {
+        if self.repeat_at.is_some_and(|t| now >= t) {
+            self.repeat_at = None;
+            self.burst = Some(Sequence::announce(plan, now));
+            self.burst_at = now;
+        }
+        let seq = self.burst.as_mut()?;
+        let step = seq.poll_step(now);
+        if seq.poll_timeout().is_none() {
+            self.burst = None;
+        }
+        step
+    }
+
+    /// When [`Announce::poll_step`] next has something.
+    fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.burst.as_ref().and_then(Sequence::poll_timeout),
+            self.repeat_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
 }
 
 /// What the holder asks the shell to do.
@@ -128,7 +198,7 @@ impl Holder {
     pub fn holding(&self) -> u8 {
         self.slots
             .iter()
-            .filter(|s| matches!(s, Slot::Held { .. } | Slot::Taking { .. }))
+            .filter(|s| matches!(s, Slot::Held(_) | Slot::Taking { .. }))
             .count() as u8
     }
 
@@ -143,7 +213,7 @@ impl Holder {
     /// cluster may believe so while its lease is valid.
     pub fn owns(&self, vs: VsId) -> bool {
         match self.slots.get(vs as usize) {
-            Some(Slot::Held { .. }) => true,
+            Some(Slot::Held(_)) => true,
             Some(Slot::Taking { seq, .. }) => seq.aliased(),
             _ => false,
         }
@@ -163,7 +233,7 @@ impl Holder {
         };
         let plan = self.plans[vs as usize];
         match slot {
-            Slot::Held { .. } => self.push(HolderAction::Outcome {
+            Slot::Held(_) => self.push(HolderAction::Outcome {
                 boss,
                 vserver: vs,
                 round,
@@ -197,7 +267,7 @@ impl Holder {
         };
         let plan = self.plans[vs as usize];
         match slot {
-            Slot::Held { .. } => {
+            Slot::Held(_) => {
                 *slot = Slot::Releasing {
                     seq: Sequence::start(Direction::Release, plan),
                     report,
@@ -247,6 +317,23 @@ impl Holder {
         }
     }
 
+    /// A box this box did not hear is heard again (a partition or a cut
+    /// healed, or a box came back): hosts on its side may have missed the
+    /// gratuitous ARPs of a takeover meanwhile and still name the old
+    /// holder's MAC. Announce every held address again with a takeover's
+    /// burst, at most one burst per vserver per [`REPEAT_GAP`] (a repeat
+    /// asked for sooner goes out when the gap ends). Call only while the
+    /// lease is valid.
+    pub fn reannounce(&mut self, now: Instant) {
+        for vs in 0..self.slots.len() {
+            let plan = self.plans[vs];
+            if let Slot::Held(a) = &mut self.slots[vs] {
+                a.repeat(plan, now);
+                self.drive(now, vs as VsId);
+            }
+        }
+    }
+
     /// Every hello: renew the kernel lifetimes while the lease holds; when
     /// it has lapsed, give up every address at once (fencing layer 1).
     pub fn tick(&mut self, now: Instant, lease_valid: bool) {
@@ -254,12 +341,12 @@ impl Holder {
             let plan = self.plans[vs];
             let slot = &mut self.slots[vs];
             match slot {
-                Slot::Held { .. } if lease_valid => {
+                Slot::Held(_) if lease_valid => {
                     self.push(HolderAction::Renew {
                         vserver: vs as VsId,
                     });
                 }
-                Slot::Held { .. } | Slot::Taking { .. } if !lease_valid => {
+                Slot::Held(_) | Slot::Taking { .. } if !lease_valid => {
                     if let Slot::Taking { round, boss, .. } = slot {
                         let (round, boss) = (*round, *boss);
                         self.push(HolderAction::Outcome {
@@ -288,23 +375,25 @@ impl Holder {
     /// The result of a step the shell ran.
     pub fn step_done(&mut self, now: Instant, vs: VsId, step: Step, ok: bool) {
         match self.slots.get_mut(vs as usize) {
-            Some(Slot::Taking { seq, .. })
-            | Some(Slot::Releasing { seq, .. })
-            | Some(Slot::Held { garps: Some(seq) }) => seq.step_done(now, step, ok),
+            Some(Slot::Taking { seq, .. }) | Some(Slot::Releasing { seq, .. }) => {
+                seq.step_done(now, step, ok)
+            }
+            // A gratuitous ARP's result: nothing follows from it.
+            Some(Slot::Held(_)) => {}
             _ => return,
         }
         self.drive(now, vs);
     }
 
-    /// When [`Holder::tick`] is next needed for a spaced gratuitous ARP.
+    /// When [`Holder::tick`] is next needed for a gratuitous ARP (spaced,
+    /// or repeated).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.slots
             .iter()
             .filter_map(|s| match s {
-                Slot::Taking { seq, .. }
-                | Slot::Releasing { seq, .. }
-                | Slot::Held { garps: Some(seq) } => seq.poll_timeout(),
-                _ => None,
+                Slot::Taking { seq, .. } | Slot::Releasing { seq, .. } => seq.poll_timeout(),
+                Slot::Held(a) => a.poll_timeout(),
+                Slot::Free => None,
             })
             .min()
     }
@@ -345,14 +434,10 @@ impl Holder {
                     released = Some((seq.alias_left(), *report));
                 }
             }
-            Some(Slot::Held { garps }) => {
-                if let Some(seq) = garps {
-                    while let Some(s) = seq.poll_step(now) {
-                        let _ = steps.push(s);
-                    }
-                    if seq.poll_timeout().is_none() {
-                        *garps = None;
-                    }
+            Some(Slot::Held(a)) => {
+                let plan = self.plans[i];
+                while let Some(s) = a.poll_step(plan, now) {
+                    let _ = steps.push(s);
                 }
             }
             _ => {}
@@ -369,10 +454,7 @@ impl Holder {
                         Slot::Taking { seq, .. } => seq.clone(),
                         _ => return,
                     };
-                    let more = seq.poll_timeout().is_some();
-                    self.slots[i] = Slot::Held {
-                        garps: more.then_some(seq),
-                    };
+                    self.slots[i] = Slot::Held(Announce::held(now, seq));
                     self.stuck &= !(1 << i);
                 } else {
                     // A failed takeover may have left the alias: undo it.
@@ -422,7 +504,7 @@ impl Holder {
         for (i, s) in self.slots.iter().enumerate() {
             // A releasing address may still be up: keep claiming it until
             // it is gone, so the boss never sees "nobody" while it answers.
-            if matches!(s, Slot::Held { .. } | Slot::Releasing { .. }) {
+            if matches!(s, Slot::Held(_) | Slot::Releasing { .. }) {
                 claims |= 1 << i;
             }
         }
@@ -644,6 +726,102 @@ mod tests {
                 ok: false
             }]
         );
+    }
+
+    /// `vs` taken over and held from t=5 ms, its takeover burst (four
+    /// gratuitous ARPs, t=5 to 305) sent, the actions drained.
+    fn held(h: &mut Holder, vs: VsId) {
+        h.assume(Instant(0), 1, vs, 1, true);
+        h.step_done(Instant(1), vs, Step::PreTakeover, true);
+        h.step_done(Instant(5), vs, Step::AddAlias, true);
+        for t in [105, 205, 305] {
+            h.tick(Instant(t), true);
+        }
+        drain(h);
+    }
+
+    fn garps(a: &[HolderAction], vs: VsId) -> usize {
+        a.iter().filter(|&&x| x == step(vs, Step::Garp)).count()
+    }
+
+    /// Tick at every deadline up to `until` (as the node does); the
+    /// gratuitous ARPs sent for `vs`, by time.
+    fn run(h: &mut Holder, vs: VsId, until: u64) -> std::vec::Vec<u64> {
+        let mut sent = std::vec::Vec::new();
+        while let Some(t) = h.poll_timeout().filter(|t| t.0 <= until) {
+            h.tick(t, true);
+            for _ in 0..garps(&drain(h), vs) {
+                sent.push(t.0);
+            }
+        }
+        sent
+    }
+
+    #[test]
+    fn a_box_heard_again_makes_a_burst_for_every_held_vserver() {
+        let mut h = holder();
+        held(&mut h, 0);
+        held(&mut h, 1);
+        h.reannounce(Instant(2_000));
+        let a = drain(&mut h);
+        assert_eq!((garps(&a, 0), garps(&a, 1)), (1, 1), "{a:?}");
+        // The rest at the takeover's spacing: four in all.
+        assert_eq!(run(&mut h, 0, 5_000), [2_100, 2_200, 2_300]);
+        assert_eq!(h.poll_timeout(), None, "no refresh unless configured");
+    }
+
+    #[test]
+    fn only_what_is_held_is_announced_again() {
+        let mut h = holder();
+        // Being taken over: the alias is not there yet.
+        h.assume(Instant(0), 1, 1, 1, true);
+        drain(&mut h);
+        h.reannounce(Instant(10));
+        assert!(drain(&mut h).is_empty());
+        // Being released: its address is going away.
+        held(&mut h, 0);
+        h.release(Instant(2_000), 0, None);
+        drain(&mut h);
+        h.reannounce(Instant(2_001));
+        assert_eq!(garps(&drain(&mut h), 0), 0);
+    }
+
+    #[test]
+    fn bursts_are_at_least_a_second_apart() {
+        let mut h = holder();
+        held(&mut h, 0);
+        // Within a second of the takeover's burst (held at t=5): held back
+        // until the second is over, not dropped.
+        h.reannounce(Instant(400));
+        assert!(drain(&mut h).is_empty());
+        assert_eq!(h.poll_timeout(), Some(Instant(1_005)));
+        // More heals meanwhile make no more bursts.
+        h.reannounce(Instant(600));
+        h.reannounce(Instant(900));
+        assert_eq!(run(&mut h, 0, 1_900), [1_005, 1_105, 1_205, 1_305]);
+        // A heal 0.9 s after that burst began waits for the second too.
+        h.reannounce(Instant(1_905));
+        assert!(drain(&mut h).is_empty());
+        assert_eq!(run(&mut h, 0, 5_000), [2_005, 2_105, 2_205, 2_305]);
+        // Past the second: at once.
+        h.reannounce(Instant(3_500));
+        assert_eq!(garps(&drain(&mut h), 0), 1);
+    }
+
+    #[test]
+    fn a_flapping_link_makes_one_burst_a_second() {
+        let mut h = holder();
+        held(&mut h, 0);
+        let mut sent = 0;
+        // A box heard again every 50 ms for ten seconds.
+        for t in (1_000..11_000).step_by(50) {
+            h.reannounce(Instant(t));
+            if h.poll_timeout().is_some_and(|d| d.0 <= t) {
+                h.tick(Instant(t), true);
+            }
+            sent += garps(&drain(&mut h), 0);
+        }
+        assert!((36..=44).contains(&sent), "{sent} gratuitous ARPs in 10 s");
     }
 
     #[test]

@@ -26,6 +26,14 @@ pub const DEFAULT_GARP_COUNT: u8 = 4;
 /// Default spacing between gratuitous ARPs.
 pub const DEFAULT_GARP_SPACING: Duration = Duration::from_millis(100);
 
+/// Least time between two bursts of gratuitous ARPs for one held vserver
+/// (a takeover's, or a repeat after a box is heard again, issue 17). A
+/// link that flaps makes boxes heard again many times a second; each
+/// would be a burst. A repeat asked for sooner is held back until this
+/// has passed since the last burst began, not dropped: the heal it
+/// answers may be the moment a cut-off client can hear us again.
+pub const REPEAT_GAP: Duration = Duration::from_secs(1);
+
 /// Kernel lifetime of a held address in seconds, renewed every hello while
 /// the lease holds (fencing layer 2): the kernel removes the address of a
 /// killed or frozen daemon 1-2 s after its last renewal (it counts
@@ -136,6 +144,22 @@ impl Sequence {
         };
         s.enter(first);
         s
+    }
+
+    /// A burst of gratuitous ARPs alone, the first due at `now`: a held
+    /// address announced again. It has no steps but its ARPs and is over
+    /// (done) from the start.
+    pub fn announce(plan: Plan, now: Instant) -> Sequence {
+        Sequence {
+            direction: Direction::Takeover,
+            plan,
+            phase: Phase::Over(Outcome::Done),
+            garps_left: plan.garp_count,
+            next_garp: Some(now),
+            pending: None,
+            failed: None,
+            remove_failed: false,
+        }
     }
 
     /// Which way it goes.
@@ -386,6 +410,18 @@ mod tests {
         assert_eq!(s.poll_step(t), Some(Step::PostRelease));
         s.step_done(t, Step::PostRelease, true);
         assert_eq!(s.outcome(), Some(Outcome::Failed(Step::PreRelease)));
+    }
+
+    #[test]
+    fn an_announcement_is_its_spaced_garps_alone() {
+        let mut s = Sequence::announce(plan(true), Instant(500));
+        assert_eq!(s.outcome(), Some(Outcome::Done));
+        assert_eq!(s.poll_step(Instant(500)), Some(Step::Garp));
+        assert_eq!(s.poll_step(Instant(500)), None);
+        assert_eq!(s.poll_timeout(), Some(Instant(600)));
+        assert_eq!(s.poll_step(Instant(600)), Some(Step::Garp));
+        assert_eq!(s.poll_step(Instant(700)), Some(Step::Garp));
+        assert_eq!(s.poll_timeout(), None, "three in all");
     }
 
     #[test]

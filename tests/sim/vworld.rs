@@ -272,6 +272,8 @@ pub struct VWorld {
     pub shell_exits: bool,
     /// Planned moves ordered by the bosses (`Output::VsMoving`).
     pub planned_moves: u64,
+    /// Gratuitous ARPs the daemons sent: (real time us, box, vserver).
+    pub garps: Vec<(u64, usize, usize)>,
 }
 
 impl VWorld {
@@ -329,6 +331,7 @@ impl VWorld {
             quiet_since: None,
             shell_exits: false,
             planned_moves: 0,
+            garps: Vec::new(),
         }
     }
 
@@ -751,7 +754,15 @@ impl VWorld {
                         }
                         (true, self.rng.range(100, 1_000))
                     }
-                    Step::Garp => (true, 100),
+                    Step::Garp => {
+                        // Announcing an address this kernel does not hold
+                        // would point hosts at a box that does not answer.
+                        if v < self.nv && !self.boxes[i].kernel.holds(v, now) {
+                            self.violation(format!("box {i} announced v{v} it does not hold"));
+                        }
+                        self.garps.push((now, i, v));
+                        (true, 100)
+                    }
                 };
                 let input = Input::Step {
                     vs: vserver,
