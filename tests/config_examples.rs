@@ -39,6 +39,11 @@ fn board_examples_mean_what_they_say() {
     assert_eq!(full.vservers.len(), 2);
     assert_eq!(full.lost_alert, std::time::Duration::from_secs(45));
     assert!(full.vservers[1].dedicated);
+    assert_eq!(
+        (full.vservers[0].garp_refresh, full.vservers[1].garp_refresh),
+        (Some(std::time::Duration::from_secs(30)), None),
+        "the top-level garp-refresh, and a block's own `none`"
+    );
     assert_eq!(full.health.track.as_slice(), ["eth1"]);
     assert_eq!(
         (
@@ -56,6 +61,10 @@ fn board_examples_mean_what_they_say() {
     assert_eq!(
         (pair.nodes.len(), pair.quorum, pair.fencing),
         (2, 1, Fencing::None)
+    );
+    assert!(
+        pair.vservers.iter().all(|v| v.garp_refresh.is_none()),
+        "off by default"
     );
     let min = read("minimal.conf");
     assert_eq!((min.nodes.len(), min.quorum, min.vservers.len()), (1, 1, 0));

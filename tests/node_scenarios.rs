@@ -448,3 +448,35 @@ fn a_flapping_box_does_not_make_a_garp_storm() {
     assert_eq!(served(&w, 0), Some(h));
     ok(&w);
 }
+
+/// `garp-refresh`: while held, one gratuitous ARP every period.
+#[test]
+fn garp_refresh_announces_a_held_address_every_period() {
+    let mut cfg = with_vservers(
+        config(3, 200, 600, majority(3), Fencing::Lease),
+        1,
+        200,
+        3_000,
+        true,
+    );
+    cfg.vservers[0].garp_refresh = Some(std::time::Duration::from_secs(2));
+    let mut w = VWorld::scripted(cfg);
+    for i in 0..3 {
+        w.start_at(i, 0);
+    }
+    until(&mut w, 5_000, |w| served(w, 0).is_some()).expect("served");
+    let h = served(&w, 0).unwrap();
+    let from = w.now_us;
+    w.run_for_ms(10_500);
+    let sent = garps_after(&w, h, 0, from);
+    // The takeover's burst may end inside the window; then one each 2 s.
+    let refreshes: Vec<u64> = sent.iter().copied().filter(|&t| t >= 1_000).collect();
+    assert_eq!(refreshes.len(), 5, "{sent:?}");
+    assert!(
+        refreshes
+            .windows(2)
+            .all(|p| (1_990..=2_010).contains(&(p[1] - p[0]))),
+        "{sent:?}"
+    );
+    ok(&w);
+}

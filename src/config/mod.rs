@@ -259,6 +259,9 @@ pub struct VServer {
     /// `preempt-delay`: how long a preferred box must be alive and on the
     /// list before the vserver is moved to it (`None`: 5 hellos).
     pub preempt_delay: Option<Duration>,
+    /// `garp-refresh`: while held, one gratuitous ARP this long after the
+    /// last (the block's own, else the top-level one; `None`: off).
+    pub garp_refresh: Option<Duration>,
 }
 
 impl VServer {

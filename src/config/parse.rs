@@ -26,6 +26,7 @@
 //! track-interface IFACE                repeatable, at most MAX_TRACKED; down or missing: this box is on hold
 //! max-load-percent N | none            default 800; load average per CPU x 100 at which health is lowest
 //! min-free-memory SIZE | none          default 4M; available memory at which health is 0
+//! garp-refresh DURATION | none         default none; every vserver's, unless its block sets one
 //! node NAME ADDR [priority N]          at least one; priority 0-255, default 100, higher ranks first
 //! vserver NAME {                       `{` on this line, or alone on the next line
 //!     address A.B.C.D/P                required; P is 1-32
@@ -40,6 +41,7 @@
 //!     original-mac XX:XX:XX:XX:XX:XX                     the original host's MAC; default learned
 //!     prefer NODE [NODE...] | none                       boxes that should serve it, best first
 //!     preempt-delay DURATION                             default 5 x hello
+//!     garp-refresh DURATION | none                       while held, a gratuitous ARP this often; at least 1s
 //! }                                    alone on its line
 //! ```
 //!
@@ -58,6 +60,9 @@
 //!   greater than zero and at most 24h. `hello` and `check` are at least 20ms
 //!   (below that, scheduling jitter alone looks like a lost box). `dead` must be
 //!   at least twice `hello`, so one lost hello never makes a peer suspected.
+//!   `garp-refresh` is at least 1s: it keeps caches that missed every other
+//!   announcement from naming an old holder for long (the kernel's own
+//!   bound is tens of seconds), and more often would be a broadcast flood.
 //! * **Numbers** are plain decimal digits. Ports are 1-65535. Priorities are
 //!   0-255 (0 is allowed and ranks last). `max-load-percent` is 10-100000:
 //!   the 1-minute load average per online CPU times 100 (a load is a
@@ -623,9 +628,10 @@ enum Top {
     TrackInterface,
     MaxLoadPercent,
     MinFreeMemory,
+    GarpRefresh,
 }
 
-const TOP: [(&str, Top); 16] = [
+const TOP: [(&str, Top); 17] = [
     ("cluster", Top::Cluster),
     ("key-file", Top::KeyFile),
     ("interface", Top::Interface),
@@ -642,6 +648,7 @@ const TOP: [(&str, Top); 16] = [
     ("track-interface", Top::TrackInterface),
     ("max-load-percent", Top::MaxLoadPercent),
     ("min-free-memory", Top::MinFreeMemory),
+    ("garp-refresh", Top::GarpRefresh),
 ];
 
 /// Keywords inside a `vserver` block; the discriminant indexes `VsBuild::seen`.
@@ -662,9 +669,10 @@ enum Vk {
     OriginalMac,
     Prefer,
     PreemptDelay,
+    GarpRefresh,
 }
 
-const VK: [(&str, Vk); 15] = [
+const VK: [(&str, Vk); 16] = [
     ("address", Vk::Address),
     ("interface", Vk::Interface),
     ("service", Vk::Service),
@@ -680,6 +688,7 @@ const VK: [(&str, Vk); 15] = [
     ("original-mac", Vk::OriginalMac),
     ("prefer", Vk::Prefer),
     ("preempt-delay", Vk::PreemptDelay),
+    ("garp-refresh", Vk::GarpRefresh),
 ];
 
 /// `02:00:5e:10:00:01`: six bytes of two hex digits each, `:` between.
@@ -764,6 +773,9 @@ struct Amount {
     over: &'static str,
 }
 
+/// Shortest `garp-refresh` accepted (its error message says 1s).
+const MIN_GARP_REFRESH: Duration = Duration::from_secs(1);
+
 /// Durations, in milliseconds.
 const DURATION: Amount = Amount {
     what: "duration",
@@ -841,6 +853,10 @@ struct Parser {
     close_after_line: bool,
     /// `prefer` names of each kept vserver (its index), for `finish`.
     prefer: std::vec::Vec<(usize, Name, Pos)>,
+    /// The top-level `garp-refresh` (`None`: off), for `finish`.
+    garp_refresh: Option<Duration>,
+    /// Bit per kept vserver whose block sets its own `garp-refresh`.
+    own_refresh: u64,
     /// Limit errors are reported once each.
     over_nodes: bool,
     over_peers: bool,
@@ -931,6 +947,8 @@ impl Parser {
             block: None,
             close_after_line: false,
             prefer: std::vec::Vec::new(),
+            garp_refresh: None,
+            own_refresh: 0,
             over_nodes: false,
             over_peers: false,
             over_vservers: false,
@@ -1164,6 +1182,12 @@ impl Parser {
                 };
                 let Some(d) = self.duration(v) else { return };
                 self.dead = Some((d, v.at));
+            }
+            Top::GarpRefresh => {
+                let Some(r) = self.garp_refresh(kw, t) else {
+                    return;
+                };
+                self.garp_refresh = r;
             }
             Top::LostAlert => {
                 let Some(v) = self.need(kw, t, "a duration such as 30s") else {
@@ -1433,6 +1457,7 @@ impl Parser {
             original_mac: None,
             prefer: Vec::new(),
             preempt_delay: None,
+            garp_refresh: None,
         };
         let at = VsPos {
             name: n.at,
@@ -1694,6 +1719,14 @@ impl Parser {
                 }
                 return;
             }
+            Vk::GarpRefresh => {
+                let Some(r) = self.garp_refresh(kw, t) else {
+                    return;
+                };
+                if let Some(b) = self.block.as_mut() {
+                    b.vs.garp_refresh = r;
+                }
+            }
             Vk::PreemptDelay => {
                 let Some(v) = self.need(kw, t, "a duration such as 1s") else {
                     return;
@@ -1779,8 +1812,12 @@ impl Parser {
         }
         // Capacity: `dropped` is set when the table was full at `vserver`.
         let index = self.cfg.vservers.len();
+        let own_refresh = b.seen[Vk::GarpRefresh as usize].is_some();
         if self.cfg.vservers.push(b.vs).is_ok() {
             let _ = self.vs_at.push(b.at);
+            if own_refresh {
+                self.own_refresh |= 1 << index;
+            }
             for (name, at) in b.prefer {
                 self.prefer.push((index, name, at));
             }
@@ -1857,6 +1894,12 @@ impl Parser {
                     }
                 }
                 None => bad!(self, at, "`prefer` names `{name}`, which is not a node"),
+            }
+        }
+        // A block without its own `garp-refresh` takes the top-level one.
+        for (i, v) in self.cfg.vservers.iter_mut().enumerate() {
+            if self.own_refresh & (1 << i) == 0 {
+                v.garp_refresh = self.garp_refresh;
             }
         }
         // Checks across blocks and node lines, in vserver order.
@@ -1993,6 +2036,25 @@ impl Parser {
                 None
             }
         }
+    }
+
+    /// `garp-refresh DURATION | none`: `Some(None)` is `none`.
+    fn garp_refresh(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<Option<Duration>> {
+        let v = self.need(kw, t, "a duration such as 10s, or `none`")?;
+        if v.s == "none" {
+            return Some(None);
+        }
+        let d = self.duration(v)?;
+        if d < MIN_GARP_REFRESH {
+            bad!(
+                self,
+                v.at,
+                "garp-refresh {} is too short (at least 1s)",
+                v.s
+            );
+            return None;
+        }
+        Some(Some(d))
     }
 
     fn duration(&mut self, v: Tok<'_>) -> Option<Duration> {
@@ -2257,6 +2319,59 @@ vserver web {
             (&v.reachability, v.failback),
             (&Reachability::Tcp(22), Failback::Manual)
         );
+    }
+
+    #[test]
+    fn garp_refresh() {
+        let refresh = |text: &str| -> std::vec::Vec<Option<Duration>> {
+            let c = parse("t", &format!("{MIN}{text}")).unwrap();
+            c.vservers.iter().map(|v| v.garp_refresh).collect()
+        };
+        let (a, b) = (vs("a", "10.1.0.1/16", "e"), vs("b", "10.1.0.2/16", "e"));
+        assert_eq!(refresh(&a), [None], "off by default");
+        // The top-level one is every block's default, wherever it stands;
+        // a block's own wins, `none` included.
+        let own = "vserver c {\naddress 10.1.0.3/16\ninterface e\ngarp-refresh 5s\n}\n\
+            vserver d {\naddress 10.1.0.4/16\ninterface e\ngarp-refresh none\n}\n";
+        assert_eq!(
+            refresh(&format!("{a}garp-refresh 1m\n{b}{own}")),
+            [
+                Some(Duration::from_secs(60)),
+                Some(Duration::from_secs(60)),
+                Some(Duration::from_secs(5)),
+                None
+            ]
+        );
+        assert_eq!(
+            refresh(&format!("garp-refresh none\n{own}")),
+            [Some(Duration::from_secs(5)), None]
+        );
+        accept(&["garp-refresh 1s", "garp-refresh 24h", "garp-refresh 1000ms"]);
+        expect(&[
+            (
+                "garp-refresh 999ms",
+                &["t.conf:5:14: garp-refresh 999ms is too short (at least 1s)"],
+            ),
+            (
+                "garp-refresh",
+                &["t.conf:5:1: `garp-refresh` needs a duration such as 10s, or `none`"],
+            ),
+            ("garp-refresh 10", &["t.conf:5:14: duration `10` needs a unit: ms, s, m or h"]),
+            ("garp-refresh off", &["t.conf:5:14: bad duration `off`: a number and a unit, such as 200ms"]),
+            ("garp-refresh 2s 3s", &["t.conf:5:17: unexpected `3s` at end of line"]),
+            (
+                "garp-refresh 2s\ngarp-refresh 3s",
+                &["t.conf:6:1: duplicate `garp-refresh` (first on line 5)"],
+            ),
+            (
+                "vserver v {\naddress 10.1.0.1/16\ninterface e\ngarp-refresh 1s\ngarp-refresh none\n}",
+                &["t.conf:9:1: duplicate `garp-refresh` (first on line 8)"],
+            ),
+            (
+                "vserver v {\naddress 10.1.0.1/16\ninterface e\ngarp-refresh 25h\n}",
+                &["t.conf:8:14: duration `25h` is too long (at most 24h)"],
+            ),
+        ]);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! takeover's burst; the same burst again when a box that was not heard
 //! is heard again ([`Holder::reannounce`]: a partition or cut healed, and a
 //! host cut off with it may still have the old holder's MAC), at most one
-//! burst per [`REPEAT_GAP`].
+//! burst per [`REPEAT_GAP`]; and with `garp-refresh`, one every so often.
 
 use heapless::{Deque, Vec};
 
@@ -53,7 +53,7 @@ enum Slot {
 }
 
 /// The gratuitous ARPs of one held vserver: a burst going out, a repeat
-/// held back by the rate limit. Each carries its deadline.
+/// held back by the rate limit, the refresh. Each carries its deadline.
 #[derive(Clone, Debug)]
 struct Announce {
     /// A burst of spaced gratuitous ARPs still going out: the finished
@@ -63,6 +63,8 @@ struct Announce {
     burst_at: Instant,
     /// A repeat asked for within that gap: it begins then.
     repeat_at: Option<Instant>,
+    /// The next refresh (`garp-refresh`; `None`: off).
+    refresh_at: Option<Instant>,
 }
 
 /// Least time between two bursts of one vserver: [`REPEAT_GAP`], or the
@@ -74,11 +76,12 @@ fn repeat_gap(plan: Plan) -> core::time::Duration {
 impl Announce {
     /// Held from `now` on; `takeover`: the takeover's sequence, with the
     /// spaced gratuitous ARPs it has left (its first went out at the alias).
-    fn held(now: Instant, takeover: Sequence) -> Announce {
+    fn held(plan: Plan, now: Instant, takeover: Sequence) -> Announce {
         Announce {
             burst: takeover.poll_timeout().is_some().then_some(takeover),
             burst_at: now,
             repeat_at: None,
+            refresh_at: plan.garp_refresh.map(|r| now + r),
         }
     }
 
@@ -94,13 +97,26 @@ impl Announce {
             self.repeat_at = None;
             self.burst = Some(Sequence::announce(plan, now));
             self.burst_at = now;
+            // A burst is a refresh too.
+            self.refresh_at = plan.garp_refresh.map(|r| now + r);
         }
-        let seq = self.burst.as_mut()?;
-        let step = seq.poll_step(now);
-        if seq.poll_timeout().is_none() {
-            self.burst = None;
+        if let Some(seq) = &mut self.burst {
+            let step = seq.poll_step(now);
+            if seq.poll_timeout().is_none() {
+                self.burst = None;
+            }
+            if step.is_some() {
+                return step;
+            }
         }
-        step
+        match (self.refresh_at, plan.garp_refresh) {
+            (Some(t), Some(r)) if now >= t => {
+                self.refresh_at = Some(now + r);
+                // Not while a burst is going out: it announces already.
+                self.burst.is_none().then_some(Step::Garp)
+            }
+            _ => None,
+        }
     }
 
     /// When [`Announce::poll_step`] next has something.
@@ -108,6 +124,7 @@ impl Announce {
         [
             self.burst.as_ref().and_then(Sequence::poll_timeout),
             self.repeat_at,
+            self.refresh_at,
         ]
         .into_iter()
         .flatten()
@@ -173,6 +190,7 @@ impl Holder {
                 hooks: [0, 1, 2, 3].map(|i| v.hooks[i].is_some()),
                 garp_count: DEFAULT_GARP_COUNT,
                 garp_spacing: DEFAULT_GARP_SPACING,
+                garp_refresh: v.garp_refresh,
             };
             // At most MAX_VSERVERS (checked by the parser).
             if slots.push(Slot::Free).is_err() || plans.push(plan).is_err() {
@@ -386,7 +404,7 @@ impl Holder {
     }
 
     /// When [`Holder::tick`] is next needed for a gratuitous ARP (spaced,
-    /// or repeated).
+    /// repeated or a refresh).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.slots
             .iter()
@@ -454,7 +472,7 @@ impl Holder {
                         Slot::Taking { seq, .. } => seq.clone(),
                         _ => return,
                     };
-                    self.slots[i] = Slot::Held(Announce::held(now, seq));
+                    self.slots[i] = Slot::Held(Announce::held(self.plans[i], now, seq));
                     self.stuck &= !(1 << i);
                 } else {
                     // A failed takeover may have left the alias: undo it.
@@ -822,6 +840,47 @@ mod tests {
             sent += garps(&drain(&mut h), 0);
         }
         assert!((36..=44).contains(&sent), "{sent} gratuitous ARPs in 10 s");
+    }
+
+    const REFRESH: &str = "cluster t\nkey-file insecure\ninterface eth0\nnode f1 10.0.0.11\n\
+        garp-refresh 10s\n\
+        vserver web {\n address 10.0.0.50/24\n interface eth0\n garp-refresh 2s\n}\n\
+        vserver db {\n address 10.0.0.51/24\n interface eth0\n}\n";
+
+    #[test]
+    fn garp_refresh_one_every_period_while_held() {
+        let mut h = Holder::new(&parse("t.conf", REFRESH).expect("config"));
+        held(&mut h, 0);
+        // Held at t=5: one every 2 s.
+        assert_eq!(run(&mut h, 0, 8_100), [2_005, 4_005, 6_005, 8_005]);
+        // A burst counts as a refresh: the next comes 2 s after it began.
+        h.reannounce(Instant(9_000));
+        assert_eq!(garps(&drain(&mut h), 0), 1);
+        assert_eq!(run(&mut h, 0, 12_000), [9_100, 9_200, 9_300, 11_000]);
+        // Released: no more.
+        h.release(Instant(11_500), 0, None);
+        drain(&mut h);
+        h.step_done(Instant(11_501), 0, Step::RemoveAlias, true);
+        assert_eq!(h.poll_timeout(), None);
+    }
+
+    #[test]
+    fn garp_refresh_from_the_top_level_for_blocks_without_their_own() {
+        let mut h = Holder::new(&parse("t.conf", REFRESH).expect("config"));
+        held(&mut h, 1);
+        assert_eq!(run(&mut h, 1, 25_000), [10_005, 20_005]);
+    }
+
+    #[test]
+    fn garp_refresh_stops_when_the_lease_lapses() {
+        let mut h = Holder::new(&parse("t.conf", REFRESH).expect("config"));
+        held(&mut h, 0);
+        h.tick(Instant(1_000), false);
+        let a = drain(&mut h);
+        assert!(a.contains(&step(0, Step::RemoveAlias)), "{a:?}");
+        assert_eq!(h.poll_timeout(), None);
+        h.reannounce(Instant(1_001));
+        assert_eq!(garps(&drain(&mut h), 0), 0);
     }
 
     #[test]

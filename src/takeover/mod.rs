@@ -105,6 +105,9 @@ pub struct Plan {
     pub garp_count: u8,
     /// Their spacing.
     pub garp_spacing: Duration,
+    /// `garp-refresh`: one gratuitous ARP this long after the last while
+    /// the vserver is held (`None`: off).
+    pub garp_refresh: Option<Duration>,
 }
 
 /// One takeover or release in progress.
@@ -299,6 +302,7 @@ mod tests {
             hooks: [hooks; 4],
             garp_count: 3,
             garp_spacing: Duration::from_millis(100),
+            garp_refresh: None,
         }
     }
 

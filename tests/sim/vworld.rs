@@ -107,6 +107,7 @@ pub fn with_vservers(
             original_mac: Some(original_mac(v)),
             prefer: heapless::Vec::new(),
             preempt_delay: None,
+            garp_refresh: None,
         });
     }
     cfg
