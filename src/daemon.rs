@@ -47,7 +47,7 @@ use mio::net::{UdpSocket, UnixListener, UnixStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::cluster::{AlertKind, Control, Dest};
+use crate::cluster::{AlertKind, Control, Dest, MemberChange};
 use crate::config::{self, Check, Config, HookKind, IfName, Key, NodeId, Reachability, VsId};
 use crate::limits::{MAX_DATAGRAM, MAX_NODES, MAX_VSERVERS};
 use crate::node::{MoveAnswer, Node, Output};
@@ -780,6 +780,28 @@ impl Daemon {
                 self.name(by),
                 move_word(result)
             ),
+            Output::Member { node, change } => {
+                let mut field: HString<40> = HString::new();
+                let (word, silent) = match change {
+                    MemberChange::Joined { incarnation } => {
+                        let _ = write!(field, " incarnation={incarnation:016x}");
+                        ("joined", None)
+                    }
+                    MemberChange::Back { silent_ms } => ("back", Some(silent_ms)),
+                    MemberChange::Suspect { silent_ms } => ("suspect", Some(silent_ms)),
+                    MemberChange::Lost { silent_ms } => ("lost", Some(silent_ms)),
+                    MemberChange::Left => ("left", None),
+                };
+                if let Some(ms) = silent {
+                    let _ = write!(field, " silent_ms={ms}");
+                }
+                let name = self.name(node);
+                if matches!(change, MemberChange::Lost { .. }) {
+                    warn!("member node={name} change={word}{field}");
+                } else {
+                    info!("member node={name} change={word}{field}");
+                }
+            }
             Output::NodeAlert { node, kind } => {
                 let name = self.name(node);
                 let mut field: HString<40> = HString::new();
@@ -1352,6 +1374,7 @@ impl Daemon {
     /// node (hooks included), or the grace period is over. What is still on
     /// an interface then is removed directly; running hooks are killed.
     fn shutdown(&mut self, now: Instant, sig: Signal) {
+        let clean = self.node.stopped();
         let mut forced = 0;
         for vs in 0..self.config.vservers.len().min(MAX_VSERVERS) {
             if self.aliases[vs].is_some() {
@@ -1364,12 +1387,22 @@ impl Daemon {
                 forced += 1;
             }
         }
+        // Tell the others this box leaves on purpose. Only the messages go
+        // out: a step or check the node would still ask for is moot now.
+        self.node.leave(now);
+        while let Some(o) = self.node.poll_output() {
+            if let Output::Send { to, body } = o {
+                self.send(to, &body);
+            }
+        }
+        while let Some((to, body)) = self.codec.poll_transmit() {
+            self.send(Dest::Node(to), &body);
+        }
         self.work.kill_all();
         info!(
-            "stop signal={} released={} forced={forced} clean={} uptime_ms={} incarnation={:016x}",
+            "stop signal={} released={} forced={forced} clean={clean} uptime_ms={} incarnation={:016x}",
             sig.name(),
             self.released,
-            self.node.stopped(),
             now.saturating_since(self.started).as_millis(),
             self.incarnation
         );
@@ -1616,6 +1649,16 @@ impl Daemon {
             .map(|e| (e.combo, e.holder, e.since_ms))
     }
 
+    /// How this box sees box `n`: `left` when it said it left on purpose.
+    fn member_word(&self, n: NodeId) -> &'static str {
+        let core = self.node.core();
+        if core.left(n) {
+            "left"
+        } else {
+            member_name(core.member(n))
+        }
+    }
+
     fn status(&self, now: Instant, w: &mut impl fmt::Write) -> fmt::Result {
         let core = self.node.core();
         writeln!(w, "node        {}", self.name(self.me))?;
@@ -1641,7 +1684,7 @@ impl Daemon {
                 n.name,
                 n.address,
                 n.priority,
-                member_name(core.member(i as NodeId))
+                self.member_word(i as NodeId)
             )?;
             if i == self.me as usize {
                 w.write_str("  this box")?;
@@ -1749,7 +1792,7 @@ impl Daemon {
                 ",\"address\":\"{}\",\"priority\":{},\"state\":\"{}\",\"self\":{},\"boss\":{},\"received\":{},\"heard_ms_ago\":",
                 n.address,
                 n.priority,
-                member_name(core.member(i as NodeId)),
+                self.member_word(i as NodeId),
                 i == self.me as usize,
                 core.boss() == Some(i as NodeId),
                 h.received

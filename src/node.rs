@@ -30,7 +30,7 @@ use core::time::Duration;
 
 use heapless::{Deque, Vec};
 
-use crate::cluster::{Action, AlertKind, Control, Core, Dest, MemberState};
+use crate::cluster::{Action, AlertKind, Control, Core, Dest, MemberChange, MemberState};
 use crate::config::{Check, Config, Fencing, NodeId, VsId};
 use crate::limits::{MAX_ANSWERING, MAX_NODES, MAX_VSERVERS};
 use crate::proto::{Body, Role, VsEntry};
@@ -144,6 +144,14 @@ pub enum Output {
         combo: Combo,
         /// The box told to serve it.
         holder: Option<NodeId>,
+    },
+    /// How this box sees another box changed (suspect, lost, joined, back,
+    /// left): log it.
+    Member {
+        /// The box.
+        node: NodeId,
+        /// What changed.
+        change: MemberChange,
     },
     /// A box needs the operator (syslog LOG_ALERT and the notify hook).
     NodeAlert {
@@ -376,7 +384,8 @@ impl Node {
             | Body::ProbeAnswer { .. }
             | Body::StateSync(_)
             | Body::Challenge { .. }
-            | Body::Response { .. } => {}
+            | Body::Response { .. }
+            | Body::Leave => {}
             // Vserver traffic this box does not expect: an order from a box
             // it does not follow or of an older generation, an answer or a
             // request for a boss that no longer acts, an index out of range.
@@ -447,6 +456,13 @@ impl Node {
         self.stopping = true;
         self.handover_until = Some(now + HANDOVER_LIMIT);
         self.core.handle_control(now, Control::Hold);
+        self.pump(now);
+    }
+
+    /// The daemon exits now (after [`Node::shutdown`], or at its stop
+    /// deadline): tell the others it leaves on purpose ([`Core::leave`]).
+    pub fn leave(&mut self, now: Instant) {
+        self.core.leave(now);
         self.pump(now);
     }
 
@@ -743,6 +759,7 @@ impl Node {
                         generation,
                     }),
                     Action::Alert { node, kind } => self.emit(Output::NodeAlert { node, kind }),
+                    Action::Member { node, change } => self.emit(Output::Member { node, change }),
                 }
             }
 

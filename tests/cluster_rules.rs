@@ -7,7 +7,7 @@
 #[path = "sim/world.rs"]
 mod world;
 
-use bongoyo::cluster::{AlertKind, Control, MemberState};
+use bongoyo::cluster::{AlertKind, Control, MemberChange, MemberState};
 use bongoyo::config::Fencing;
 use bongoyo::proto::Role;
 use world::{config, majority, World};
@@ -472,5 +472,110 @@ fn holding_lease_follows_acknowledgements() {
         !w.core(m).holds_since(taken, lx),
         "a lapse ends what was held before it"
     );
+    no_violations(&w);
+}
+
+/// The changes box `by` reported about box `about`, in order, from real
+/// time `from_ms` on.
+fn changes(w: &World, by: usize, about: usize, from_ms: u64) -> Vec<MemberChange> {
+    w.members
+        .iter()
+        .filter(|&&(t, b, a, _)| t / 1000 >= from_ms && b == by && a as usize == about)
+        .map(|&(_, _, _, c)| c)
+        .collect()
+}
+
+/// Issue 16.6: survivors logged nothing when a box vanished until the
+/// `node-lost` alert 30 s later. Every box reports a change of another
+/// box's membership when it happens: joined, suspect, lost, back.
+#[test]
+fn membership_changes_are_reported_when_they_happen() {
+    let mut w = world(3);
+    let b = agreed(&mut w);
+    for by in 0..3 {
+        for about in (0..3).filter(|&a| a != by) {
+            let inc = w.boxes[about].inc;
+            assert_eq!(
+                changes(&w, by, about, 0),
+                vec![MemberChange::Joined { incarnation: inc }],
+                "box {by} about {about}"
+            );
+        }
+    }
+    // A box dies: suspect after the dead interval, lost after the probe.
+    let m = (0..3).find(|&i| i != b).unwrap();
+    let t0 = w.ms();
+    w.crash(m);
+    w.run_for_ms(DEAD + HELLO);
+    for by in (0..3).filter(|&i| i != m) {
+        let c = changes(&w, by, m, t0);
+        assert_eq!(c.len(), 2, "box {by}: {c:?}");
+        assert!(
+            matches!(c[0], MemberChange::Suspect { silent_ms } if (DEAD..DEAD + HELLO).contains(&silent_ms)),
+            "{c:?}"
+        );
+        assert!(
+            matches!(c[1], MemberChange::Lost { silent_ms } if silent_ms < DEAD + HELLO),
+            "{c:?}"
+        );
+    }
+    // It restarts: a new run joins.
+    let t1 = w.ms();
+    w.start_at(m, w.now_us + 1);
+    w.run_for_ms(2 * HELLO);
+    let inc = w.boxes[m].inc;
+    assert_eq!(
+        changes(&w, b, m, t1),
+        vec![MemberChange::Joined { incarnation: inc }]
+    );
+    // Cut off for a while and heard again: the same run is back.
+    let t2 = w.ms();
+    w.isolate(m);
+    w.run_for_ms(2 * DEAD);
+    w.heal();
+    w.run_for_ms(2 * HELLO);
+    let c = changes(&w, b, m, t2);
+    assert!(
+        matches!(
+            c.as_slice(),
+            [MemberChange::Suspect { .. }, MemberChange::Lost { .. }, MemberChange::Back { silent_ms }]
+                if *silent_ms >= 2 * DEAD - HELLO
+        ),
+        "{c:?}"
+    );
+    no_violations(&w);
+}
+
+/// Issue 16.6: a box stopped with SIGTERM was shown as lost and alerted
+/// as `node-lost`. A box that says it leaves is `left`: its silence is
+/// neither reported nor alerted, and a new run of it joins as usual.
+#[test]
+fn a_box_that_leaves_on_purpose_is_left_not_lost() {
+    let mut cfg = config(3, HELLO, DEAD, 2, Fencing::Lease);
+    cfg.lost_alert = std::time::Duration::from_secs(3);
+    let mut w = World::scripted(cfg);
+    for i in 0..3 {
+        w.start_at(i, 0);
+    }
+    let b = agreed(&mut w);
+    let m = (0..3).find(|&i| i != b).unwrap();
+    let t0 = w.ms();
+    w.leave(m);
+    w.run_for_ms(DEAD + 5_000);
+    for by in (0..3).filter(|&i| i != m) {
+        assert_eq!(changes(&w, by, m, t0), vec![MemberChange::Left], "box {by}");
+        assert!(w.core(by).left(m as u8));
+        // Membership itself goes on as for any silent box (fencing).
+        assert_eq!(w.core(by).member(m as u8), MemberState::Lost);
+    }
+    assert!(w.alerts.is_empty(), "{:?}", w.alerts);
+    // A new run is an ordinary member again.
+    w.start_at(m, w.now_us + 1);
+    w.run_for_ms(2 * HELLO);
+    assert!(!w.core(b).left(m as u8));
+    assert!(matches!(
+        changes(&w, b, m, t0).as_slice(),
+        [MemberChange::Left, MemberChange::Joined { .. }]
+    ));
     no_violations(&w);
 }

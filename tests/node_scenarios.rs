@@ -480,3 +480,26 @@ fn garp_refresh_announces_a_held_address_every_period() {
     );
     ok(&w);
 }
+
+/// Issue 16.6: a box stopped with SIGTERM was shown as lost. The shell's
+/// last act tells the others it leaves; a new run of it joins again.
+#[test]
+fn a_stopped_box_is_left_at_the_others() {
+    let (mut w, h) = one_vserver_served();
+    w.shell_exits = true;
+    w.shutdown(h);
+    until(&mut w, 3_000, |w| !w.up(h)).expect("exited");
+    w.run_for_ms(5);
+    for o in (0..3).filter(|&o| o != h) {
+        let core = w.boxes[o].node.as_ref().unwrap().core();
+        assert!(core.left(h as u8), "box {o}");
+    }
+    // The shell starts it again 200 ms later: a new run is a member again.
+    until(&mut w, 2_000, |w| {
+        (0..3)
+            .filter(|&o| o != h)
+            .all(|o| !w.boxes[o].node.as_ref().unwrap().core().left(h as u8))
+    })
+    .expect("joined again");
+    ok(&w);
+}

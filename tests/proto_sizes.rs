@@ -159,6 +159,7 @@ fn every_variant() -> Vec<Body> {
             round: u32::MAX,
         },
         Body::MoveRequest { vserver: 63 },
+        Body::Leave,
         Body::Outcome {
             vserver: 1,
             round: 9,

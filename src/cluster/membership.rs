@@ -14,7 +14,7 @@
 //! [`lease`](super::lease)): lost boxes are asked about until it is made.
 
 use super::lease::{stretch, MARGIN_MS, RECORD_HALF_LIFE_MS};
-use super::{ms, Action, AlertKind, Core, Dest, PROBE_FANOUT};
+use super::{ms, Action, AlertKind, Core, Dest, MemberChange, PROBE_FANOUT};
 use crate::config::{NodeId, VsId};
 use crate::limits::{MAX_NODES, MAX_VSERVERS};
 use crate::proto::{Ack, Body, Hello, Record, Role, StateSync, VsEntry, SYNC_PAGE};
@@ -110,6 +110,10 @@ pub(super) struct Peer {
     pub news: u32,
     /// `news` when the current probe round about it was started.
     pub probe_news: u32,
+    /// This run of it said it was leaving on purpose ([`Body::Leave`]): its
+    /// silence is not reported or alerted, and status shows it as left. A
+    /// new run (incarnation) clears it.
+    pub left: bool,
 }
 
 /// Incarnations of a box whose newest acknowledged hello is remembered.
@@ -148,6 +152,7 @@ impl Peer {
         acked: Vec::new(),
         news: 0,
         probe_news: 0,
+        left: false,
     };
 
     /// Announces itself as boss or semi-boss.
@@ -160,7 +165,8 @@ impl Core {
     pub(super) fn on_hello(&mut self, now: Instant, from: NodeId, incarnation: u64, h: &Hello) {
         let p = from as usize;
         let known = self.peers[p].state != MemberState::Unknown;
-        if !known || self.peers[p].incarnation != incarnation {
+        let new_run = !known || self.peers[p].incarnation != incarnation;
+        if new_run {
             // A new boot: nothing it said before holds (acks, endorsements).
             let old = core::mem::replace(&mut self.peers[p], Peer::UNKNOWN);
             let peer = &mut self.peers[p];
@@ -182,6 +188,14 @@ impl Core {
                 });
             }
             return;
+        }
+        if new_run {
+            self.push(Action::Member {
+                node: from,
+                change: MemberChange::Joined { incarnation },
+            });
+        } else {
+            self.back(now, p);
         }
         self.mark_heard(now, p, h.role);
         for (n, &ack) in h.acks.iter().enumerate().take(self.n as usize) {
@@ -267,7 +281,39 @@ impl Core {
         let p = from as usize;
         let peer = &self.peers[p];
         if peer.state != MemberState::Unknown && peer.incarnation == incarnation && !peer.mismatch {
-            self.mark_heard(now, p, peer.role);
+            let role = peer.role;
+            self.back(now, p);
+            self.mark_heard(now, p, role);
+        }
+    }
+
+    /// Box `from` says this run of it leaves on purpose.
+    pub(super) fn on_leave(&mut self, from: NodeId, incarnation: u64) {
+        let peer = &mut self.peers[from as usize];
+        if peer.state == MemberState::Unknown
+            || peer.incarnation != incarnation
+            || peer.mismatch
+            || peer.left
+        {
+            return;
+        }
+        peer.left = true;
+        self.push(Action::Member {
+            node: from,
+            change: MemberChange::Left,
+        });
+    }
+
+    /// Report box `p`, heard now in the same run, as back if it was suspect
+    /// or lost (and did not leave on purpose).
+    fn back(&mut self, now: Instant, p: usize) {
+        let peer = &self.peers[p];
+        if matches!(peer.state, MemberState::Suspect | MemberState::Lost) && !peer.left {
+            let silent_ms = now.saturating_since(peer.heard).as_millis() as u64;
+            self.push(Action::Member {
+                node: p as NodeId,
+                change: MemberChange::Back { silent_ms },
+            });
         }
     }
 
@@ -304,6 +350,7 @@ impl Core {
                 MemberState::Alive | MemberState::Joining | MemberState::Hold => {
                     if now >= self.peers[p].heard + ms(self.t.dead) {
                         self.peers[p].state = MemberState::Suspect;
+                        self.silent(p, now, |silent_ms| MemberChange::Suspect { silent_ms });
                         self.start_probe(p, now);
                     }
                 }
@@ -340,6 +387,7 @@ impl Core {
                 let lost_for = now.saturating_since(at).as_millis() as u64;
                 if self.role == Role::Boss
                     && !self.records[p].alerted
+                    && !self.peers[p].left
                     && lost_for >= self.t.lost_alert
                 {
                     self.records[p].alerted = true;
@@ -365,7 +413,7 @@ impl Core {
             MemberState::Lost => {
                 let probe = peer.probe_until.or(peer.next_probe);
                 let alert = match (self.role, peer.lost_at) {
-                    (Role::Boss, Some(at)) if !self.records[p as usize].alerted => {
+                    (Role::Boss, Some(at)) if !self.records[p as usize].alerted && !peer.left => {
                         Some(at + ms(self.t.lost_alert))
                     }
                     _ => None,
@@ -471,7 +519,9 @@ impl Core {
             let r = &mut self.records[p];
             r.losses = r.losses.saturating_add(1);
             r.alerted = false;
+            self.silent(p, now, |silent_ms| MemberChange::Lost { silent_ms });
         }
+        let peer = &mut self.peers[p];
         // Keep asking about a lost box: every hello until its lease is
         // proven lapsed, then every dead interval, so a box others still
         // hear (a one-way cut) is noticed and its proof withdrawn.
@@ -545,6 +595,19 @@ impl Core {
         let waited = now.saturating_since(peer.probe_sent).as_millis() as u64;
         if ago >= stretch(lease + waited) + MARGIN_MS {
             peer.far = peer.far.saturating_add(1);
+        }
+    }
+
+    /// Report box `p`'s silence as `change` (suspect, lost), unless it left
+    /// on purpose.
+    fn silent(&mut self, p: usize, now: Instant, change: fn(u64) -> MemberChange) {
+        let peer = &self.peers[p];
+        if !peer.left {
+            let silent_ms = now.saturating_since(peer.heard).as_millis() as u64;
+            self.push(Action::Member {
+                node: p as NodeId,
+                change: change(silent_ms),
+            });
         }
     }
 

@@ -12,7 +12,9 @@
 //! * [`Core::handle_timeout`]: time passed ([`Core::poll_timeout`] says when
 //!   it next must be called);
 //! * [`Core::handle_control`]: `bongoyo hold` / `bongoyo resume`;
-//! * [`Core::handle_health`]: this box's health from its self-checks (0 = hold).
+//! * [`Core::handle_health`]: this box's health from its self-checks (0 = hold);
+//! * [`Core::leave`]: the daemon exits on purpose (SIGTERM, after handing
+//!   over): the others are told, so its silence is not taken for a loss.
 //!
 //! and drains [`Core::poll_action`] after each input. Getters tell the status
 //! command everything else.
@@ -58,9 +60,9 @@ use membership::Peer;
 /// input; a full queue means it did not.
 ///
 /// Policy when full: a new `Send` is dropped (hellos repeat every interval
-/// and probes are retried, so a lost send only delays); a new `RoleChanged`
-/// or `Alert` evicts the oldest queued `Send`, else the oldest action. Every
-/// drop is counted in [`Core::dropped_actions`].
+/// and probes are retried, so a lost send only delays); a new `RoleChanged`,
+/// `Member` or `Alert` evicts the oldest queued `Send`, else the oldest
+/// action. Every drop is counted in [`Core::dropped_actions`].
 pub const ACTION_QUEUE: usize = 32;
 
 /// How many other boxes a box asks about a peer it misses (indirect probe).
@@ -89,6 +91,38 @@ pub enum AlertKind {
     ConfigMismatch,
 }
 
+/// A change in how this box sees another box, logged when it happens
+/// (docs/LOGS.md, `member`). The silence of a box that left on purpose is
+/// not reported: it said it was going.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MemberChange {
+    /// A run (incarnation) of the box is heard for the first time: it was
+    /// never heard since this box started, or it restarted.
+    Joined {
+        /// Its new incarnation.
+        incarnation: u64,
+    },
+    /// The same run is heard again after it was suspect or lost (a cut
+    /// healed, or it was frozen and resumed).
+    Back {
+        /// How long it had been silent, in milliseconds.
+        silent_ms: u64,
+    },
+    /// Silent for the dead interval: other boxes are being asked about it.
+    Suspect {
+        /// How long it has been silent, in milliseconds.
+        silent_ms: u64,
+    },
+    /// Silent, and no box asked still hears it.
+    Lost {
+        /// How long it has been silent, in milliseconds.
+        silent_ms: u64,
+    },
+    /// It said it is leaving on purpose (its daemon stops after handing
+    /// over what it held).
+    Left,
+}
+
 /// What the core asks the shell to do.
 // `Send` carries a whole state sync by value: boxing it would allocate.
 #[allow(clippy::large_enum_variant)]
@@ -110,6 +144,13 @@ pub enum Action {
         boss: Option<NodeId>,
         /// The generation of that boss.
         generation: u32,
+    },
+    /// How this box sees another box changed: log it.
+    Member {
+        /// The box concerned.
+        node: NodeId,
+        /// What changed.
+        change: MemberChange,
     },
     /// Tell the operator: syslog LOG_ALERT and the `notify` hook.
     Alert {
@@ -309,6 +350,7 @@ impl Core {
                 self.heard_other(now, from, incarnation);
                 self.on_state_sync(from, s);
             }
+            Body::Leave => self.on_leave(from, incarnation),
             // Vserver traffic belongs to the vserver layer; challenges to the
             // codec. They still prove the sender is alive.
             _ => self.heard_other(now, from, incarnation),
@@ -337,6 +379,18 @@ impl Core {
         self.advance(now);
         self.health = health.min(100);
         self.settle(self.now);
+    }
+
+    /// The daemon exits now, on purpose, after handing over what it held:
+    /// tell every box, so they show it as left and raise no `node-lost`
+    /// alert for its silence. Sent twice: a lost datagram would make the
+    /// stop look like a loss. Nothing else changes here (its membership,
+    /// lease and claims age out at the others as for any silent box).
+    pub fn leave(&mut self, now: Instant) {
+        self.advance(now);
+        for _ in 0..2 {
+            self.send(Dest::All, Body::Leave);
+        }
     }
 
     /// The next instant [`Core::handle_timeout`] must be called (at the
@@ -425,6 +479,12 @@ impl Core {
         self.peers
             .get(node as usize)
             .map_or(MemberState::Unknown, |p| p.state)
+    }
+
+    /// Whether box `node` said it was leaving on purpose and has not been
+    /// heard in a new run since (shown as `left`, not `lost`).
+    pub fn left(&self, node: NodeId) -> bool {
+        node != self.me && self.peers.get(node as usize).is_some_and(|p| p.left)
     }
 
     /// Every configured box with its state, in node order.

@@ -225,6 +225,10 @@ pub enum Body {
         /// The vserver.
         vserver: VsId,
     },
+    /// A box to all: its daemon stops on purpose (SIGTERM or SIGINT) and
+    /// has handed over what it held. Its silence from now on is not a loss:
+    /// the others show it as `left` and raise no `node-lost` alert.
+    Leave,
 }
 
 impl Body {
@@ -243,6 +247,7 @@ impl Body {
             Body::Challenge { .. } => "challenge",
             Body::Response { .. } => "response",
             Body::MoveRequest { .. } => "move-request",
+            Body::Leave => "leave",
         }
     }
 }

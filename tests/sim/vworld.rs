@@ -434,6 +434,21 @@ impl VWorld {
     /// A stopped daemon exits; the init system starts it again.
     fn exit(&mut self, i: usize) {
         self.note_fault(i, "exit after stop".into());
+        // The shell's last act: tell the others this box leaves on purpose
+        // (only the messages go out).
+        let local = self.local(i);
+        let paused = self.boxes[i].paused;
+        if let (Some(n), false) = (self.boxes[i].node.as_mut(), paused) {
+            n.leave(local);
+        }
+        while let Some(o) = self.boxes[i].node.as_mut().and_then(|n| n.poll_output()) {
+            if let Output::Send { to, body } = o {
+                let body = Rc::new(body);
+                for j in receivers(to, i, self.n()) {
+                    self.transmit(i, j, body.clone());
+                }
+            }
+        }
         self.crash_daemon(i);
         self.start_at(i, self.now_us + 200_000);
     }
@@ -781,6 +796,7 @@ impl VWorld {
             Output::RoleChanged { .. }
             | Output::VsChanged { .. }
             | Output::NodeAlert { .. }
+            | Output::Member { .. }
             | Output::VsAlert { .. }
             | Output::MoveRequested { .. } => {}
             Output::VsMoving { vserver, from, to } => {

@@ -159,6 +159,8 @@ pub struct World {
     pub trace: Trace<TraceEv>,
     pub violations: Vec<String>,
     pub alerts: Vec<(u64, usize, bongoyo::cluster::AlertKind)>,
+    /// Membership changes each box reported: (real time, box, about, what).
+    pub members: Vec<(u64, usize, u8, bongoyo::cluster::MemberChange)>,
     pub steps: u64,
     /// Check the boss-lease invariant (lease fencing with a majority quorum).
     pub check_acting: bool,
@@ -203,6 +205,7 @@ impl World {
             trace: Trace::default(),
             violations: Vec::new(),
             alerts: Vec::new(),
+            members: Vec::new(),
             steps: 0,
             check_acting,
             last_acting: vec![None; n],
@@ -287,6 +290,17 @@ impl World {
         b.buffered.clear();
         b.timer.cancel();
         b.lease_from_real = None;
+    }
+
+    /// The daemon of box i stops on purpose: it says so, then exits.
+    pub fn leave(&mut self, i: usize) {
+        let local = self.local(i);
+        let paused = self.boxes[i].paused;
+        if let (Some(c), false) = (self.boxes[i].core.as_mut(), paused) {
+            c.leave(local);
+            self.after_input(i);
+        }
+        self.crash(i);
     }
 
     pub fn pause(&mut self, i: usize) {
@@ -389,6 +403,9 @@ impl World {
                             generation,
                         },
                     );
+                }
+                Action::Member { node, change } => {
+                    self.members.push((self.now_us, i, node, change));
                 }
                 Action::Alert { node, kind } => {
                     self.note(i, TraceKind::Alert { node });
