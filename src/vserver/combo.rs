@@ -6,8 +6,10 @@
 //! flight, or a takeover is under way (the boss sets `PP0` when it assigns).
 //! [`decide`] is the single place that maps a state to the boss's action;
 //! the refinements that need more than the three characters (an address still
-//! answered by a lost box's MAC, failback to the original host) are applied
-//! by the monitor before it consults the table, and are documented there.
+//! answered by a lost box's MAC, failback to the original host, a holder on
+//! hold, a box not heard) are found by the monitor and passed in with the
+//! table's decision as explicit inputs (`monitor::Refinements`), in a fixed
+//! order documented there.
 
 use core::fmt;
 

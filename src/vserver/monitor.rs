@@ -87,6 +87,10 @@ use crate::time::Instant;
 use super::combo::{decide, Claims, Combo, Decision, Tri};
 use super::volunteer::Round;
 
+mod phase;
+
+use phase::Phase;
+
 /// Consecutive failed checks before a verdict goes from up to down.
 pub const DOWN_CONFIRM: u8 = 2;
 /// Checks a dead service (DU1) or an unreachable claimer (DD1) is given
@@ -403,43 +407,6 @@ impl Verdict {
     fn confirming(&self) -> bool {
         self.state != Tri::Down && self.failures > 0
     }
-}
-
-/// What the monitor is doing about one vserver.
-#[derive(Clone, Debug)]
-enum Phase {
-    /// Watching.
-    Idle,
-    /// A volunteer round is open.
-    Round(Round),
-    /// `node` was told to assume; it must claim before `deadline` (PP0).
-    /// `inherited`: the order is an earlier term's, continued from a table
-    /// (see [`Monitor::restore`]).
-    Takeover {
-        node: NodeId,
-        round: u32,
-        deadline: Instant,
-        inherited: bool,
-    },
-    /// `node` was told to release; waiting for its claim to go.
-    Release { node: NodeId, deadline: Instant },
-    /// A planned move off `from`, which still serves: a volunteer round
-    /// that does not ask it. `quiet`: a move toward a preferred box, which
-    /// just does not happen if that box cannot take it (no alert).
-    MoveRound {
-        from: NodeId,
-        round: Round,
-        quiet: bool,
-    },
-    /// A planned move: `from` was told to release (the order carries
-    /// `round`); `to` won the round and is told to assume as soon as `from`
-    /// reports its address gone. The normal path takes over at `deadline`.
-    MoveRelease {
-        from: NodeId,
-        to: NodeId,
-        round: u32,
-        deadline: Instant,
-    },
 }
 
 /// One vserver as the boss sees it.
@@ -966,401 +933,303 @@ impl Monitor {
         }
     }
 
+    /// One vserver: its checks, its phase's wait (see [`phase`]), its
+    /// combo state, and what the action table decides, refined by what the
+    /// three characters cannot say ([`Refinements`]).
     fn evaluate_one(&mut self, now: Instant, i: usize, view: &View<'_>) {
-        let vs = i as VsId;
-        let claim = claimers(view, i);
-        let mut out: Vec<MonitorAction, EVAL_OUT> = Vec::new();
-        let generation = view.generation;
+        let cx = Cx {
+            now,
+            vs: i as VsId,
+            claim: claimers(view, i),
+            view,
+        };
+        let mut out = Out::new();
         let Some(v) = self.vs.get_mut(i) else { return };
-
-        // Checks: every `check`, both kinds, never two of a kind at once.
-        if now >= v.next_check {
-            for (k, kind) in [CheckKind::Service, CheckKind::Reach]
-                .into_iter()
-                .enumerate()
-            {
-                if !v.in_flight[k] {
-                    v.in_flight[k] = true;
-                    let _ = out.push(MonitorAction::Check { vserver: vs, kind });
-                }
-            }
-            v.next_check = now + v.check;
-        }
-
-        // Phase transitions driven by claims and deadlines.
-        match v.phase.clone() {
-            Phase::Takeover {
-                node,
-                deadline,
-                inherited,
-                ..
-            } => {
-                if claim & bit(node) != 0 {
-                    // It claims: the takeover is done; check it at once.
-                    v.phase = Phase::Idle;
-                    v.holder = Some(node);
-                    v.holder_claimed = true;
-                    v.service = Verdict::PENDING;
-                    v.reach = Verdict::PENDING;
-                    v.next_check = now;
-                } else if let (true, Some(other)) = (inherited, lowest(claim)) {
-                    // An earlier term's order, and another box serves it:
-                    // the order was overtaken (the table is older than the
-                    // claims). Waiting out its timeout would block every
-                    // decision about the vserver, a planned move off a
-                    // stopping holder included (sim seed 110969154: the
-                    // holder stopped, released it itself and left it dead
-                    // for 2.5 s). Tell `node` to give up, in case the order
-                    // is still being carried out, and watch the claimer.
-                    v.phase = Phase::Idle;
-                    v.holder = Some(other);
-                    v.holder_claimed = true;
-                    v.service = Verdict::PENDING;
-                    v.reach = Verdict::PENDING;
-                    v.next_check = now;
-                    let _ = out.push(MonitorAction::Send {
-                        to: Dest::Node(node),
-                        order: Order::Release {
-                            vserver: vs,
-                            generation,
-                            round: 0,
-                        },
-                    });
-                } else if now >= deadline {
-                    // The box may still be half way (a slow hook, a lost
-                    // outcome): tell it to give up before anyone else is
-                    // asked, so two boxes never work on one address.
-                    fail_takeover(v, now, node);
-                    let _ = out.push(MonitorAction::Send {
-                        to: Dest::Node(node),
-                        order: Order::Release {
-                            vserver: vs,
-                            generation,
-                            round: 0,
-                        },
-                    });
-                }
-            }
-            Phase::Release { node, deadline } => {
-                if claim & bit(node) == 0 || now >= deadline {
-                    v.phase = Phase::Idle;
-                    if v.holder == Some(node) {
-                        v.holder = None;
-                    }
-                    v.urgent = true;
-                    v.next_check = now;
-                }
-            }
-            // The holder stopped claiming without being told (a graceful
-            // stop or `bongoyo hold` released it): check at once rather than
-            // at the next interval, so the hand-over gap stays near one
-            // takeover. A lost holder's claim ends through its lease proof
-            // instead (`handle_lost`).
-            Phase::Idle => {
-                if let Some(h) = v.holder {
-                    if claim & bit(h) != 0 {
-                        v.holder_claimed = true;
-                    } else if v.holder_claimed && view.lost & bit(h) == 0 && !v.urgent {
-                        v.holder_claimed = false;
-                        v.holder = None;
-                        v.urgent = true;
-                        v.next_check = now;
-                    }
-                }
-            }
-            Phase::Round(_) => {}
-            // The holder let go or was lost before the release was ordered:
-            // the normal path takes it from here.
-            Phase::MoveRound { from, .. } => {
-                if claim & bit(from) == 0 || view.lost & bit(from) != 0 {
-                    v.phase = Phase::Idle;
-                    if v.holder == Some(from) && view.lost & bit(from) == 0 {
-                        v.holder = None;
-                        v.holder_claimed = false;
-                    }
-                    v.urgent = true;
-                    v.next_check = now;
-                }
-            }
-            Phase::MoveRelease {
-                from,
-                to,
-                round,
-                deadline,
-            } => {
-                if view.lost & bit(from) != 0 || now >= deadline {
-                    move_fallback(v, now, claim, from);
-                } else if claim & bit(from) == 0 {
-                    // Its claim went but its outcome has not come (in
-                    // flight behind the hello, or lost): wait a moment for
-                    // it, then take the normal path.
-                    v.phase = Phase::MoveRelease {
-                        from,
-                        to,
-                        round,
-                        deadline: deadline.min(now + recheck(v.check)),
-                    };
-                }
-            }
-        }
-
-        let combo = combo_of(v, claim);
-        service_settles(v, now, combo.service);
-        if combo != v.last_combo {
-            v.last_combo = combo;
-            v.since = now;
-            v.alerted = false;
-            if !matches!(
-                decide(combo),
-                Decision::ReleaseAfterGrace | Decision::AwaitLeaseThenReassign
-            ) {
-                v.bad_since = None;
-            }
-            let _ = out.push(MonitorAction::Changed {
-                vserver: vs,
-                combo,
-                holder: v.holder,
-            });
-        }
-
-        // A round only makes sense in DD0: the original host may be back.
-        if matches!(v.phase, Phase::Round(_)) && decide(combo) != Decision::VolunteerRound {
-            v.phase = Phase::Idle;
-        }
-
-        // Fencing layer 3: a lost box's kernel still answers for the address.
-        let fenced = v.answering & view.lost != 0 && combo.reach == Tri::Up;
-
-        // A move round only makes sense while the holder serves alone.
-        if let Phase::MoveRound { from, round, quiet } = &v.phase {
-            let (from, quiet) = (*from, *quiet);
-            // A dead service is moved this way too (`ReleaseAfterGrace`):
-            // the holder keeps the address until its successor is known.
-            let served = matches!(
-                decide(combo),
-                Decision::Nothing | Decision::ReleaseAfterGrace
-            );
-            if !served || combo.claims != Claims::One || v.original {
-                v.phase = Phase::Idle;
-            } else if round.is_over(now) {
-                let number = round.number;
-                match round.winner(view.list) {
-                    // A box we do not hear may hold it (see `View::unknown`).
-                    Some(_) if view.unknown != 0 => v.phase = Phase::Idle,
-                    Some(to) => {
-                        v.phase = Phase::MoveRelease {
-                            from,
-                            to,
-                            round: number,
-                            deadline: now + v.takeover_timeout,
-                        };
-                        let _ = out.push(MonitorAction::Moving {
-                            vserver: vs,
-                            from,
-                            to,
-                        });
-                        let _ = out.push(MonitorAction::Send {
-                            to: Dest::Node(from),
-                            order: Order::Release {
-                                vserver: vs,
-                                generation,
-                                round: number,
-                            },
-                        });
-                    }
-                    None if quiet => {
-                        // The preferred box answered 0: try again later.
-                        v.phase = Phase::Idle;
-                        v.preferred_since = None;
-                    }
-                    None => {
-                        v.phase = Phase::Idle;
-                        v.round_after = now + v.check;
-                        alert_once(v, vs, VsAlert::NoSuccessor, &mut out);
-                    }
-                }
-            }
-        }
-
-        // Failback: the original host answers while a box holds the address.
-        let failback = combo.claims == Claims::One && v.original && combo.service == Tri::Up;
-        if failback && !fenced && matches!(v.phase, Phase::Idle) {
-            // `manual` waits for the operator, unless the holder is on hold:
-            // then it hands over to the original host.
-            let holder = lowest(claim);
-            let on_hold = holder.is_some_and(|h| view.held & bit(h) != 0);
-            match holder {
-                Some(h) if v.failback == Failback::Auto || on_hold => {
-                    release(v, now, h, generation, vs, &mut out);
-                }
-                _ => alert_once(v, vs, VsAlert::OriginalIsBack, &mut out),
-            }
-        } else if !fenced {
-            match decide(combo) {
-                // Served. A holder on hold is moved to another box while it
-                // still serves (retried every check while nobody can take it).
-                Decision::Nothing => {
-                    let held = lowest(claim).filter(|&h| view.held & bit(h) != 0);
-                    if let (Some(from), Claims::One, Phase::Idle) = (held, combo.claims, &v.phase) {
-                        if now >= v.round_after {
-                            let _ = open_move(v, &mut self.rounds, now, vs, from, view, &mut out);
-                        }
-                    } else if let (Some(h), Claims::One) = (lowest(claim), combo.claims) {
-                        preempt(v, &mut self.rounds, now, vs, h, view, &mut out);
-                    }
-                }
-                Decision::AwaitCheck | Decision::AwaitTakeover => {}
-                Decision::VolunteerRound => match &mut v.phase {
-                    // A round that found nobody is not repeated before the
-                    // next check: answers do not change faster than that,
-                    // and the boss answering itself would spin.
-                    Phase::Idle if now < v.round_after => {}
-                    // A box we never heard may hold it (see `View::unknown`).
-                    Phase::Idle if view.unknown != 0 => {}
-                    Phase::Idle => {
-                        let mut asked = not_excluded(v, now, view.volunteers);
-                        // Exclusion is a preference, not a ban: when every
-                        // box has failed recently, asking them again beats
-                        // leaving the vserver dead for minutes.
-                        if asked == 0 {
-                            asked = view.volunteers;
-                            v.round_after = now + v.check;
-                        }
-                        // A lost box's kernel may still hold the address
-                        // where this box cannot see it (a one-way cut, loss):
-                        // every box probes it too, those on hold or
-                        // stopping included (they answer 0: never chosen).
-                        let probe =
-                            (view.silent & !view.kernel_gone != 0).then(|| arp_window(v.check));
-                        if asked == 0 {
-                            alert_once(v, vs, VsAlert::NoVolunteer, &mut out);
-                        } else {
-                            let asked = if probe.is_some() {
-                                asked | view.held
-                            } else {
-                                asked
-                            };
-                            let r = self.rounds.open(now, vs, asked, probe, &mut out);
-                            v.phase = Phase::Round(r);
-                        }
-                    }
-                    // A box's probe saw the address answered (a lost box's
-                    // kernel this box cannot see), or a box asked to probe
-                    // did not answer (sim seed 117: its answer was lost):
-                    // fenced, layer 3 through every box's eyes. Asked again
-                    // after the next check.
-                    Phase::Round(r) if r.is_over(now) && r.fenced() => {
-                        v.phase = Phase::Idle;
-                        v.round_after = now + v.check;
-                    }
-                    Phase::Round(r) if r.is_over(now) => {
-                        let number = r.number;
-                        // A willing preferred box first, best ranked.
-                        let preferred = v.prefer.iter().copied().find(|&p| r.willing(p));
-                        match preferred.or_else(|| r.winner(view.list)) {
-                            Some(node) => {
-                                v.phase = Phase::Takeover {
-                                    node,
-                                    round: number,
-                                    deadline: now + v.takeover_timeout,
-                                    inherited: false,
-                                };
-                                v.holder = Some(node);
-                                v.service = Verdict::PENDING;
-                                v.reach = Verdict::PENDING;
-                                let _ = out.push(MonitorAction::Send {
-                                    to: Dest::Node(node),
-                                    order: Order::Assume {
-                                        vserver: vs,
-                                        round: number,
-                                        generation,
-                                    },
-                                });
-                                let c = combo_of(v, claim);
-                                v.last_combo = c;
-                                v.since = now;
-                                let _ = out.push(MonitorAction::Changed {
-                                    vserver: vs,
-                                    combo: c,
-                                    holder: v.holder,
-                                });
-                            }
-                            None => {
-                                v.phase = Phase::Idle;
-                                v.round_after = now + v.check;
-                                alert_once(v, vs, VsAlert::NoVolunteer, &mut out);
-                            }
-                        }
-                    }
-                    _ => {}
-                },
-                Decision::KeepBestReleaseOthers => {
-                    let keep = match v.holder {
-                        Some(h) if claim & bit(h) != 0 => Some(h),
-                        _ => view
-                            .list
-                            .iter()
-                            .copied()
-                            .find(|&n| claim & bit(n) != 0)
-                            .or_else(|| lowest(claim)),
-                    };
-                    let due = v.last_release.is_none_or(|t| now >= t + v.check);
-                    if due {
-                        v.last_release = Some(now);
-                        v.holder = keep;
-                        for n in 0..MAX_NODES as NodeId {
-                            if claim & bit(n) != 0 && Some(n) != keep {
-                                let _ = out.push(MonitorAction::Send {
-                                    to: Dest::Node(n),
-                                    order: Order::Release {
-                                        vserver: vs,
-                                        generation,
-                                        round: 0,
-                                    },
-                                });
-                            }
-                        }
-                    }
-                }
-                // DU1: the service died on its holder.
-                Decision::ReleaseAfterGrace if combo.service == Tri::Down => {
-                    let holder = lowest(claim).filter(|h| view.lost & bit(*h) == 0);
-                    if let (Some(h), Phase::Idle) = (holder, &v.phase) {
-                        let since = *v.bad_since.get_or_insert(now);
-                        if now >= since + v.check * GRACE_CHECKS {
-                            service_dead(v, &mut self.rounds, now, vs, h, view, &mut out);
-                        }
-                    }
-                }
-                Decision::ReleaseAfterGrace | Decision::AwaitLeaseThenReassign => {
-                    let holder = lowest(claim);
-                    let lost_holder = holder.is_some_and(|h| view.lost & bit(h) != 0);
-                    if !lost_holder && matches!(v.phase, Phase::Idle) {
-                        let since = *v.bad_since.get_or_insert(now);
-                        if now >= since + v.check * GRACE_CHECKS {
-                            if let Some(h) = holder {
-                                v.excluded_until[h as usize] =
-                                    now + v.takeover_timeout * EXCLUDE_TIMEOUTS;
-                                release(v, now, h, generation, vs, &mut out);
-                            }
-                            v.bad_since = None;
-                        }
-                    }
-                }
-                // Only when nothing is under way: between a release and the
-                // next takeover the address may briefly look orphaned.
-                Decision::Alert if !matches!(v.phase, Phase::Idle) => {}
-                // Nor while a failure awaits its confirmation: the address
-                // that just went silent reads DU0 until the second check.
-                Decision::Alert if v.reach.confirming() => {}
-                Decision::Alert => {
-                    alert_once(v, vs, VsAlert::ServiceDeadAddressAlive, &mut out);
-                }
-            }
+        schedule_checks(v, &cx, &mut out);
+        phase::watch(v, &cx, &mut out);
+        let combo = note_combo(v, &cx, &mut out);
+        let r = Refinements::of(v, combo, &cx);
+        phase::progress(v, &cx, combo, r, &mut out);
+        let idle = matches!(v.phase, Phase::Idle);
+        match r.refine(decide(combo), idle) {
+            Act::Fenced => {}
+            Act::Failback => failback(v, &cx, r, &mut out),
+            Act::Table(d) => act(v, &mut self.rounds, &cx, combo, d, r, &mut out),
         }
         for a in out {
             self.push(a);
         }
+    }
+}
+
+/// One evaluation's inputs: one vserver, one instant, the cluster's view.
+struct Cx<'v, 'a> {
+    now: Instant,
+    vs: VsId,
+    /// The boxes whose claim on it counts.
+    claim: u32,
+    view: &'v View<'a>,
+}
+
+/// What one evaluation orders.
+type Out = Vec<MonitorAction, EVAL_OUT>;
+
+/// What the action table's three characters cannot say (module doc,
+/// "Refinements"), found for one vserver: explicit inputs to the decision.
+#[derive(Copy, Clone, Debug)]
+struct Refinements {
+    /// Fencing layer 3: a lost box's MAC answers for the address.
+    fenced: bool,
+    /// The original host answers while one box holds the address and the
+    /// service check passes.
+    original_back: bool,
+    /// The holder (the one claimer), when it is on hold.
+    holder_held: Option<NodeId>,
+    /// A box not heard may hold anything ([`View::unknown`]): nothing is
+    /// given away.
+    unheard: bool,
+}
+
+/// The action table's decision, refined.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Act {
+    /// A lost box's kernel still answers: nothing is decided.
+    Fenced,
+    /// The original host is back (and nothing is under way): failback.
+    Failback,
+    /// What the table says.
+    Table(Decision),
+}
+
+impl Refinements {
+    fn of(v: &Vs, combo: Combo, cx: &Cx<'_, '_>) -> Refinements {
+        let holder = match combo.claims {
+            Claims::One => lowest(cx.claim),
+            _ => None,
+        };
+        Refinements {
+            fenced: v.answering & cx.view.lost != 0 && combo.reach == Tri::Up,
+            original_back: combo.claims == Claims::One && v.original && combo.service == Tri::Up,
+            holder_held: holder.filter(|&h| cx.view.held & bit(h) != 0),
+            unheard: cx.view.unknown != 0,
+        }
+    }
+
+    /// Refine the table's `decision` (`idle`: no phase under way).
+    fn refine(self, decision: Decision, idle: bool) -> Act {
+        if self.fenced {
+            Act::Fenced
+        } else if self.original_back && idle {
+            Act::Failback
+        } else {
+            Act::Table(decision)
+        }
+    }
+}
+
+/// Both checks every `check`, never two of a kind at once.
+fn schedule_checks(v: &mut Vs, cx: &Cx<'_, '_>, out: &mut Out) {
+    if cx.now < v.next_check {
+        return;
+    }
+    for (k, kind) in [CheckKind::Service, CheckKind::Reach]
+        .into_iter()
+        .enumerate()
+    {
+        if !v.in_flight[k] {
+            v.in_flight[k] = true;
+            let _ = out.push(MonitorAction::Check {
+                vserver: cx.vs,
+                kind,
+            });
+        }
+    }
+    v.next_check = cx.now + v.check;
+}
+
+/// Read the combo state; a change is reported (and ends a grace period
+/// that no longer applies).
+fn note_combo(v: &mut Vs, cx: &Cx<'_, '_>, out: &mut Out) -> Combo {
+    let combo = combo_of(v, cx.claim);
+    service_settles(v, cx.now, combo.service);
+    if combo != v.last_combo {
+        v.last_combo = combo;
+        v.since = cx.now;
+        v.alerted = false;
+        if !matches!(
+            decide(combo),
+            Decision::ReleaseAfterGrace | Decision::AwaitLeaseThenReassign
+        ) {
+            v.bad_since = None;
+        }
+        let _ = out.push(MonitorAction::Changed {
+            vserver: cx.vs,
+            combo,
+            holder: v.holder,
+        });
+    }
+    combo
+}
+
+/// The original host answers while a box holds the address: `auto`
+/// releases the holder; `manual` waits for the operator (alerted once),
+/// unless the holder is on hold: then it hands over to the original host.
+fn failback(v: &mut Vs, cx: &Cx<'_, '_>, r: Refinements, out: &mut Out) {
+    match lowest(cx.claim) {
+        Some(h) if v.failback == Failback::Auto || r.holder_held.is_some() => {
+            release(v, cx.now, h, cx.view.generation, cx.vs, out);
+        }
+        _ => alert_once(v, cx.vs, VsAlert::OriginalIsBack, out),
+    }
+}
+
+/// What the action table decided (docs/MODEL.md, the 27 states).
+fn act(
+    v: &mut Vs,
+    rounds: &mut Rounds,
+    cx: &Cx<'_, '_>,
+    combo: Combo,
+    decision: Decision,
+    r: Refinements,
+    out: &mut Out,
+) {
+    let (now, vs, view) = (cx.now, cx.vs, cx.view);
+    match decision {
+        // Served. A holder on hold is moved to another box while it still
+        // serves (retried every check while nobody can take it).
+        Decision::Nothing => match (r.holder_held, &v.phase) {
+            (Some(from), Phase::Idle) => {
+                if now >= v.round_after {
+                    let _ = open_move(v, rounds, now, vs, from, view, out);
+                }
+            }
+            _ => {
+                if let (Some(h), Claims::One) = (lowest(cx.claim), combo.claims) {
+                    preempt(v, rounds, now, vs, h, view, out);
+                }
+            }
+        },
+        Decision::AwaitCheck | Decision::AwaitTakeover => {}
+        Decision::VolunteerRound => volunteer(v, rounds, cx, r, out),
+        Decision::KeepBestReleaseOthers => keep_best(v, cx, out),
+        // DU1: the service died on its holder.
+        Decision::ReleaseAfterGrace if combo.service == Tri::Down => {
+            let holder = lowest(cx.claim).filter(|h| view.lost & bit(*h) == 0);
+            if let (Some(h), Phase::Idle) = (holder, &v.phase) {
+                let since = *v.bad_since.get_or_insert(now);
+                if now >= since + v.check * GRACE_CHECKS {
+                    service_dead(v, rounds, now, vs, h, view, out);
+                }
+            }
+        }
+        Decision::ReleaseAfterGrace | Decision::AwaitLeaseThenReassign => {
+            release_after_grace(v, cx, out)
+        }
+        // Only when nothing is under way: between a release and the next
+        // takeover the address may briefly look orphaned.
+        Decision::Alert if !matches!(v.phase, Phase::Idle) => {}
+        // Nor while a failure awaits its confirmation: the address that
+        // just went silent reads DU0 until the second check.
+        Decision::Alert if v.reach.confirming() => {}
+        Decision::Alert => alert_once(v, vs, VsAlert::ServiceDeadAddressAlive, out),
+    }
+}
+
+/// `DD0`: open a volunteer round, or decide one that is over
+/// ([`phase::round_over`]).
+fn volunteer(v: &mut Vs, rounds: &mut Rounds, cx: &Cx<'_, '_>, r: Refinements, out: &mut Out) {
+    let (now, view) = (cx.now, cx.view);
+    match &v.phase {
+        // A round that found nobody is not repeated before the next check:
+        // answers do not change faster than that, and the boss answering
+        // itself would spin.
+        Phase::Idle if now < v.round_after => {}
+        // A box we never heard may hold it (see `View::unknown`).
+        Phase::Idle if r.unheard => {}
+        Phase::Idle => {
+            let mut asked = not_excluded(v, now, view.volunteers);
+            // Exclusion is a preference, not a ban: when every box has
+            // failed recently, asking them again beats leaving the vserver
+            // dead for minutes.
+            if asked == 0 {
+                asked = view.volunteers;
+                v.round_after = now + v.check;
+            }
+            // A lost box's kernel may still hold the address where this box
+            // cannot see it (a one-way cut, loss): every box probes it too,
+            // those on hold or stopping included (they answer 0: never
+            // chosen).
+            let probe = (view.silent & !view.kernel_gone != 0).then(|| arp_window(v.check));
+            if asked == 0 {
+                alert_once(v, cx.vs, VsAlert::NoVolunteer, out);
+            } else {
+                let asked = if probe.is_some() {
+                    asked | view.held
+                } else {
+                    asked
+                };
+                v.phase = Phase::Round(rounds.open(now, cx.vs, asked, probe, out));
+            }
+        }
+        Phase::Round(round) if round.is_over(now) => {
+            let round = round.clone();
+            phase::round_over(v, cx, &round, out);
+        }
+        _ => {}
+    }
+}
+
+/// Several claimers: keep the holder (or the best ranked claimer) and tell
+/// the others to release, at most once per check.
+fn keep_best(v: &mut Vs, cx: &Cx<'_, '_>, out: &mut Out) {
+    let claim = cx.claim;
+    let keep = match v.holder {
+        Some(h) if claim & bit(h) != 0 => Some(h),
+        _ => cx
+            .view
+            .list
+            .iter()
+            .copied()
+            .find(|&n| claim & bit(n) != 0)
+            .or_else(|| lowest(claim)),
+    };
+    if v.last_release.is_some_and(|t| cx.now < t + v.check) {
+        return;
+    }
+    v.last_release = Some(cx.now);
+    v.holder = keep;
+    for n in 0..MAX_NODES as NodeId {
+        if claim & bit(n) != 0 && Some(n) != keep {
+            let _ = out.push(MonitorAction::Send {
+                to: Dest::Node(n),
+                order: Order::Release {
+                    vserver: cx.vs,
+                    generation: cx.view.generation,
+                    round: 0,
+                },
+            });
+        }
+    }
+}
+
+/// `DD1` with a live claimer (its address is broken), or a bad state the
+/// table waits out: after the grace, the claimer is told to release and
+/// left out of rounds for [`EXCLUDE_TIMEOUTS`] takeover timeouts. A lost
+/// claimer is waited for: its claim stops counting with its lease.
+fn release_after_grace(v: &mut Vs, cx: &Cx<'_, '_>, out: &mut Out) {
+    let now = cx.now;
+    let holder = lowest(cx.claim);
+    let lost_holder = holder.is_some_and(|h| cx.view.lost & bit(h) != 0);
+    if lost_holder || !matches!(v.phase, Phase::Idle) {
+        return;
+    }
+    let since = *v.bad_since.get_or_insert(now);
+    if now >= since + v.check * GRACE_CHECKS {
+        if let Some(h) = holder {
+            v.excluded_until[h as usize] = now + v.takeover_timeout * EXCLUDE_TIMEOUTS;
+            release(v, now, h, cx.view.generation, cx.vs, out);
+        }
+        v.bad_since = None;
     }
 }
 
@@ -1848,6 +1717,25 @@ mod tests {
         r.checks(true, &[MACS[node as usize]]);
         assert_eq!(r.combo(), "UU1");
         assert_eq!(r.m.holder(0), Some(node));
+    }
+
+    #[test]
+    fn refinements_come_before_the_table_in_a_fixed_order() {
+        let r = |fenced, original_back| Refinements {
+            fenced,
+            original_back,
+            holder_held: None,
+            unheard: false,
+        };
+        let d = Decision::Nothing;
+        assert_eq!(r(true, true).refine(d, true), Act::Fenced);
+        assert_eq!(r(false, true).refine(d, true), Act::Failback);
+        assert_eq!(
+            r(false, true).refine(d, false),
+            Act::Table(d),
+            "no failback while something is under way"
+        );
+        assert_eq!(r(false, false).refine(d, true), Act::Table(d));
     }
 
     #[test]
