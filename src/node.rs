@@ -30,7 +30,7 @@ use core::time::Duration;
 
 use heapless::{Deque, Vec};
 
-use crate::cluster::{Action, AlertKind, Control, Core, Dest, MemberState};
+use crate::cluster::{Action, AlertKind, Control, Core, Dest, MemberChange, MemberState};
 use crate::config::{Check, Config, Fencing, NodeId, VsId};
 use crate::limits::{MAX_ANSWERING, MAX_NODES, MAX_VSERVERS};
 use crate::proto::{Body, Role, VsEntry};
@@ -145,6 +145,14 @@ pub enum Output {
         /// The box told to serve it.
         holder: Option<NodeId>,
     },
+    /// How this box sees another box changed (suspect, lost, joined, back,
+    /// left): log it.
+    Member {
+        /// The box.
+        node: NodeId,
+        /// What changed.
+        change: MemberChange,
+    },
     /// A box needs the operator (syslog LOG_ALERT and the notify hook).
     NodeAlert {
         /// The box.
@@ -198,6 +206,9 @@ pub struct Node {
     nvs: usize,
     acting: bool,
     lost: u32,
+    /// Bit per other box heard now (alive, joining or on hold): a box that
+    /// joins the set makes the holder announce its addresses again.
+    heard: u32,
     next_tick: Instant,
     lease_valid: bool,
     claims_sent: u64,
@@ -237,6 +248,7 @@ impl Node {
             nvs: config.vservers.len().min(MAX_VSERVERS),
             acting: false,
             lost: 0,
+            heard: 0,
             next_tick: now,
             lease_valid: false,
             claims_sent: u64::MAX,
@@ -372,7 +384,8 @@ impl Node {
             | Body::ProbeAnswer { .. }
             | Body::StateSync(_)
             | Body::Challenge { .. }
-            | Body::Response { .. } => {}
+            | Body::Response { .. }
+            | Body::Leave => {}
             // Vserver traffic this box does not expect: an order from a box
             // it does not follow or of an older generation, an answer or a
             // request for a boss that no longer acts, an index out of range.
@@ -443,6 +456,13 @@ impl Node {
         self.stopping = true;
         self.handover_until = Some(now + HANDOVER_LIMIT);
         self.core.handle_control(now, Control::Hold);
+        self.pump(now);
+    }
+
+    /// The daemon exits now (after [`Node::shutdown`], or at its stop
+    /// deadline): tell the others it leaves on purpose ([`Core::leave`]).
+    pub fn leave(&mut self, now: Instant) {
+        self.core.leave(now);
         self.pump(now);
     }
 
@@ -739,6 +759,7 @@ impl Node {
                         generation,
                     }),
                     Action::Alert { node, kind } => self.emit(Output::NodeAlert { node, kind }),
+                    Action::Member { node, change } => self.emit(Output::Member { node, change }),
                 }
             }
 
@@ -785,6 +806,14 @@ impl Node {
                 self.lease_valid = lease;
                 self.holder.tick(now, lease);
             }
+            // A box heard again that was not (a partition or a cut healed, a
+            // box came back): hosts on its side may have missed a takeover's
+            // gratuitous ARPs and still name the old holder (issue 17).
+            let heard = self.heard_mask();
+            if heard & !self.heard != 0 && lease {
+                self.holder.reannounce(now);
+            }
+            self.heard = heard;
             while let Some(a) = self.holder.poll_action() {
                 moved = true;
                 self.holder_action(now, a);
@@ -816,6 +845,12 @@ impl Node {
     /// The latest instant this node was handed.
     fn core_now(&self) -> Instant {
         self.last_now
+    }
+
+    fn heard_mask(&self) -> u32 {
+        (0..self.nodes)
+            .filter(|&n| n != self.me && self.core.member(n).is_live())
+            .fold(0, |m, n| m | 1 << n)
     }
 
     fn lost_mask(&self) -> u32 {
