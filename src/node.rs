@@ -209,6 +209,9 @@ pub struct Node {
     /// Bit per other box heard now (alive, joining or on hold): a box that
     /// joins the set makes the holder announce its addresses again.
     heard: u32,
+    /// Bit per vserver another box claims in its newest hello: one that
+    /// leaves the set while held here is announced again.
+    others_claim: u64,
     next_tick: Instant,
     lease_valid: bool,
     claims_sent: u64,
@@ -249,6 +252,7 @@ impl Node {
             acting: false,
             lost: 0,
             heard: 0,
+            others_claim: 0,
             next_tick: now,
             lease_valid: false,
             claims_sent: u64::MAX,
@@ -808,12 +812,21 @@ impl Node {
             }
             // A box heard again that was not (a partition or a cut healed, a
             // box came back): hosts on its side may have missed a takeover's
-            // gratuitous ARPs and still name the old holder (issue 17).
+            // gratuitous ARPs and still name the old holder (issue 17). And
+            // another box that claimed what this one holds and stopped
+            // (several claimers settled, `fencing none`): it may have
+            // announced itself last.
             let heard = self.heard_mask();
-            if heard & !self.heard != 0 && lease {
-                self.holder.reannounce(now);
+            let others = self.others_claim_mask();
+            let mut again = self.others_claim & !others;
+            if heard & !self.heard != 0 {
+                again = u64::MAX;
+            }
+            if again & self.holder.claims() != 0 && lease {
+                self.holder.reannounce(now, again);
             }
             self.heard = heard;
+            self.others_claim = others;
             while let Some(a) = self.holder.poll_action() {
                 moved = true;
                 self.holder_action(now, a);
@@ -851,6 +864,12 @@ impl Node {
         (0..self.nodes)
             .filter(|&n| n != self.me && self.core.member(n).is_live())
             .fold(0, |m, n| m | 1 << n)
+    }
+
+    fn others_claim_mask(&self) -> u64 {
+        (0..self.nodes)
+            .filter(|&n| n != self.me)
+            .fold(0, |m, n| m | self.core.peer_claims(n))
     }
 
     fn lost_mask(&self) -> u32 {

@@ -449,6 +449,47 @@ fn a_flapping_box_does_not_make_a_garp_storm() {
     ok(&w);
 }
 
+/// `fencing none` (a pair, quorum 1): both sides of a partition take the
+/// vserver, each announcing itself to its side. When it heals both hear
+/// each other and announce again, in either order; the boss then has one
+/// release it. The one that keeps it announces again once the other stops
+/// claiming, or hosts that heard the other last would name a box that no
+/// longer has the address.
+#[test]
+fn the_box_that_keeps_a_doubly_claimed_vserver_announces_it_last() {
+    for first in 0..2 {
+        for lag in [0, 300, 700] {
+            let cfg = with_vservers(config(2, 200, 600, 1, Fencing::None), 1, 200, 3_000, true);
+            let mut w = VWorld::scripted(cfg);
+            for i in 0..2 {
+                w.start_at(i, 0);
+            }
+            until(&mut w, 5_000, |w| served(w, 0).is_some()).expect("served");
+            w.partition(&[0, 1]);
+            until(&mut w, 10_000, |w| w.kernels(0).len() == 2).expect("both sides serve");
+            w.run_for_ms(2_000);
+            let healed = w.now_us;
+            // One way first: box `first` hears the other `lag` ms earlier.
+            w.set_cut(1 - first, first, false);
+            w.run_for_ms(lag);
+            w.heal();
+            until(&mut w, 10_000, |w| w.claimers(0).len() == 1).expect("one claimer");
+            let keeper = w.claimers(0)[0];
+            w.run_for_ms(3_000);
+            let last = w.garps.iter().rfind(|g| g.0 >= healed && g.2 == 0);
+            assert_eq!(
+                last.map(|g| g.1),
+                Some(keeper),
+                "box {first} heard the other {lag} ms first; gratuitous ARPs since the heal: \
+                 box 0 {:?}, box 1 {:?}",
+                garps_after(&w, 0, 0, healed),
+                garps_after(&w, 1, 0, healed)
+            );
+            assert_eq!(served(&w, 0), Some(keeper));
+        }
+    }
+}
+
 /// `garp-refresh`: while held, one gratuitous ARP every period.
 #[test]
 fn garp_refresh_announces_a_held_address_every_period() {

@@ -13,9 +13,9 @@
 //!
 //! A held address is announced by gratuitous ARPs ([`Announce`]): the
 //! takeover's burst; the same burst again when a box that was not heard
-//! is heard again ([`Holder::reannounce`]: a partition or cut healed, and a
-//! host cut off with it may still have the old holder's MAC), at most one
-//! burst per [`REPEAT_GAP`]; and with `garp-refresh`, one every so often.
+//! is heard again or another claimer stops claiming ([`Holder::reannounce`]:
+//! a host may still have another box's MAC), at most one burst per
+//! [`REPEAT_GAP`]; and with `garp-refresh`, one every so often.
 
 use heapless::{Deque, Vec};
 
@@ -335,16 +335,21 @@ impl Holder {
         }
     }
 
-    /// A box this box did not hear is heard again (a partition or a cut
-    /// healed, or a box came back): hosts on its side may have missed the
-    /// gratuitous ARPs of a takeover meanwhile and still name the old
-    /// holder's MAC. Announce every held address again with a takeover's
+    /// Hosts may still name another box's MAC for the vservers in
+    /// `vservers` (bit per vserver) that are held here: a box this box did
+    /// not hear is heard again (a partition or a cut healed, a box came
+    /// back: hosts on its side may have missed a takeover's gratuitous
+    /// ARPs), or another box that claimed one of them too stopped (it
+    /// announced itself meanwhile). Announce each again with a takeover's
     /// burst, at most one burst per vserver per [`REPEAT_GAP`] (a repeat
     /// asked for sooner goes out when the gap ends). Call only while the
     /// lease is valid.
-    pub fn reannounce(&mut self, now: Instant) {
+    pub fn reannounce(&mut self, now: Instant, vservers: u64) {
         for vs in 0..self.slots.len() {
             let plan = self.plans[vs];
+            if vservers & (1 << vs) == 0 {
+                continue;
+            }
             if let Slot::Held(a) = &mut self.slots[vs] {
                 a.repeat(plan, now);
                 self.drive(now, vs as VsId);
@@ -780,12 +785,16 @@ mod tests {
         let mut h = holder();
         held(&mut h, 0);
         held(&mut h, 1);
-        h.reannounce(Instant(2_000));
+        h.reannounce(Instant(2_000), u64::MAX);
         let a = drain(&mut h);
         assert_eq!((garps(&a, 0), garps(&a, 1)), (1, 1), "{a:?}");
         // The rest at the takeover's spacing: four in all.
         assert_eq!(run(&mut h, 0, 5_000), [2_100, 2_200, 2_300]);
         assert_eq!(h.poll_timeout(), None, "no refresh unless configured");
+        // Only those asked for.
+        h.reannounce(Instant(6_000), 0b10);
+        let a = drain(&mut h);
+        assert_eq!((garps(&a, 0), garps(&a, 1)), (0, 1), "{a:?}");
     }
 
     #[test]
@@ -794,13 +803,13 @@ mod tests {
         // Being taken over: the alias is not there yet.
         h.assume(Instant(0), 1, 1, 1, true);
         drain(&mut h);
-        h.reannounce(Instant(10));
+        h.reannounce(Instant(10), u64::MAX);
         assert!(drain(&mut h).is_empty());
         // Being released: its address is going away.
         held(&mut h, 0);
         h.release(Instant(2_000), 0, None);
         drain(&mut h);
-        h.reannounce(Instant(2_001));
+        h.reannounce(Instant(2_001), u64::MAX);
         assert_eq!(garps(&drain(&mut h), 0), 0);
     }
 
@@ -810,19 +819,19 @@ mod tests {
         held(&mut h, 0);
         // Within a second of the takeover's burst (held at t=5): held back
         // until the second is over, not dropped.
-        h.reannounce(Instant(400));
+        h.reannounce(Instant(400), u64::MAX);
         assert!(drain(&mut h).is_empty());
         assert_eq!(h.poll_timeout(), Some(Instant(1_005)));
         // More heals meanwhile make no more bursts.
-        h.reannounce(Instant(600));
-        h.reannounce(Instant(900));
+        h.reannounce(Instant(600), u64::MAX);
+        h.reannounce(Instant(900), u64::MAX);
         assert_eq!(run(&mut h, 0, 1_900), [1_005, 1_105, 1_205, 1_305]);
         // A heal 0.9 s after that burst began waits for the second too.
-        h.reannounce(Instant(1_905));
+        h.reannounce(Instant(1_905), u64::MAX);
         assert!(drain(&mut h).is_empty());
         assert_eq!(run(&mut h, 0, 5_000), [2_005, 2_105, 2_205, 2_305]);
         // Past the second: at once.
-        h.reannounce(Instant(3_500));
+        h.reannounce(Instant(3_500), u64::MAX);
         assert_eq!(garps(&drain(&mut h), 0), 1);
     }
 
@@ -833,7 +842,7 @@ mod tests {
         let mut sent = 0;
         // A box heard again every 50 ms for ten seconds.
         for t in (1_000..11_000).step_by(50) {
-            h.reannounce(Instant(t));
+            h.reannounce(Instant(t), u64::MAX);
             if h.poll_timeout().is_some_and(|d| d.0 <= t) {
                 h.tick(Instant(t), true);
             }
@@ -854,7 +863,7 @@ mod tests {
         // Held at t=5: one every 2 s.
         assert_eq!(run(&mut h, 0, 8_100), [2_005, 4_005, 6_005, 8_005]);
         // A burst counts as a refresh: the next comes 2 s after it began.
-        h.reannounce(Instant(9_000));
+        h.reannounce(Instant(9_000), u64::MAX);
         assert_eq!(garps(&drain(&mut h), 0), 1);
         assert_eq!(run(&mut h, 0, 12_000), [9_100, 9_200, 9_300, 11_000]);
         // Released: no more.
@@ -879,7 +888,7 @@ mod tests {
         let a = drain(&mut h);
         assert!(a.contains(&step(0, Step::RemoveAlias)), "{a:?}");
         assert_eq!(h.poll_timeout(), None);
-        h.reannounce(Instant(1_001));
+        h.reannounce(Instant(1_001), u64::MAX);
         assert_eq!(garps(&drain(&mut h), 0), 0);
     }
 
