@@ -33,6 +33,7 @@
 
 mod health;
 pub mod request;
+mod status;
 mod work;
 
 use core::fmt::{self, Write as _};
@@ -310,7 +311,8 @@ struct Daemon {
     heard: [Heard; MAX_NODES],
     counters: Counters,
     stop: Option<(Signal, Instant)>,
-    released: u32,
+    /// What this box gave up while stopping (the `stop` line's counters).
+    stop_tally: status::StopTally,
     /// This box's health, measured every second and fed to the node.
     health: health::Health,
 }
@@ -518,7 +520,7 @@ impl Daemon {
             heard: [Heard::default(); MAX_NODES],
             counters: Counters::default(),
             stop: None,
-            released: 0,
+            stop_tally: status::StopTally::default(),
             health: health::Health::new(now),
         })
     }
@@ -964,7 +966,12 @@ impl Daemon {
         let ok = match step {
             Step::AddAlias => self.add_alias(now, vs),
             Step::Garp => self.garp(vs),
-            _ => self.remove_alias(vs),
+            _ => {
+                let here = self.aliases.get(vs as usize).is_some_and(Option::is_some);
+                let ok = self.remove_alias(vs);
+                self.stop_tally.removed(vs, here && ok, false);
+                ok
+            }
         };
         self.node.handle_step(now, vs, step, ok);
     }
@@ -1072,7 +1079,6 @@ impl Daemon {
                     addr_text(v),
                     label.as_ref().map_or("-", |l| l.as_str())
                 );
-                self.released += 1;
                 true
             }
             Err(e) => {
@@ -1320,6 +1326,7 @@ impl Daemon {
                             self.aliases.iter().flatten().count()
                         );
                         self.stop = Some((sig, now + STOP_GRACE));
+                        self.stop_tally.begin();
                         self.node.shutdown(now);
                     }
                 }
@@ -1375,7 +1382,6 @@ impl Daemon {
     /// an interface then is removed directly; running hooks are killed.
     fn shutdown(&mut self, now: Instant, sig: Signal) {
         let clean = self.node.stopped();
-        let mut forced = 0;
         for vs in 0..self.config.vservers.len().min(MAX_VSERVERS) {
             if self.aliases[vs].is_some() {
                 warn!(
@@ -1383,8 +1389,8 @@ impl Daemon {
                     self.vs_name(vs as VsId),
                     STOP_GRACE.as_millis()
                 );
-                self.remove_alias(vs as VsId);
-                forced += 1;
+                let ok = self.remove_alias(vs as VsId);
+                self.stop_tally.removed(vs as VsId, ok, true);
             }
         }
         // Tell the others this box leaves on purpose. Only the messages go
@@ -1399,10 +1405,10 @@ impl Daemon {
             self.send(Dest::Node(to), &body);
         }
         self.work.kill_all();
+        let (released, forced) = self.stop_tally.counts();
         info!(
-            "stop signal={} released={} forced={forced} clean={clean} uptime_ms={} incarnation={:016x}",
+            "stop signal={} released={released} forced={forced} clean={clean} uptime_ms={} incarnation={:016x}",
             sig.name(),
-            self.released,
             now.saturating_since(self.started).as_millis(),
             self.incarnation
         );
