@@ -1646,13 +1646,23 @@ impl Daemon {
             .unwrap_or("?")
     }
 
-    /// Combo state, holder and age of a vserver as this box knows it (the
-    /// boss's own table, or the copy streamed to a deputy).
-    fn vs_state(&self, vs: usize) -> Option<([u8; 3], Option<NodeId>, u64)> {
-        self.node
-            .vservers()
-            .get(vs)
-            .map(|e| (e.combo, e.holder, e.since_ms))
+    /// What this box knows of vserver `vs` (docs/STATUS.md): the acting
+    /// boss's table, a deputy's recent copy of it with its age, or nothing;
+    /// and the claims heard, with their age.
+    fn vs_known(&self, now: Instant, vs: usize) -> (status::Known, status::Claimers) {
+        let core = self.node.core();
+        let acting = core.is_acting(now);
+        let known = status::Known::of(self.node.known_table(now), acting, vs);
+        let claims = |n: NodeId| {
+            if n == self.me {
+                return Some((self.node.holder().claims(), None));
+            }
+            let at = core.peer_claims_at(n)?;
+            let ago = now.saturating_since(at).as_millis() as u64;
+            Some((core.peer_claims(n), Some(ago)))
+        };
+        let claimers = status::claimers(self.config.nodes.len(), vs as VsId, claims);
+        (known, claimers)
     }
 
     /// How this box sees box `n`: `left` when it said it left on purpose.
@@ -1662,6 +1672,15 @@ impl Daemon {
             "left"
         } else {
             member_name(core.member(n))
+        }
+    }
+
+    fn quorum(&self) -> status::Quorum {
+        let core = self.node.core();
+        status::Quorum {
+            heard: core.live_boxes(),
+            nodes: self.config.nodes.len(),
+            needed: core.quorum(),
         }
     }
 
@@ -1675,6 +1694,7 @@ impl Daemon {
             None => writeln!(w, "boss        none")?,
         }
         writeln!(w, "generation  {}", core.generation())?;
+        self.quorum().text(w)?;
         let up = now.saturating_since(self.started);
         writeln!(w, "uptime      {}.{:03}s", up.as_secs(), up.subsec_millis())?;
         writeln!(w, "incarnation {:016x}", self.incarnation)?;
@@ -1714,16 +1734,8 @@ impl Daemon {
                 "  {:<16} {}/{} on {}",
                 v.name, v.address, v.prefix, v.interface
             )?;
-            match self.vs_state(i) {
-                Some((combo, holder, since)) => write!(
-                    w,
-                    "  state {}  holder {}  since {}ms",
-                    core::str::from_utf8(&combo).unwrap_or("???"),
-                    holder.map_or("none", |h| self.name(h)),
-                    since
-                )?,
-                None => w.write_str("  state unknown")?,
-            }
+            let (known, claimers) = self.vs_known(now, i);
+            status::vs_text(w, known, &claimers, |n| self.name(n))?;
             if let Some(a) = &self.aliases[i] {
                 write!(
                     w,
@@ -1778,7 +1790,7 @@ impl Daemon {
         }
         write!(
             w,
-            ",\"generation\":{},\"uptime_ms\":{},\"incarnation\":\"{:016x}\",\"stopping\":{},\"health\":{},\"health_reason\":\"{}\",\"members\":[",
+            ",\"generation\":{},\"uptime_ms\":{},\"incarnation\":\"{:016x}\",\"stopping\":{},\"health\":{},\"health_reason\":\"{}\"",
             core.generation(),
             now.saturating_since(self.started).as_millis(),
             self.incarnation,
@@ -1786,6 +1798,8 @@ impl Daemon {
             self.health.value,
             self.health.reason.word()
         )?;
+        self.quorum().json(w)?;
+        w.write_str(",\"members\":[")?;
         for (i, n) in self.config.nodes.iter().enumerate() {
             if i > 0 {
                 w.write_char(',')?;
@@ -1822,19 +1836,8 @@ impl Daemon {
                 v.address, v.prefix
             )?;
             json_str(w, &v.interface)?;
-            match self.vs_state(i) {
-                Some((combo, holder, since)) => {
-                    w.write_str(",\"state\":")?;
-                    json_str(w, core::str::from_utf8(&combo).unwrap_or("???"))?;
-                    w.write_str(",\"holder\":")?;
-                    match holder {
-                        Some(h) => json_str(w, self.name(h))?,
-                        None => w.write_str("null")?,
-                    }
-                    write!(w, ",\"since_ms\":{since}")?;
-                }
-                None => w.write_str(",\"state\":\"unknown\",\"holder\":null,\"since_ms\":null")?,
-            }
+            let (known, claimers) = self.vs_known(now, i);
+            status::vs_json(w, known, &claimers, |n| self.name(n))?;
             write!(
                 w,
                 ",\"claimed_here\":{},\"label\":",

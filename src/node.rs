@@ -470,6 +470,19 @@ impl Node {
         self.pump(now);
     }
 
+    /// The vserver table this box knows now, and how old it is (ms): the
+    /// acting boss's own (age 0), or the copy the boss it follows streamed
+    /// to it lately ([`Core::synced_table`]). `None` on any other box: a
+    /// table it kept from an earlier boss, or from when it acted itself, is
+    /// not what anyone knows now (what `bongoyo status` shows).
+    pub fn known_table(&self, now: Instant) -> Option<(&[VsEntry], u64)> {
+        if self.acting && self.core.is_acting(now) {
+            Some((&self.table, 0))
+        } else {
+            self.core.synced_table(now)
+        }
+    }
+
     /// True once a shutdown has released everything.
     pub fn stopped(&self) -> bool {
         // ...and a hello has told the others it no longer claims anything,

@@ -579,3 +579,51 @@ fn a_box_that_leaves_on_purpose_is_left_not_lost() {
     ));
     no_violations(&w);
 }
+
+/// Issue 16.6: a lone box said `boss none` and `state unknown` without
+/// saying that quorum was missing. The core counts what it hears.
+#[test]
+fn quorum_as_this_box_sees_it() {
+    let mut w = world(3);
+    let b = agreed(&mut w);
+    for i in 0..3 {
+        assert_eq!(w.core(i).live_boxes(), 3);
+        assert_eq!(w.core(i).quorum(), 2);
+    }
+    let m = (0..3).find(|&i| i != b).unwrap();
+    w.isolate(m);
+    w.run_for_ms(2 * DEAD);
+    assert_eq!(w.core(m).live_boxes(), 1, "itself only");
+    assert_eq!(w.core(b).live_boxes(), 2);
+    no_violations(&w);
+}
+
+/// Issue 16.6: a box on hold, or cut off, kept showing the vserver table
+/// it had as fact. Only a copy the boss it follows now streamed lately is
+/// known; a boss's own table stops counting once it no longer acts.
+#[test]
+fn the_streamed_table_is_known_only_while_it_streams() {
+    let mut w = world(3);
+    let b = agreed(&mut w);
+    w.run_for_ms(2 * HELLO);
+    let d = w.core(b).deputies()[0] as usize;
+    let (_, age) = w.core(d).synced_table(w.local(d)).expect("a deputy's copy");
+    assert!(age <= HELLO, "{age} ms");
+    assert!(
+        w.core(b).synced_table(w.local(b)).is_none(),
+        "the boss's own"
+    );
+    // Cut off: the copy ages out after the dead interval.
+    w.isolate(d);
+    w.run_for_ms(DEAD);
+    assert!(w.core(d).synced_table(w.local(d)).is_none());
+    w.heal();
+    w.run_for_ms(3 * DEAD);
+    let b2 = agreed(&mut w);
+    // The boss goes on hold: what it had is its own, not a copy.
+    w.control(b2, Control::Hold);
+    w.run_for_ms(3 * DEAD);
+    assert_ne!(agreed(&mut w), b2);
+    assert!(w.core(b2).synced_table(w.local(b2)).is_none());
+    no_violations(&w);
+}

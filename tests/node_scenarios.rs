@@ -522,6 +522,43 @@ fn garp_refresh_announces_a_held_address_every_period() {
     ok(&w);
 }
 
+/// Issue 16.6: a box on hold kept showing `web … state UU1 holder ux1`
+/// with a frozen `since` while another box held it. Once it no longer acts,
+/// the table it kept is not what it knows: only the acting boss's own
+/// table and a deputy's fresh copy are.
+#[test]
+fn a_boss_on_hold_knows_no_table() {
+    let (mut w, _) = one_vserver_served();
+    let b = w.acting()[0];
+    let local = w.local(b);
+    let (t, age) = w.boxes[b]
+        .node
+        .as_ref()
+        .unwrap()
+        .known_table(local)
+        .expect("the boss's");
+    assert_eq!((t.len(), age), (1, 0));
+    let d = w.boxes[b].node.as_ref().unwrap().core().deputies()[0] as usize;
+    let local = w.local(d);
+    let (_, age) = w.boxes[d]
+        .node
+        .as_ref()
+        .unwrap()
+        .known_table(local)
+        .expect("a copy");
+    assert!(age <= 200, "{age} ms");
+    w.control(b, Control::Hold);
+    until(&mut w, 3_000, |w| {
+        w.acting().first().is_some_and(|&a| a != b)
+    })
+    .expect("successor");
+    w.run_for_ms(2_000);
+    let n = w.boxes[b].node.as_ref().unwrap();
+    assert!(!n.vservers().is_empty(), "it still keeps the old table");
+    assert!(n.known_table(w.local(b)).is_none(), "but does not know it");
+    ok(&w);
+}
+
 /// Issue 16.6: a box stopped with SIGTERM was shown as lost. The shell's
 /// last act tells the others it leaves; a new run of it joins again.
 #[test]

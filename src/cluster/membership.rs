@@ -611,7 +611,7 @@ impl Core {
         }
     }
 
-    pub(super) fn on_state_sync(&mut self, from: NodeId, s: &StateSync) {
+    pub(super) fn on_state_sync(&mut self, now: Instant, from: NodeId, s: &StateSync) {
         if self.boss != Some(from) || self.claiming() || s.generation != self.generation {
             return;
         }
@@ -636,6 +636,7 @@ impl Core {
             }
         }
         self.synced_from = Some((from, s.generation));
+        self.synced_at = Some(now);
     }
 
     /// Halve every downtime record each half-life.

@@ -234,6 +234,10 @@ pub struct Core {
     /// The state streamed by the boss (kept by a deputy; continued from when
     /// it becomes boss): which boss and generation it came from.
     synced_from: Option<(NodeId, u32)>,
+    /// When the newest state-sync page arrived; `None` once the table is
+    /// this box's own (set as boss), which nobody keeps current once it
+    /// stops acting.
+    synced_at: Option<Instant>,
     synced_records: [Record; MAX_NODES],
     /// The vserver table the boss streams to its deputies (filled by the
     /// vserver layer through [`Core::set_vservers`]).
@@ -314,6 +318,7 @@ impl Core {
             records: [Record::default(); MAX_NODES],
             next_decay: now + ms(lease::RECORD_HALF_LIFE_MS),
             synced_from: None,
+            synced_at: None,
             synced_records: [Record::default(); MAX_NODES],
             vservers: Vec::new(),
             nonce: (incarnation as u32) | 1,
@@ -348,7 +353,7 @@ impl Core {
             }
             Body::StateSync(s) => {
                 self.heard_other(now, from, incarnation);
-                self.on_state_sync(from, s);
+                self.on_state_sync(now, from, s);
             }
             Body::Leave => self.on_leave(from, incarnation),
             // Vserver traffic belongs to the vserver layer; challenges to the
@@ -487,6 +492,17 @@ impl Core {
         node != self.me && self.peers.get(node as usize).is_some_and(|p| p.left)
     }
 
+    /// How many boxes this box hears now (alive, joining or on hold), itself
+    /// included: what it counts toward [`Core::quorum`].
+    pub fn live_boxes(&self) -> usize {
+        self.live_count()
+    }
+
+    /// How many live boxes a boss needs (the resolved `quorum`).
+    pub fn quorum(&self) -> u8 {
+        self.quorum
+    }
+
     /// Every configured box with its state, in node order.
     pub fn members(&self) -> impl Iterator<Item = (NodeId, MemberState)> + '_ {
         (0..self.n).map(|i| (i, self.member(i)))
@@ -580,6 +596,7 @@ impl Core {
 
     /// Set the vserver table the boss streams to its deputies every hello.
     pub fn set_vservers(&mut self, table: &[VsEntry]) {
+        self.synced_at = None;
         self.vservers.clear();
         for &e in table.iter().take(MAX_VSERVERS) {
             let _ = self.vservers.push(e);
@@ -590,6 +607,21 @@ impl Core {
     /// last streamed (a deputy that becomes boss continues from it).
     pub fn vservers(&self) -> &[VsEntry] {
         &self.vservers
+    }
+
+    /// The vserver table as the boss this box follows now streamed it, and
+    /// how old the newest page is (ms): only on a box that is not that boss,
+    /// from that boss at its current generation, and younger than the dead
+    /// interval (the boss streams every hello to its deputies; an older copy
+    /// means this box no longer gets it). `None` otherwise: a copy from an
+    /// earlier boss, or this box's own table from when it acted, is not
+    /// what anyone knows now.
+    pub fn synced_table(&self, now: Instant) -> Option<(&[VsEntry], u64)> {
+        let at = self.synced_at?;
+        let boss = self.boss.filter(|&b| b != self.me)?;
+        let age = now.saturating_since(at).as_millis() as u64;
+        (self.synced_from == Some((boss, self.generation)) && age < self.t.dead)
+            .then_some((self.vservers.as_slice(), age))
     }
 
     // --- internals shared by the files of this module ---
