@@ -18,9 +18,14 @@
 //! full report after a passing run too.
 //!
 //! Checked all the time (fail at once, with the schedule so far):
-//! never two boxes holding one address, and no daemon dead that the test
-//! did not kill. A box whose death the test staged is not counted while
-//! it is dead: its link is down, and a real dead box's memory is gone.
+//! never two boxes holding one address where a host can reach both, and no
+//! daemon dead that the test did not kill. A box whose death the test
+//! staged is not counted while it is dead: its link is down, and a real
+//! dead box's memory is gone. Two boxes on opposite sides of a partition
+//! (or one with its link down) are not on one segment: no host sees both,
+//! as the simulator's invariant (b) says; a frozen holder cut off that way
+//! keeps its address in its kernel for up to two lifetimes while the other
+//! side takes over, and that counts only if it outlasts the cut.
 //!
 //! `CHAOS_FAULTS` (default [`DEFAULT_FAULTS`], the short run inside `make
 //! test`) and `CHAOS_SEED` (default: fresh, printed first) steer it; `make
@@ -41,7 +46,7 @@ mod common;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicI8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI8, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -706,6 +711,10 @@ struct Watcher {
     /// Boxes whose staged death is on: not counted (link down, and a real
     /// dead box's kernel is gone).
     dead: Arc<[AtomicBool; 3]>,
+    /// Per box: faults that cut it off from both others now (a partition
+    /// with it alone, its link down). Two holders count as a duplicate
+    /// only when neither is cut off.
+    apart: Arc<[AtomicU8; 3]>,
     /// Stopped and joined on drop.
     _threads: Threads,
 }
@@ -715,6 +724,8 @@ impl Watcher {
         let mut socks: Vec<Rtnl> = BOXES.iter().map(|b| Rtnl::open(&lan.ns(b))).collect();
         let seen = Arc::new(Mutex::new(Watched::default()));
         let dead: Arc<[AtomicBool; 3]> = Arc::new(Default::default());
+        let apart: Arc<[AtomicU8; 3]> = Arc::new(Default::default());
+        let cut_off = apart.clone();
         let mut threads = Threads::new();
         let (stop, out, gone) = (threads.flag(), seen.clone(), dead.clone());
         threads.push(std::thread::spawn(move || {
@@ -752,7 +763,10 @@ impl Watcher {
                         let who = (0..3)
                             .filter(|&b| counted[b] & (1 << v) != 0)
                             .fold(0u8, |m, b| m | 1 << b);
-                        let two = who.count_ones() >= 2;
+                        let apart = (0..3)
+                            .filter(|&b| cut_off[b].load(Ordering::Relaxed) > 0)
+                            .fold(0u8, |m, b| m | 1 << b);
+                        let two = (who & !apart).count_ones() >= 2;
                         if two {
                             // A stalled reading counts at most 100 ms.
                             w.duplicate_ms += (at - last_at).clamp(1, 100);
@@ -775,7 +789,17 @@ impl Watcher {
         Watcher {
             seen,
             dead,
+            apart,
             _threads: threads,
+        }
+    }
+
+    /// Box `b` is cut off from both others (`true`), or one such fault ended.
+    fn set_apart(&self, b: usize, apart: bool) {
+        if apart {
+            self.apart[b].fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.apart[b].fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -873,6 +897,7 @@ impl Chaos {
             Fault::Flap { b, .. } => {
                 self.lan.link_down(BOXES[b]);
                 self.link_down[b] = true;
+                self.watcher.set_apart(b, true);
             }
             Fault::Partition { .. } | Fault::Cut { .. } | Fault::Loss { .. } => {
                 let table = format!("chaos{n}");
@@ -885,6 +910,9 @@ impl Chaos {
                 s += "  }\n}\n";
                 self.nft(&s);
                 self.tables.push(table);
+                if let Fault::Partition { alone, .. } = *f {
+                    self.watcher.set_apart(alone, true);
+                }
             }
             Fault::Restart { b } => {
                 self.expected[b] = false;
@@ -928,10 +956,14 @@ impl Chaos {
                 self.expected[b] = true;
             }
             Fault::Flap { b, .. } => {
+                self.watcher.set_apart(b, false);
                 self.lan.link_up(BOXES[b]);
                 self.link_down[b] = false;
             }
             Fault::Partition { .. } | Fault::Cut { .. } | Fault::Loss { .. } => {
+                if let Fault::Partition { alone, .. } = *f {
+                    self.watcher.set_apart(alone, false);
+                }
                 let table = format!("chaos{n}");
                 let sw = self.lan.ns("sw");
                 sh(&[
