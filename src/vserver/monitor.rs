@@ -767,9 +767,13 @@ impl Monitor {
                     .is_some_and(|n| n < MAX_NODES && view.kernel_gone & bit(n as NodeId) != 0);
                 !stale
             });
-            if r.answer(a.round, from, a.suitability, a.holding) && answered {
+            // A sighting counts from any box that answers this round, asked
+            // or not (sim seed 1798592264: a box still joining saw the lost
+            // holder's kernel).
+            if a.round == r.number && answered {
                 r.saw();
             }
+            r.answer(a.round, from, a.suitability, a.holding);
         }
         self.evaluate(now, view);
     }
@@ -1156,15 +1160,17 @@ fn volunteer(v: &mut Vs, rounds: &mut Rounds, cx: &Cx<'_, '_>, r: Refinements, o
                 v.round_after = now + v.check;
             }
             // A lost box's kernel may still hold the address where this box
-            // cannot see it (a one-way cut, loss): every box probes it too,
-            // those on hold or stopping included (they answer 0: never
-            // chosen).
+            // cannot see it (a one-way cut, loss): every box probes it too.
             let probe = (view.silent & !view.kernel_gone != 0).then(|| arp_window(v.check));
+            // Every box heard, then: joining, on hold or stopping too (they
+            // answer 0, so they are never chosen).
+            let all = ((1u64 << view.macs.len().min(MAX_NODES)) - 1) as u32;
+            let heard = all & !view.silent;
             if asked == 0 {
                 alert_once(v, cx.vs, VsAlert::NoVolunteer, out);
             } else {
                 let asked = if probe.is_some() {
-                    asked | view.held
+                    asked | heard
                 } else {
                     asked
                 };

@@ -273,6 +273,11 @@ const REGRESSION_SEEDS: &[(u64, &str)] = &[
          (excused: no box the boss could ask could see it)",
     ),
     (
+        1798592264,
+        "two boxes on one address: a box still joining saw the lost holder's \
+         kernel answer, but was not asked, and its answer was dropped",
+    ),
+    (
         3605552357,
         "two boxes on one address: the boss decided a probing round on its own \
          check from before a cut healed",
