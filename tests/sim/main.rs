@@ -278,6 +278,11 @@ const REGRESSION_SEEDS: &[(u64, &str)] = &[
          kernel answer, but was not asked, and its answer was dropped",
     ),
     (
+        4358906131,
+        "a box frozen 1.1 s, its address dropped by the kernel, announced it \
+         again when a backlog hello woke it",
+    ),
+    (
         3605552357,
         "two boxes on one address: the boss decided a probing round on its own \
          check from before a cut healed",
