@@ -793,3 +793,57 @@ fn a_tracked_link_down_moves_the_vserver_and_back_up_the_box_resumes() {
     );
     assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
 }
+
+/// The `web` line of a status text.
+fn web_line(status: &str) -> String {
+    status
+        .lines()
+        .find(|l| l.trim_start().starts_with("web "))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Issue 16.6: a box on hold kept showing itself as the holder with a
+/// frozen `since`; an isolated box showed a holder as fact and no word of
+/// its missing quorum.
+#[test]
+fn status_on_a_held_box_and_an_isolated_box_tells_the_truth() {
+    if !root_or_skip("status_on_a_held_box_and_an_isolated_box_tells_the_truth") {
+        return;
+    }
+    let (lan, client, holder, mark) = serving(35, opts());
+    let i = Lan::index(&holder);
+    assert_eq!(lan.ctl(i, &["hold"]).0, Some(0));
+    let m = moved(&lan, &client, &holder, mark, 1000, "nobody took over");
+    let next = m.next.clone();
+    // Bounded: claims travel in hellos.
+    let truthful = |s: &str| {
+        let web = web_line(s);
+        !web.contains(&format!("holder {holder}"))
+            && (web.contains(&format!("holder {next}"))
+                || web.contains(&format!("claimed by {next}")))
+    };
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut s = lan.status(i);
+    while !truthful(&s) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+        s = lan.status(i);
+    }
+    assert!(truthful(&s), "the box on hold, {next} serving:\n{s}");
+    // Cut off: it hears nobody, says so, and claims no knowledge.
+    lan.link_down(&holder);
+    let isolated = |s: &str| {
+        s.contains("no quorum")
+            && web_line(s).contains("state unknown")
+            && !web_line(s).contains("holder ")
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut s = lan.status(i);
+    while !isolated(&s) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+        s = lan.status(i);
+    }
+    lan.link_up(&holder);
+    assert!(isolated(&s), "the box cut off:\n{s}");
+    assert_eq!(lan.ctl(i, &["resume"]).0, Some(0));
+}
