@@ -12,9 +12,10 @@
 //! once by a start. They come in bursts of one to four, overlapping; after
 //! each burst every fault is healed and every vserver must be served again
 //! by the cluster within [`recovery_bound_ms`], and to the client within
-//! its ARP cache's bound after that ([`arp_bound_ms`]: a client cut off
-//! from a new holder's gratuitous ARPs keeps the old MAC, a known open
-//! defect, reported as `stale client ARP`). `CHAOS_VERBOSE=1` prints the
+//! its ARP cache's bound after that ([`arp_bound_ms`]: a client that missed
+//! every gratuitous ARP of a new holder, the repeat after the heal
+//! included, keeps the old MAC; reported as `stale client ARP`, not
+//! failed). `CHAOS_VERBOSE=1` prints the
 //! full report after a passing run too.
 //!
 //! Checked all the time (fail at once, with the schedule so far):
