@@ -22,7 +22,7 @@
 //! * The logger writes a line of its own too: the first word of each
 //!   `format_args!("...")` literal in `src/os/log.rs` is an event. Its
 //!   severity is not checked.
-//! * Alert names: in `src/daemon.rs`, a line that starts with `AlertKind::`
+//! * Alert names: in `src/daemon/exec.rs`, a line that starts with `AlertKind::`
 //!   or `VsAlert::` and contains `=>` starts a match arm; the arm is that
 //!   line and the lines after it indented deeper. Every string literal in
 //!   the arm made only of lower-case letters, digits and `-` is an alert
@@ -251,7 +251,7 @@ fn from_code() -> (BTreeMap<String, Found>, BTreeMap<String, String>) {
                 }
             }
         }
-        if rel == "src/daemon.rs" {
+        if rel == "src/daemon/exec.rs" {
             for (name, line) in alert_names(&code) {
                 alerts
                     .entry(name)
@@ -313,7 +313,7 @@ fn logs_md_lists_every_event_and_alert_the_code_writes() {
     );
     assert!(
         code_alerts.len() >= 5,
-        "only {} alert names found in src/daemon.rs: is the extraction broken?",
+        "only {} alert names found in src/daemon/exec.rs: is the extraction broken?",
         code_alerts.len()
     );
     assert!(
@@ -370,7 +370,7 @@ fn logs_md_lists_every_event_and_alert_the_code_writes() {
         }
         if !code_alerts.contains_key(name) {
             problems.push(format!(
-                "docs/LOGS.md:{line}: alert `{name}` is not raised by src/daemon.rs"
+                "docs/LOGS.md:{line}: alert `{name}` is not raised by src/daemon/exec.rs"
             ));
         }
     }

@@ -1,7 +1,11 @@
-//! The parts of `bongoyo status` (docs/STATUS.md) that say what this box
-//! knows and how old it is: quorum, each vserver's state as known here, the
-//! claims heard, and the `stop` line's counters. Written from facts the
-//! daemon gathers, so they are tested without a daemon.
+//! What `bongoyo status` and `status --json` print (docs/STATUS.md), and the
+//! words the log shares with it (roles, member states, drop counters).
+//!
+//! The parts that say what this box knows and how old it is (quorum, each
+//! vserver's state as known here, the claims heard, the `stop` line's
+//! counters) are written from facts the daemon gathers, so they are tested
+//! without a daemon; [`Daemon::status`] and [`Daemon::status_json`] gather
+//! those facts and write the whole answer.
 //!
 //! Every box answers for itself. Only the acting boss has a current vserver
 //! table; a deputy has the copy its boss streams every hello, and shows its
@@ -14,9 +18,11 @@ use core::fmt::{self, Write};
 
 use heapless::Vec;
 
+use super::Daemon;
 use crate::config::{NodeId, VsId};
 use crate::limits::MAX_NODES;
-use crate::proto::VsEntry;
+use crate::proto::{Role, VsEntry};
+use crate::time::Instant;
 
 /// Quorum as this box sees it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -167,10 +173,10 @@ pub fn vs_json<'a>(
     match entry {
         Some(e) => {
             w.write_str(",\"state\":")?;
-            super::json_str(w, core::str::from_utf8(&e.combo).unwrap_or("???"))?;
+            json_str(w, core::str::from_utf8(&e.combo).unwrap_or("???"))?;
             w.write_str(",\"holder\":")?;
             match e.holder {
-                Some(h) => super::json_str(w, name(h))?,
+                Some(h) => json_str(w, name(h))?,
                 None => w.write_str("null")?,
             }
             write!(w, ",\"since_ms\":{}", e.since_ms)?;
@@ -185,7 +191,7 @@ pub fn vs_json<'a>(
     w.write_str(",\"claimers\":[")?;
     for (i, &(n, ago)) in claimers.iter().enumerate() {
         w.write_str(if i == 0 { "{\"name\":" } else { ",{\"name\":" })?;
-        super::json_str(w, name(n))?;
+        json_str(w, name(n))?;
         match ago {
             Some(ms) => write!(w, ",\"heard_ms_ago\":{ms}}}")?,
             None => w.write_str(",\"heard_ms_ago\":null}")?,
@@ -233,9 +239,287 @@ impl StopTally {
     }
 }
 
+impl Daemon {
+    /// What this box knows of vserver `vs` (docs/STATUS.md): the acting
+    /// boss's table, a deputy's recent copy of it with its age, or nothing;
+    /// and the claims heard, with their age.
+    fn vs_known(&self, now: Instant, vs: usize) -> (Known, Claimers) {
+        let core = self.node.core();
+        let acting = core.is_acting(now);
+        let known = Known::of(self.node.known_table(now), acting, vs);
+        let claims = |n: NodeId| {
+            if n == self.me {
+                return Some((self.node.holder().claims(), None));
+            }
+            let at = core.peer_claims_at(n)?;
+            let ago = now.saturating_since(at).as_millis() as u64;
+            Some((core.peer_claims(n), Some(ago)))
+        };
+        let claimers = claimers(self.config.nodes.len(), vs as VsId, claims);
+        (known, claimers)
+    }
+
+    /// How this box sees box `n`: `left` when it said it left on purpose.
+    fn member_word(&self, n: NodeId) -> &'static str {
+        let core = self.node.core();
+        if core.left(n) {
+            "left"
+        } else {
+            member_name(core.member(n))
+        }
+    }
+
+    fn quorum(&self) -> Quorum {
+        let core = self.node.core();
+        Quorum {
+            heard: core.live_boxes(),
+            nodes: self.config.nodes.len(),
+            needed: core.quorum(),
+        }
+    }
+
+    pub(super) fn status(&self, now: Instant, w: &mut impl fmt::Write) -> fmt::Result {
+        let core = self.node.core();
+        writeln!(w, "node        {}", self.name(self.me))?;
+        writeln!(w, "cluster     {}", self.config.cluster)?;
+        writeln!(w, "role        {}", role_name(core.role()))?;
+        match core.boss() {
+            Some(b) => writeln!(w, "boss        {}", self.name(b))?,
+            None => writeln!(w, "boss        none")?,
+        }
+        writeln!(w, "generation  {}", core.generation())?;
+        self.quorum().text(w)?;
+        let up = now.saturating_since(self.started);
+        writeln!(w, "uptime      {}.{:03}s", up.as_secs(), up.subsec_millis())?;
+        writeln!(w, "incarnation {:016x}", self.incarnation)?;
+        writeln!(w, "health      {}", self.health.why())?;
+        if self.stop.is_some() {
+            writeln!(w, "stopping    releasing every vserver")?;
+        }
+        writeln!(w, "members")?;
+        for (i, n) in self.config.nodes.iter().enumerate() {
+            write!(
+                w,
+                "  {:<16} {:<15} priority {:>3}  {:<8}",
+                n.name,
+                n.address,
+                n.priority,
+                self.member_word(i as NodeId)
+            )?;
+            if i == self.me as usize {
+                w.write_str("  this box")?;
+            } else {
+                let h = self.heard.get(i).copied().unwrap_or_default();
+                write!(w, "  received {}", h.received)?;
+                match h.last {
+                    Some(t) => write!(w, "  heard {}ms ago", now.saturating_since(t).as_millis())?,
+                    None => w.write_str("  never heard")?,
+                }
+            }
+            if core.boss() == Some(i as NodeId) {
+                w.write_str("  boss")?;
+            }
+            w.write_char('\n')?;
+        }
+        writeln!(w, "vservers")?;
+        for (i, v) in self.config.vservers.iter().enumerate() {
+            write!(
+                w,
+                "  {:<16} {}/{} on {}",
+                v.name, v.address, v.prefix, v.interface
+            )?;
+            let (known, claimers) = self.vs_known(now, i);
+            vs_text(w, known, &claimers, |n| self.name(n))?;
+            if let Some(a) = &self.aliases[i] {
+                write!(
+                    w,
+                    "  here as {} for {}ms",
+                    a.label,
+                    now.saturating_since(a.since).as_millis()
+                )?;
+            }
+            w.write_char('\n')?;
+        }
+        w.write_str("claims     ")?;
+        let claims = self.node.holder().claims();
+        let mut any = false;
+        for (i, v) in self.config.vservers.iter().enumerate() {
+            if claims & (1u64 << i) != 0 {
+                write!(w, " {}", v.name)?;
+                any = true;
+            }
+        }
+        w.write_str(if any { "\n" } else { " none\n" })?;
+        let c = &self.counters;
+        writeln!(
+            w,
+            "packets     received {} accepted {} sent {} send-errors {} ignored {}",
+            c.received,
+            c.accepted,
+            c.sent,
+            c.send_errors,
+            self.node.ignored_messages()
+        )?;
+        let (checks, children) = self.work.in_flight();
+        writeln!(
+            w,
+            "in-flight   checks {checks} children {children} waiting {}",
+            self.waiting.len()
+        )?;
+        write!(w, "drops       total {}", self.codec.drops().total())?;
+        write_drops(w, self.codec.drops(), false)?;
+        w.write_char('\n')
+    }
+
+    pub(super) fn status_json(&self, now: Instant, w: &mut impl fmt::Write) -> fmt::Result {
+        let core = self.node.core();
+        w.write_str("{\"node\":")?;
+        json_str(w, self.name(self.me))?;
+        w.write_str(",\"cluster\":")?;
+        json_str(w, &self.config.cluster)?;
+        write!(w, ",\"role\":\"{}\",\"boss\":", role_name(core.role()))?;
+        match core.boss() {
+            Some(b) => json_str(w, self.name(b))?,
+            None => w.write_str("null")?,
+        }
+        write!(
+            w,
+            ",\"generation\":{},\"uptime_ms\":{},\"incarnation\":\"{:016x}\",\"stopping\":{},\"health\":{},\"health_reason\":\"{}\"",
+            core.generation(),
+            now.saturating_since(self.started).as_millis(),
+            self.incarnation,
+            self.stop.is_some(),
+            self.health.value,
+            self.health.reason.word()
+        )?;
+        self.quorum().json(w)?;
+        w.write_str(",\"members\":[")?;
+        for (i, n) in self.config.nodes.iter().enumerate() {
+            if i > 0 {
+                w.write_char(',')?;
+            }
+            w.write_str("{\"name\":")?;
+            json_str(w, &n.name)?;
+            let h = self.heard.get(i).copied().unwrap_or_default();
+            write!(
+                w,
+                ",\"address\":\"{}\",\"priority\":{},\"state\":\"{}\",\"self\":{},\"boss\":{},\"received\":{},\"heard_ms_ago\":",
+                n.address,
+                n.priority,
+                self.member_word(i as NodeId),
+                i == self.me as usize,
+                core.boss() == Some(i as NodeId),
+                h.received
+            )?;
+            match h.last {
+                Some(t) => write!(w, "{}}}", now.saturating_since(t).as_millis())?,
+                None => w.write_str("null}")?,
+            }
+        }
+        w.write_str("],\"vservers\":[")?;
+        let claims = self.node.holder().claims();
+        for (i, v) in self.config.vservers.iter().enumerate() {
+            if i > 0 {
+                w.write_char(',')?;
+            }
+            w.write_str("{\"name\":")?;
+            json_str(w, &v.name)?;
+            write!(
+                w,
+                ",\"address\":\"{}/{}\",\"interface\":",
+                v.address, v.prefix
+            )?;
+            json_str(w, &v.interface)?;
+            let (known, claimers) = self.vs_known(now, i);
+            vs_json(w, known, &claimers, |n| self.name(n))?;
+            write!(
+                w,
+                ",\"claimed_here\":{},\"label\":",
+                claims & (1u64 << i) != 0
+            )?;
+            match &self.aliases[i] {
+                Some(a) => json_str(w, &a.label)?,
+                None => w.write_str("null")?,
+            }
+            w.write_char('}')?;
+        }
+        let c = &self.counters;
+        let (checks, children) = self.work.in_flight();
+        write!(
+            w,
+            "],\"packets\":{{\"received\":{},\"accepted\":{},\"sent\":{},\"send_errors\":{},\"ignored\":{}}},\"in_flight\":{{\"checks\":{checks},\"children\":{children},\"waiting\":{}}},\"drops\":{{\"total\":{},\"by_reason\":{{",
+            c.received, c.accepted, c.sent, c.send_errors, self.node.ignored_messages(), self.waiting.len(), self.codec.drops().total()
+        )?;
+        write_drops(w, self.codec.drops(), true)?;
+        w.write_str("}}}\n")
+    }
+}
+
+/// Write the non-zero drop counters as ` reason=count` pairs (or JSON
+/// members) for the log and status.
+pub(super) fn write_drops(
+    w: &mut impl fmt::Write,
+    drops: &crate::proto::Drops,
+    json: bool,
+) -> fmt::Result {
+    let mut first = true;
+    for (name, n) in drops.iter().filter(|(_, n)| *n > 0) {
+        if json {
+            w.write_str(if first { "" } else { "," })?;
+            json_str(w, name)?;
+            write!(w, ":{n}")?;
+        } else {
+            write!(w, " {name}={n}")?;
+        }
+        first = false;
+    }
+    Ok(())
+}
+
+/// A role as `status` prints it.
+pub fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Joining => "joining",
+        Role::Member => "member",
+        Role::Deputy => "deputy",
+        Role::SemiBoss => "semi-boss",
+        Role::Boss => "boss",
+        Role::Hold => "hold",
+    }
+}
+
+/// Write `s` as a JSON string literal.
+pub fn json_str(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    w.write_char('"')?;
+    for ch in s.chars() {
+        match ch {
+            '"' => w.write_str("\\\"")?,
+            '\\' => w.write_str("\\\\")?,
+            '\n' => w.write_str("\\n")?,
+            c if (c as u32) < 0x20 => write!(w, "\\u{:04x}", c as u32)?,
+            c => w.write_char(c)?,
+        }
+    }
+    w.write_char('"')
+}
+
+/// A member's state as `bongoyo status` shows it.
+pub fn member_name(s: crate::cluster::MemberState) -> &'static str {
+    use crate::cluster::MemberState::*;
+    match s {
+        Unknown => "unknown",
+        Joining => "joining",
+        Alive => "alive",
+        Suspect => "suspect",
+        Lost => "lost",
+        Hold => "hold",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::DecodeError;
 
     const NAMES: [&str; 3] = ["ux1", "ux2", "ux3"];
 
@@ -378,5 +662,26 @@ mod tests {
         assert_eq!(t.counts(), (1, 0));
         t.removed(1, true, true);
         assert_eq!(t.counts(), (1, 1));
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut s = String::new();
+        json_str(&mut s, "a\"b\\c\nd\u{1}").unwrap();
+        assert_eq!(s, r#""a\"b\\c\nd\u0001""#);
+    }
+
+    #[test]
+    fn only_nonzero_drops_are_written() {
+        let mut d = crate::proto::Drops::default();
+        d.count(DecodeError::Malformed);
+        d.count(DecodeError::Malformed);
+        let name = DecodeError::Malformed.name();
+        let mut s = String::new();
+        write_drops(&mut s, &d, false).unwrap();
+        assert_eq!(s, format!(" {name}=2"));
+        s.clear();
+        write_drops(&mut s, &d, true).unwrap();
+        assert_eq!(s, format!("\"{name}\":2"));
     }
 }
