@@ -201,7 +201,8 @@ impl Core {
     }
 
     /// Bit `n` set: box `n`'s newest hello endorses this box as boss (with
-    /// an acknowledgement still in the ring). For the status command.
+    /// an acknowledgement still in the ring). Test support.
+    #[cfg(any(test, feature = "testing"))]
     pub fn endorsers(&self) -> u32 {
         let mut bits = 0;
         for p in self.others() {
@@ -243,7 +244,9 @@ impl Core {
     }
 
     /// Whether this box may hold a vserver it was told to take at local time
-    /// `taken` (the check the vserver layer and the simulator both use).
+    /// `taken` (what the simulator checks of the vserver layer). Test
+    /// support.
+    #[cfg(any(test, feature = "testing"))]
     pub fn holds_since(&self, taken: Instant, now: Instant) -> bool {
         match self.fencing {
             Fencing::None => true,

@@ -257,7 +257,9 @@ impl Holder {
 
     /// True if this box believes it answers for `vs`: held, or taken over
     /// past the alias step. Under lease fencing at most one box in the
-    /// cluster may believe so while its lease is valid.
+    /// cluster may believe so while its lease is valid (the simulator's
+    /// invariant (a)). Test support.
+    #[cfg(any(test, feature = "testing"))]
     pub fn owns(&self, vs: VsId) -> bool {
         match self.slots.get(vs as usize) {
             Some(Slot::Held(_)) => true,
