@@ -19,6 +19,10 @@
 //! * A box takes over only while its own lease is valid, and gives up
 //!   everything when it lapses ([`Holder::tick`], fencing layer 1).
 //! * Orders to itself (the boss is a volunteer too) are delivered locally.
+//! * **Checks nobody needs to run.** A vserver without a service check
+//!   (`service none`) is up: the node answers that check itself as it hands
+//!   its outputs out, so the shell never sees it. A box without a
+//!   self-check is always suitable and is never asked for one.
 //! * **Hand-over.** A box on hold (`bongoyo hold`, health 0, or stopping)
 //!   keeps serving what it holds; the acting boss moves each vserver to
 //!   another box by a planned move (see [`crate::vserver::monitor`]). A
@@ -102,7 +106,9 @@ pub enum Output {
         body: Body,
     },
     /// Run a boss-side check of a vserver; answer with
-    /// [`Node::handle_service`] or [`Node::handle_reach`].
+    /// [`Node::handle_service`], [`Node::handle_reach`] or
+    /// [`Node::handle_reach_tcp`]. Never a service check of a vserver with
+    /// `service none`: the node answers those itself.
     Check {
         /// The vserver.
         vserver: VsId,
@@ -199,6 +205,8 @@ pub struct Node {
     fencing_none: bool,
     /// Self-check verdicts as suitability 0-100, per vserver.
     suitability: [u8; MAX_VSERVERS],
+    /// Bit per vserver without a service check (`service none`).
+    no_service: u64,
     self_check: [bool; MAX_VSERVERS],
     check_every: [Duration; MAX_VSERVERS],
     next_self_check: [Instant; MAX_VSERVERS],
@@ -244,6 +252,7 @@ impl Node {
             hello: config.hello,
             fencing_none: config.fencing == Fencing::None,
             suitability: [0; MAX_VSERVERS],
+            no_service: 0,
             self_check: [false; MAX_VSERVERS],
             check_every: [Duration::ZERO; MAX_VSERVERS],
             next_self_check: [now; MAX_VSERVERS],
@@ -271,6 +280,9 @@ impl Node {
             n.self_check[i] = !matches!(v.self_check, Check::None);
             n.suitability[i] = if n.self_check[i] { 0 } else { 100 };
             n.check_every[i] = v.check;
+            if matches!(v.service, Check::None) {
+                n.no_service |= 1 << i;
+            }
         }
         n
     }
@@ -506,8 +518,8 @@ impl Node {
         self.pump(now);
     }
 
-    /// Result of a reachability check (the boss's, or a volunteer's probe
-    /// asked for by a volunteer request): every MAC that answered.
+    /// Result of an ARP reachability check (the boss's, or a volunteer's
+    /// probe asked for by a volunteer request): every MAC that answered.
     pub fn handle_reach(&mut self, now: Instant, vserver: VsId, answered: &[[u8; 6]]) {
         match self
             .probing
@@ -530,6 +542,15 @@ impl Node {
             self.with_view(now, |m, now, v| m.handle_reach(now, vserver, answered, v));
         }
         self.pump(now);
+    }
+
+    /// Result of a `reachability tcp` check: the address answered (somebody
+    /// holds it; who is unknown, so it counts as the all-zero MAC the
+    /// monitor reads as "someone") or not (nobody).
+    pub fn handle_reach_tcp(&mut self, now: Instant, vserver: VsId, answered: bool) {
+        const SOMEONE: [[u8; 6]; 1] = [[0; 6]];
+        let macs: &[[u8; 6]] = if answered { &SOMEONE } else { &[] };
+        self.handle_reach(now, vserver, macs);
     }
 
     /// Result of this box's self-check for a vserver.
@@ -577,10 +598,23 @@ impl Node {
         Some(t)
     }
 
-    /// The next output.
+    /// The next output. A service check of a vserver with `service none`
+    /// is answered here (up) instead of handed out, at the same place in
+    /// the sequence as a shell answering it at once would have: what the
+    /// answer causes queues behind the outputs already waiting.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        loop {
+            match self.out.pop_front()? {
+                Output::Check {
+                    vserver,
+                    kind: CheckKind::Service,
+                } if self.no_service & (1u64 << (vserver as u32 % 64)) != 0 => {
+                    self.handle_service(self.last_now, vserver, true);
+                }
+                o => return Some(o),
+            }
+        }
     }
 
     fn emit(&mut self, o: Output) {
@@ -983,5 +1017,96 @@ impl Node {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+    use crate::vserver::combo::{Claims, Tri};
+
+    /// One box (its own quorum, so it becomes the acting boss) and one
+    /// vserver checked by TCP, with the service check `service`.
+    fn one_box(service: &str) -> Node {
+        let conf = format!(
+            "cluster t\nkey-file insecure\ninterface eth0\nnode f1 10.0.0.11\n\
+             vserver web {{\n address 10.0.0.50/24\n interface eth0\n service {service}\n \
+             reachability tcp 80\n self-check none\n check 200ms\n}}\n"
+        );
+        let cfg = parse("t.conf", &conf).expect("config");
+        Node::new(&cfg, 0, 1, Instant(0))
+    }
+
+    /// Run the node's timers to `until` ms in 10 ms turns, answering each
+    /// check it hands out at once: reachability by `reach` (TCP), the
+    /// service up. The checks asked for and the combo states reported.
+    fn run(node: &mut Node, until: u64, reach: bool) -> (Vec<CheckKind, 64>, Vec<Combo, 8>) {
+        let (mut asked, mut combos) = (Vec::new(), Vec::new());
+        for t in (0..=until).step_by(10) {
+            let now = Instant(t);
+            if node.poll_timeout().is_some_and(|d| d <= now) {
+                node.handle_timeout(now);
+            }
+            while let Some(o) = node.poll_output() {
+                match o {
+                    Output::Check { vserver, kind } => {
+                        let _ = asked.push(kind);
+                        match kind {
+                            CheckKind::Reach => node.handle_reach_tcp(now, vserver, reach),
+                            CheckKind::Service => node.handle_service(now, vserver, true),
+                        }
+                    }
+                    Output::VsChanged { combo, .. } => {
+                        let _ = combos.push(combo);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (asked, combos)
+    }
+
+    fn combo(s: &[u8; 3]) -> Combo {
+        let tri = |c| match c {
+            b'U' => Tri::Up,
+            b'D' => Tri::Down,
+            _ => Tri::Pending,
+        };
+        let claims = if s[2] == b'0' {
+            Claims::Zero
+        } else {
+            Claims::One
+        };
+        Combo::new(tri(s[0]), tri(s[1]), claims)
+    }
+
+    #[test]
+    fn service_none_is_answered_up_by_the_node() {
+        let mut node = one_box("none");
+        let (asked, combos) = run(&mut node, 3_000, true);
+        assert!(node.core().is_acting(Instant(3_000)), "never acted");
+        assert!(asked.contains(&CheckKind::Reach));
+        assert!(!asked.contains(&CheckKind::Service), "{asked:?}");
+        // Service up (answered here), address up ("someone" answered),
+        // nobody claims it: served by a host outside the cluster.
+        assert_eq!(combos.last(), Some(&combo(b"UU0")), "{combos:?}");
+    }
+
+    #[test]
+    fn a_service_check_goes_to_the_shell() {
+        let mut node = one_box("tcp 80");
+        let (asked, combos) = run(&mut node, 3_000, true);
+        assert!(asked.contains(&CheckKind::Service));
+        assert_eq!(combos.last(), Some(&combo(b"UU0")), "{combos:?}");
+    }
+
+    #[test]
+    fn reach_tcp_unanswered_is_nobody() {
+        let mut node = one_box("none");
+        let (_, combos) = run(&mut node, 3_000, false);
+        // Nobody answers: the address is down and so is the service, even
+        // one without a check.
+        assert!(combos.contains(&combo(b"DD0")), "{combos:?}");
     }
 }

@@ -1,11 +1,13 @@
 //! Carrying out what the node asks for (its [`Output`]s): messages go to
-//! the cluster sockets, checks and hooks to [`Work`], takeover and release
+//! the cluster sockets, checks and hooks to `Work`, takeover and release
 //! steps (aliases, gratuitous ARP, hooks) to the system, alerts to the log
 //! and the `notify` hook; and feeding the results ([`Done`]) back.
 //!
-//! Only I/O and its bookkeeping live here. What this box does is decided in
-//! the node; the one thing this file adds to a result is what the box's own
-//! kernel contributes to an ARP probe it cannot hear (see [`Daemon::done`]).
+//! Only I/O and its bookkeeping live here: what this box does is decided in
+//! the node, which also answers the checks nobody needs to run (`service
+//! none`). The one thing this file adds to a result is what the box's own
+//! kernel contributes to an ARP probe it cannot hear: the address is on one
+//! of its interfaces, as this file put it there (see `Daemon::done`).
 
 use core::fmt::Write as _;
 use core::net::{Ipv4Addr, SocketAddrV4};
@@ -212,7 +214,8 @@ impl Daemon {
         let addr = v.address;
         match kind {
             CheckKind::Service => match &v.service {
-                Check::None => self.node.handle_service(now, vs, true),
+                // Never asked: the node answers `service none` itself.
+                Check::None => {}
                 Check::Tcp(port) => self.work.start_tcp(
                     self.poll.registry(),
                     now,
@@ -253,7 +256,8 @@ impl Daemon {
             return;
         };
         match &v.self_check {
-            Check::None => self.node.handle_self_check(now, vs, true),
+            // Never asked: the node counts a box without one as suitable.
+            Check::None => {}
             Check::Tcp(port) => {
                 let timeout = check_timeout(v.check, false);
                 self.work.start_tcp(
@@ -555,26 +559,26 @@ impl Daemon {
                         .map(|v| &v.reachability),
                     Some(Reachability::Arp)
                 );
+                if !arp {
+                    return self.node.handle_reach_tcp(now, vs, d.ok);
+                }
                 let mut macs = d.macs;
-                if arp {
-                    // This box's own kernel never answers its own probe: if
-                    // the address is on our interface, we answer for it.
-                    if self.aliases.get(vs as usize).is_some_and(Option::is_some) {
-                        let mine = self
-                            .vs_if
-                            .get(vs as usize)
-                            .and_then(|i| self.work.arps.get(i.arp))
-                            .map(|a| a.sock.mac());
-                        if let Some(m) = mine {
-                            if !macs.contains(&m) {
-                                let _ = macs.push(m);
-                            }
+                // This box's own kernel never answers its own probe: if the
+                // address is on our interface, we answer for it, with that
+                // interface's MAC. Part of the observation, not a decision:
+                // which kernels hold the address (the simulator's world
+                // answers it from its kernels, this box's included).
+                if self.aliases.get(vs as usize).is_some_and(Option::is_some) {
+                    let mine = self
+                        .vs_if
+                        .get(vs as usize)
+                        .and_then(|i| self.work.arps.get(i.arp))
+                        .map(|a| a.sock.mac());
+                    if let Some(m) = mine {
+                        if !macs.contains(&m) {
+                            let _ = macs.push(m);
                         }
                     }
-                } else if d.ok {
-                    // `reachability tcp`: something answered; who is unknown.
-                    macs.clear();
-                    let _ = macs.push([0; 6]);
                 }
                 self.node.handle_reach(now, vs, &macs);
             }
