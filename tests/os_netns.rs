@@ -127,6 +127,18 @@ fn kernel_lifetime_removes_an_unrenewed_alias() {
         "kernel removed the alias {} ms after the last renewal",
         took.as_millis()
     );
+    // A renewal after the kernel removed it adds it again (IPv4 does not
+    // ask for NLM_F_CREATE): a daemon frozen longer than the lifetime but
+    // not its lease gets its address back at its next renewal.
+    run_in(&ns.name, || {
+        let idx = ifaddr::ifindex("a0").expect("ifindex");
+        ifaddr::set_lifetime(idx, "a0:0", VIP, 24, 1).expect("renew after expiry");
+    });
+    let shown = addr_show(&ns);
+    assert!(
+        shown.contains("10.66.0.5/24") && shown.contains("a0:0"),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -435,8 +435,10 @@ impl Daemon {
         if let Err(e) =
             ifaddr::set_lifetime(a.ifindex, &a.label, v.address, v.prefix, ALIAS_LIFETIME_S)
         {
-            // The kernel already took it (this daemon was frozen longer than
-            // the lifetime): the boss's checks will see it unreachable.
+            // Not for an address the kernel removed (this daemon was frozen
+            // longer than the lifetime): a renewal adds it again, as IPv4
+            // does not ask for NLM_F_CREATE (tests/os_netns.rs). Something
+            // else failed: the boss's checks will see it unreachable.
             warn!(
                 "renew-failed vserver={} address={} label={} error={e}",
                 v.name,

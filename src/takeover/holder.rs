@@ -17,8 +17,6 @@
 //! a host may still have another box's MAC), at most one burst per
 //! [`REPEAT_GAP`]; and with `garp-refresh`, one every so often.
 
-use core::time::Duration;
-
 use heapless::{Deque, Vec};
 
 use crate::config::{Config, NodeId, VsId};
@@ -26,8 +24,7 @@ use crate::limits::MAX_VSERVERS;
 use crate::time::Instant;
 
 use super::{
-    Direction, Outcome, Plan, Sequence, Step, ALIAS_LIFETIME_S, DEFAULT_GARP_COUNT,
-    DEFAULT_GARP_SPACING, REPEAT_GAP,
+    Direction, Outcome, Plan, Sequence, Step, DEFAULT_GARP_COUNT, DEFAULT_GARP_SPACING, REPEAT_GAP,
 };
 
 /// Actions the queue holds between two drains (when full, the newest is
@@ -68,16 +65,6 @@ struct Announce {
     repeat_at: Option<Instant>,
     /// The next refresh (`garp-refresh`; `None`: off).
     refresh_at: Option<Instant>,
-    /// The address's last renewal (or its adding).
-    renewed_at: Instant,
-    /// A renewal came a kernel lifetime or more after the one before (this
-    /// daemon was frozen): the kernel may have removed the address, and a
-    /// renewal cannot bring it back. Never announced again: a gratuitous
-    /// ARP would point hosts at a box that does not answer for it (sim seed
-    /// 4358906131: a box frozen 1.1 s, woken by a backlog hello of a box
-    /// that came back, repeated its announcements). The boss's checks see
-    /// the address dead and move it.
-    gone: bool,
 }
 
 /// Least time between two bursts of one vserver: [`REPEAT_GAP`], or the
@@ -95,17 +82,7 @@ impl Announce {
             burst_at: now,
             repeat_at: None,
             refresh_at: plan.garp_refresh.map(|r| now + r),
-            renewed_at: now,
-            gone: false,
         }
-    }
-
-    /// The address was renewed at `now`.
-    fn renewed(&mut self, now: Instant) {
-        if now >= self.renewed_at + Duration::from_secs(u64::from(ALIAS_LIFETIME_S)) {
-            self.gone = true;
-        }
-        self.renewed_at = now;
     }
 
     /// Announce again: a burst now, or when the gap since the last ends.
@@ -116,12 +93,6 @@ impl Announce {
 
     /// The next gratuitous ARP due at `now`, if any.
     fn poll_step(&mut self, plan: Plan, now: Instant) -> Option<Step> {
-        if self.gone {
-            self.burst = None;
-            self.repeat_at = None;
-            self.refresh_at = None;
-            return None;
-        }
         if self.repeat_at.is_some_and(|t| now >= t) {
             self.repeat_at = None;
             self.burst = Some(Sequence::announce(plan, now));
@@ -395,8 +366,7 @@ impl Holder {
             let plan = self.plans[vs];
             let slot = &mut self.slots[vs];
             match slot {
-                Slot::Held(a) if lease_valid => {
-                    a.renewed(now);
+                Slot::Held(_) if lease_valid => {
                     self.push(HolderAction::Renew {
                         vserver: vs as VsId,
                     });
@@ -799,41 +769,17 @@ mod tests {
         a.iter().filter(|&&x| x == step(vs, Step::Garp)).count()
     }
 
-    /// Tick at every deadline up to `until` and every 200 ms between (the
-    /// node ticks every hello); the gratuitous ARPs sent for `vs`, by time.
+    /// Tick at every deadline up to `until` (as the node does); the
+    /// gratuitous ARPs sent for `vs`, by time.
     fn run(h: &mut Holder, vs: VsId, until: u64) -> std::vec::Vec<u64> {
         let mut sent = std::vec::Vec::new();
-        let mut last = h.slots.iter().find_map(|s| match s {
-            Slot::Held(a) => Some(a.renewed_at.0),
-            _ => None,
-        });
-        while let Some(t) = h
-            .poll_timeout()
-            .map(|t| last.map_or(t, |l| t.min(Instant(l + 200))))
-            .filter(|t| t.0 <= until)
-        {
-            last = Some(t.0);
+        while let Some(t) = h.poll_timeout().filter(|t| t.0 <= until) {
             h.tick(t, true);
             for _ in 0..garps(&drain(h), vs) {
                 sent.push(t.0);
             }
         }
         sent
-    }
-
-    #[test]
-    fn an_address_renewed_a_lifetime_late_is_never_announced_again() {
-        // Sim seed 4358906131: frozen 1.1 s, the kernel dropped it.
-        let mut h = holder();
-        held(&mut h, 0);
-        h.tick(Instant(400), true);
-        h.tick(Instant(600), true);
-        drain(&mut h);
-        h.tick(Instant(1_700), true);
-        h.reannounce(Instant(1_700), u64::MAX);
-        let a = drain(&mut h);
-        assert_eq!(garps(&a, 0), 0, "{a:?}");
-        assert!(run(&mut h, 0, 5_000).is_empty());
     }
 
     #[test]

@@ -280,7 +280,8 @@ const REGRESSION_SEEDS: &[(u64, &str)] = &[
     (
         4358906131,
         "a box frozen 1.1 s, its address dropped by the kernel, announced it \
-         again when a backlog hello woke it",
+         when a backlog hello woke it (its renewal adds it back first, as the \
+         kernel does)",
     ),
     (
         3605552357,

@@ -788,9 +788,13 @@ impl VWorld {
                 self.reply(i, now + d, input);
             }
             Output::Renew { vserver } => {
+                // A renewal of an address the kernel removed adds it again
+                // (IPv4 does not ask for NLM_F_CREATE; tests/os_netns.rs),
+                // if the shell still has it in its table.
                 let v = vserver as usize;
-                if v < self.nv && self.boxes[i].kernel.holds(v, now) {
-                    self.boxes[i].kernel.renewed[v] = Some(now);
+                let k = &mut self.boxes[i].kernel;
+                if v < self.nv && k.up && k.renewed[v].is_some() {
+                    k.renewed[v] = Some(now);
                 }
             }
             Output::RoleChanged { .. }
