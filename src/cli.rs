@@ -28,7 +28,7 @@ pub const EX_USAGE: u8 = 64;
 /// Default configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/bongoyo.conf";
 /// Default control socket.
-pub const DEFAULT_SOCKET: &str = "/run/bongoyo.sock";
+pub const DEFAULT_SOCKET: &str = "/var/run/bongoyo.sock";
 /// How long a client command waits for the daemon.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -87,7 +87,7 @@ pub struct Run {
     /// this box's node name (default: the host name)
     pub name: Option<String>,
     #[argh(option, short = 's', default = "PathBuf::from(DEFAULT_SOCKET)")]
-    /// control socket (default /run/bongoyo.sock)
+    /// control socket (default /var/run/bongoyo.sock)
     pub socket: PathBuf,
     #[argh(switch, short = 'f')]
     /// copy the log to stderr (it goes to syslog either way; run stays in
@@ -127,7 +127,7 @@ pub struct Status {
     /// print JSON
     pub json: bool,
     #[argh(option, short = 's', default = "PathBuf::from(DEFAULT_SOCKET)")]
-    /// control socket (default /run/bongoyo.sock)
+    /// control socket (default /var/run/bongoyo.sock)
     pub socket: PathBuf,
 }
 
@@ -136,7 +136,7 @@ pub struct Status {
 /// Put this box on hold.
 pub struct Hold {
     #[argh(option, short = 's', default = "PathBuf::from(DEFAULT_SOCKET)")]
-    /// control socket (default /run/bongoyo.sock)
+    /// control socket (default /var/run/bongoyo.sock)
     pub socket: PathBuf,
 }
 
@@ -145,7 +145,7 @@ pub struct Hold {
 /// Put this box back on the list.
 pub struct Resume {
     #[argh(option, short = 's', default = "PathBuf::from(DEFAULT_SOCKET)")]
-    /// control socket (default /run/bongoyo.sock)
+    /// control socket (default /var/run/bongoyo.sock)
     pub socket: PathBuf,
 }
 
@@ -157,7 +157,7 @@ pub struct Release {
     /// the vserver's name
     pub vserver: String,
     #[argh(option, short = 's', default = "PathBuf::from(DEFAULT_SOCKET)")]
-    /// control socket (default /run/bongoyo.sock)
+    /// control socket (default /var/run/bongoyo.sock)
     pub socket: PathBuf,
 }
 

@@ -1,4 +1,4 @@
-//! The control socket (`-s PATH`, default `/run/bongoyo.sock`): a Unix
+//! The control socket (`-s PATH`, default `/var/run/bongoyo.sock`): a Unix
 //! stream socket, mode 0600, one request line per connection.
 //!
 //! The daemon side ([`listen`]) claims the path before the daemon touches
