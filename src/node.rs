@@ -39,7 +39,7 @@ use crate::config::{Check, Config, Fencing, NodeId, VsId};
 use crate::limits::{MAX_ANSWERING, MAX_NODES, MAX_VSERVERS};
 use crate::proto::{Body, Role, VsEntry};
 use crate::takeover::holder::{Holder, HolderAction};
-use crate::takeover::{Step, KERNEL_HOLD_BOUND};
+use crate::takeover::{kernel_hold_bound, Step};
 use crate::time::Instant;
 use crate::vserver::combo::Combo;
 use crate::vserver::monitor::{
@@ -711,7 +711,7 @@ impl Node {
             }
             // Fencing layer 2 removed its addresses by now.
             let lapsed = self.core.lease_lapsed_since(n);
-            if lapsed.is_some_and(|at| now >= at + KERNEL_HOLD_BOUND) {
+            if lapsed.is_some_and(|at| now >= at + kernel_hold_bound(self.hello)) {
                 kernel_gone |= 1 << n;
             }
             if state == MemberState::Hold || (n == self.me && self.stopping) {

@@ -25,7 +25,7 @@ use crate::config::{self, Check, HookKind, IfName, NodeId, Reachability, VsId};
 use crate::node::Output;
 use crate::os::child::{self, Context};
 use crate::os::ifaddr;
-use crate::takeover::{Step, ALIAS_LIFETIME_S};
+use crate::takeover::{alias_lifetime_s, Step};
 use crate::time::Instant;
 use crate::vserver::monitor::{arp_window, CheckKind, VsAlert};
 
@@ -340,14 +340,15 @@ impl Daemon {
             );
             return false;
         };
+        let lifetime = alias_lifetime_s(self.config.hello);
         let r = ifaddr::add_alias(&label, v.address, v.prefix).and_then(|_| {
             // At once: from here on a dead daemon's address dies with it.
-            ifaddr::set_lifetime(ifindex, &label, v.address, v.prefix, ALIAS_LIFETIME_S)
+            ifaddr::set_lifetime(ifindex, &label, v.address, v.prefix, lifetime)
         });
         match r {
             Ok(()) => {
                 info!(
-                    "alias-added vserver={} address={} label={label} lifetime_s={ALIAS_LIFETIME_S}",
+                    "alias-added vserver={} address={} label={label} lifetime_s={lifetime}",
                     v.name,
                     addr_text(v)
                 );
@@ -432,8 +433,9 @@ impl Daemon {
         ) else {
             return;
         };
+        let lifetime = alias_lifetime_s(self.config.hello);
         if let Err(e) =
-            ifaddr::set_lifetime(a.ifindex, &a.label, v.address, v.prefix, ALIAS_LIFETIME_S)
+            ifaddr::set_lifetime(a.ifindex, &a.label, v.address, v.prefix, lifetime)
         {
             // Not for an address the kernel removed (this daemon was frozen
             // longer than the lifetime): a renewal adds it again, as IPv4

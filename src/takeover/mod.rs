@@ -34,16 +34,33 @@ pub const DEFAULT_GARP_SPACING: Duration = Duration::from_millis(100);
 /// answers may be the moment a cut-off client can hear us again.
 pub const REPEAT_GAP: Duration = Duration::from_secs(1);
 
-/// Kernel lifetime of a held address in seconds, renewed every hello while
-/// the lease holds (fencing layer 2): the kernel removes the address of a
-/// killed or frozen daemon 1-2 s after its last renewal (it counts
-/// lifetimes in whole seconds).
+/// Shortest kernel lifetime of a held address in seconds (the kernel
+/// counts lifetimes in whole seconds): the lifetime at hellos under a third
+/// of a second, the defaults included. See [`alias_lifetime_s`].
 pub const ALIAS_LIFETIME_S: u32 = 1;
 
+/// Kernel lifetime of a held address in seconds, renewed every hello while
+/// the lease holds (fencing layer 2): the kernel removes the address of a
+/// killed or frozen daemon one to two lifetimes after its last renewal.
+/// Three hellos, at least [`ALIAS_LIFETIME_S`]: a renewal or two late (a
+/// busy loop) must not let the address lapse; with a 1 s lifetime and a
+/// hello of 1 s, renewals came as the kernel removed it.
+pub fn alias_lifetime_s(hello: Duration) -> u32 {
+    let ms = hello.as_millis().saturating_mul(3);
+    let s = u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX);
+    s.max(ALIAS_LIFETIME_S)
+}
+
 /// How long after a box's lease is proven lapsed its kernel may still hold
-/// an address: two lifetimes (the kernel's whole-second rounding) and a
-/// second of margin for a slow tick. Past that, an ARP answer in that box's
-/// MAC does not come from its kernel: it is forged, or a stale cache.
+/// an address, at hello interval `hello`: two lifetimes (the kernel's
+/// whole-second rounding) and a second of margin for a slow tick. Past
+/// that, an ARP answer in that box's MAC does not come from its kernel: it
+/// is forged, or a stale cache.
+pub fn kernel_hold_bound(hello: Duration) -> Duration {
+    Duration::from_secs(2 * u64::from(alias_lifetime_s(hello)) + 1)
+}
+
+/// [`kernel_hold_bound`] at hellos under a third of a second (3 s).
 pub const KERNEL_HOLD_BOUND: Duration = Duration::from_secs(2 * ALIAS_LIFETIME_S as u64 + 1);
 
 /// Which way the sequence goes.
@@ -296,6 +313,18 @@ impl Sequence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kernel_lifetime_spans_three_hellos_at_least_a_second() {
+        let ms = Duration::from_millis;
+        assert_eq!(alias_lifetime_s(ms(20)), 1);
+        assert_eq!(alias_lifetime_s(ms(200)), 1);
+        assert_eq!(alias_lifetime_s(ms(333)), 1);
+        assert_eq!(alias_lifetime_s(ms(334)), 2);
+        assert_eq!(alias_lifetime_s(ms(1000)), 3, "keepalived's advert_int");
+        assert_eq!(kernel_hold_bound(ms(200)), KERNEL_HOLD_BOUND);
+        assert_eq!(kernel_hold_bound(ms(1000)), Duration::from_secs(7));
+    }
 
     fn plan(hooks: bool) -> Plan {
         Plan {
