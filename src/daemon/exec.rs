@@ -434,9 +434,7 @@ impl Daemon {
             return;
         };
         let lifetime = alias_lifetime_s(self.config.hello);
-        if let Err(e) =
-            ifaddr::set_lifetime(a.ifindex, &a.label, v.address, v.prefix, lifetime)
-        {
+        if let Err(e) = ifaddr::set_lifetime(a.ifindex, &a.label, v.address, v.prefix, lifetime) {
             // Not for an address the kernel removed (this daemon was frozen
             // longer than the lifetime): a renewal adds it again, as IPv4
             // does not ask for NLM_F_CREATE (tests/os_netns.rs). Something
