@@ -453,6 +453,10 @@ struct Vs {
     service_move_after: Instant,
     /// Since when its service answers (`None`: it does not).
     service_up_since: Option<Instant>,
+    /// A probing round saw the address answered, and no clean round has
+    /// followed yet: one clean round after a sighting is not proof (all of
+    /// a probe's ARP exchanges may be lost), as one failed check is not.
+    sighted: bool,
     /// `prefer`: the boxes that should serve it, best first.
     prefer: heapless::Vec<NodeId, MAX_NODES>,
     /// How long a preferred box must be a volunteer before it is moved to.
@@ -507,6 +511,7 @@ impl Monitor {
                 prefer: v.prefer.clone(),
                 preempt_delay: v.preempt_delay.unwrap_or(config.hello * PREEMPT_HELLOS),
                 preferred_since: None,
+                sighted: false,
                 check: v.check,
                 takeover_timeout: v.takeover_timeout,
                 failback: v.failback,
@@ -841,9 +846,12 @@ impl Monitor {
                 } if f == from && r == round => {
                     // The holder's word that its address is gone: the
                     // successor assumes at once, no check, no round. Not if
-                    // the alias may be left, a box is not heard, or the
-                    // successor cannot take it any more.
+                    // the alias may be left, a box is not heard, the
+                    // successor cannot take it any more, or a third box's
+                    // kernel answered for it (another boss's takeover).
+                    let stray = v.answering & !bit(from) & !bit(to) != 0;
                     let fine = ok
+                        && !stray
                         && view.unknown == 0
                         && view.volunteers & bit(to) != 0
                         && view.lost & bit(from) == 0;
@@ -992,12 +1000,18 @@ struct Refinements {
     /// A box not heard may hold anything ([`View::unknown`]): nothing is
     /// given away.
     unheard: bool,
+    /// A box that is heard and does not claim it answers for the address:
+    /// a takeover whose claim is not heard yet (another boss's, just before
+    /// this one took over: sim seed 5477243131). Nothing is decided until
+    /// its claim comes.
+    stray: bool,
 }
 
 /// The action table's decision, refined.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Act {
-    /// A lost box's kernel still answers: nothing is decided.
+    /// A kernel answers that should not: a lost box's, or a heard box that
+    /// does not claim it (yet). Nothing is decided.
     Fenced,
     /// The original host is back (and nothing is under way): failback.
     Failback,
@@ -1013,6 +1027,9 @@ impl Refinements {
         };
         Refinements {
             fenced: v.answering & cx.view.lost != 0 && combo.reach == Tri::Up,
+            stray: v.answering & !cx.claim & !cx.view.lost != 0
+                && combo.reach == Tri::Up
+                && combo.claims != Claims::Zero,
             original_back: combo.claims == Claims::One && v.original && combo.service == Tri::Up,
             holder_held: holder.filter(|&h| cx.view.held & bit(h) != 0),
             unheard: cx.view.unknown != 0,
@@ -1021,7 +1038,7 @@ impl Refinements {
 
     /// Refine the table's `decision` (`idle`: no phase under way).
     fn refine(self, decision: Decision, idle: bool) -> Act {
-        if self.fenced {
+        if self.fenced || self.stray {
             Act::Fenced
         } else if self.original_back && idle {
             Act::Failback
@@ -1732,6 +1749,7 @@ mod tests {
             original_back,
             holder_held: None,
             unheard: false,
+            stray: false,
         };
         let d = Decision::Nothing;
         assert_eq!(r(true, true).refine(d, true), Act::Fenced);
@@ -2099,18 +2117,27 @@ mod tests {
         r.answer(0, round, 100);
         let a = r.answer_seeing(2, round, 100, &[MACS[1]]);
         assert!(assume(&a).is_none(), "fenced: {a:?}");
-        // Asked again after a check; once nobody sees it, taken over.
-        let t = r.now.0;
-        let mut next = None;
-        for t in (t + 50..t + 3000).step_by(50) {
-            let mut a = r.at(t);
-            a.extend(r.checks(false, &[]));
-            if let Some(round) = request(&a) {
-                next = Some(round);
-                break;
+        // Asked again after a check; once nobody sees it in two rounds in a
+        // row (one could have lost every ARP exchange), taken over.
+        let next_round = |r: &mut Rig| {
+            let t = r.now.0;
+            for t in (t + 50..t + 3000).step_by(50) {
+                let mut a = r.at(t);
+                a.extend(r.checks(false, &[]));
+                if let Some(round) = request(&a) {
+                    return round;
+                }
             }
-        }
-        let round = next.expect("a new round");
+            panic!("a new round");
+        };
+        let round = next_round(&mut r);
+        r.answer(0, round, 50);
+        let a = r.answer_seeing(2, round, 100, &[]);
+        assert!(
+            assume(&a).is_none(),
+            "one clean round after a sighting: {a:?}"
+        );
+        let round = next_round(&mut r);
         r.answer(0, round, 50);
         let a = r.answer_seeing(2, round, 100, &[]);
         assert_eq!(assume(&a), Some(2));

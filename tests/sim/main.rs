@@ -284,6 +284,16 @@ const REGRESSION_SEEDS: &[(u64, &str)] = &[
          kernel does)",
     ),
     (
+        5477243131,
+        "two boxes on one address: a new boss that had not heard a moved \
+         vserver's new claim moved it again off its old holder",
+    ),
+    (
+        5477240423,
+        "two boxes on one address: after three sightings, one probing round \
+         lost every ARP exchange and passed for silence",
+    ),
+    (
         3605552357,
         "two boxes on one address: the boss decided a probing round on its own \
          check from before a cut healed",

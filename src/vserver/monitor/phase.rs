@@ -272,7 +272,12 @@ pub(super) fn progress(v: &mut Vs, cx: &Cx<'_, '_>, combo: Combo, r: Refinements
 /// is repeated after the next check and alerted once.
 pub(super) fn round_over(v: &mut Vs, cx: &Cx<'_, '_>, round: &Round, out: &mut Out) {
     let now = cx.now;
-    if round.fenced() {
+    if round.fenced() || v.sighted {
+        // After a sighting, the first clean round is not proof either (sim
+        // seed 5477240423: every ARP exchange of the one probe that could
+        // see the old holder's kernel was lost).
+        // Only a clean round clears it.
+        v.sighted = round.sighted() || (v.sighted && round.fenced());
         v.phase = Phase::Idle;
         v.round_after = now + v.check;
         return;
@@ -487,6 +492,7 @@ mod tests {
             original_back: false,
             holder_held: None,
             unheard: false,
+            stray: false,
         };
         let mut out = Out::new();
         let uu1 = Combo::new(Tri::Up, Tri::Up, Claims::One);
@@ -504,11 +510,17 @@ mod tests {
         with(100, 0, 0, |cx| round_over(&mut v, cx, &round, &mut out));
         assert!(matches!(v.phase, Phase::Takeover { node: 1, .. }));
         // A probe saw the address answered: nobody is told to assume.
+        let clean = round.clone();
         round.saw();
         let mut v = vs();
         let mut out = Out::new();
         with(100, 0, 0, |cx| round_over(&mut v, cx, &round, &mut out));
         assert!(matches!(v.phase, Phase::Idle) && out.is_empty());
         assert_eq!(v.round_after, Instant(100) + v.check);
+        // After a sighting, one clean round is not proof; two are.
+        with(400, 0, 0, |cx| round_over(&mut v, cx, &clean, &mut out));
+        assert!(matches!(v.phase, Phase::Idle) && out.is_empty());
+        with(700, 0, 0, |cx| round_over(&mut v, cx, &clean, &mut out));
+        assert!(matches!(v.phase, Phase::Takeover { node: 1, .. }));
     }
 }
