@@ -1055,6 +1055,8 @@ impl Parser {
         }
     }
 
+    /// A line outside any block: the keyword's reader, then (unless the
+    /// directive takes every word of its line) a check that nothing is left.
     fn top_line(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) {
         let Some(k) = lookup(&TOP, kw.s) else {
             if kw.s == "}" {
@@ -1076,244 +1078,245 @@ impl Parser {
         if self.seen[k as usize].is_none() {
             self.seen[k as usize] = Some(kw.at);
         }
-        match k {
-            Top::Cluster => {
-                let Some(v) = self.need(kw, t, "a name") else {
-                    return;
-                };
-                let Some(name) = self.name(v) else { return };
-                self.cfg.cluster = name;
-            }
-            Top::KeyFile => {
-                let Some(v) = self.need(kw, t, "a path or `insecure`") else {
-                    return;
-                };
-                // `load` reports key problems at the path, not the keyword.
-                self.seen[k as usize] = Some(v.at);
-                if v.s == "insecure" {
-                    self.cfg.key = Key::Insecure;
-                } else if !v.s.starts_with('/') {
-                    bad!(self, v.at, "key file {} must be an absolute path", Q(v.s));
-                    return;
-                } else {
-                    match String::try_from(v.s) {
-                        Ok(p) => self.cfg.key = Key::Unread(p),
-                        Err(_) => {
-                            bad!(self, v.at, "path too long (at most {MAX_COMMAND} bytes)");
-                            return;
-                        }
-                    }
+        let read = match k {
+            Top::Cluster => self.top_cluster(kw, t),
+            Top::KeyFile => self.top_key_file(kw, t),
+            Top::Interface => self.top_interface(kw, t),
+            Top::Multicast => self.top_multicast(kw, t),
+            Top::Peer => self.top_peer(kw, t),
+            Top::Hello => self.top_hello(kw, t),
+            Top::Dead => self.top_dead(kw, t),
+            Top::LostAlert => self.top_lost_alert(kw, t),
+            Top::GarpRefresh => self.top_garp_refresh(kw, t),
+            Top::Quorum => self.top_quorum(kw, t),
+            Top::Fencing => self.top_fencing(kw, t),
+            Top::TrackInterface => self.top_track_interface(kw, t),
+            Top::MaxLoadPercent => self.top_max_load_percent(kw, t),
+            Top::MinFreeMemory => self.top_min_free_memory(kw, t),
+            // These take every word left, or end their line themselves.
+            Top::Notify => return self.top_notify(kw, t),
+            Top::Node => return self.node(kw, t),
+            Top::Vserver => return self.open_block(kw, t),
+        };
+        if read.is_some() {
+            self.end(t);
+        }
+    }
+
+    // The top-level directives, one reader each, grouped as in the grammar:
+    // the cluster and where it talks, its timers, quorum and fencing, this
+    // box's health, the alert hook. A reader stores what it read and returns
+    // `Some`, or reports why not and returns `None`.
+
+    /// `cluster NAME`.
+    fn top_cluster(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "a name")?;
+        self.cfg.cluster = self.name(v)?;
+        Some(())
+    }
+
+    /// `key-file PATH | insecure`: the path only; [`load`] reads the key.
+    fn top_key_file(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "a path or `insecure`")?;
+        // `load` reports key problems at the path, not the keyword.
+        self.seen[Top::KeyFile as usize] = Some(v.at);
+        if v.s == "insecure" {
+            self.cfg.key = Key::Insecure;
+        } else if !v.s.starts_with('/') {
+            bad!(self, v.at, "key file {} must be an absolute path", Q(v.s));
+            return None;
+        } else {
+            match String::try_from(v.s) {
+                Ok(p) => self.cfg.key = Key::Unread(p),
+                Err(_) => {
+                    bad!(self, v.at, "path too long (at most {MAX_COMMAND} bytes)");
+                    return None;
                 }
-            }
-            Top::Interface => {
-                let Some(v) = self.need(kw, t, "an interface name") else {
-                    return;
-                };
-                self.seen[k as usize] = Some(v.at);
-                let Some(ifname) = self.ifname(v, MAX_IFNAME) else {
-                    return;
-                };
-                self.cfg.interface = ifname;
-            }
-            Top::Multicast => {
-                let Some(v) = self.need(kw, t, "a group address") else {
-                    return;
-                };
-                let Some(group) = self.ipv4(v) else { return };
-                if !group.is_multicast() {
-                    bad!(self, v.at, "{group} is not a multicast group (224.0.0.0/4)");
-                    return;
-                }
-                self.cfg.multicast = group;
-                if let Some(p) = t.next() {
-                    if p.s != "port" {
-                        bad!(self, p.at, "unexpected {}: expected `port N`", Q(p.s));
-                        return;
-                    }
-                    let Some(n) = self.need(p, t, "a number") else {
-                        return;
-                    };
-                    let Some(port) = self.port(n) else { return };
-                    self.cfg.port = port;
-                }
-            }
-            Top::Peer => {
-                let Some(v) = self.need(kw, t, "an address") else {
-                    return;
-                };
-                let Some(a) = self.unicast(v) else { return };
-                if let Some(i) = self.cfg.peers.iter().position(|&p| p == a) {
-                    let first = self.peer_at.get(i).map_or(0, |p| p.line);
-                    bad!(self, v.at, "duplicate peer {a} (first on line {first})");
-                    return;
-                }
-                if self.cfg.peers.push(a).is_err() || self.peer_at.push(v.at).is_err() {
-                    if !self.over_peers {
-                        self.over_peers = true;
-                        bad!(
-                            self,
-                            kw.at,
-                            "more than {MAX_PEERS} peer lines (limits::MAX_PEERS)"
-                        );
-                    }
-                    return;
-                }
-            }
-            Top::Hello => {
-                let Some(v) = self.need(kw, t, "a duration such as 200ms") else {
-                    return;
-                };
-                let Some(d) = self.duration(v) else { return };
-                if d < MIN_INTERVAL {
-                    bad!(
-                        self,
-                        v.at,
-                        "hello {} is too short (at least {})",
-                        v.s,
-                        Ms(MIN_INTERVAL)
-                    );
-                    return;
-                }
-                self.cfg.hello = d;
-            }
-            Top::Dead => {
-                let Some(v) = self.need(kw, t, "a duration such as 600ms") else {
-                    return;
-                };
-                let Some(d) = self.duration(v) else { return };
-                self.dead = Some((d, v.at));
-            }
-            Top::GarpRefresh => {
-                let Some(r) = self.garp_refresh(kw, t) else {
-                    return;
-                };
-                self.garp_refresh = r;
-            }
-            Top::LostAlert => {
-                let Some(v) = self.need(kw, t, "a duration such as 30s") else {
-                    return;
-                };
-                let Some(d) = self.duration(v) else { return };
-                self.cfg.lost_alert = d;
-            }
-            Top::Quorum => {
-                let Some(v) = self.need(kw, t, "`auto` or a number") else {
-                    return;
-                };
-                self.quorum_at = v.at;
-                if v.s != "auto" {
-                    match number(v.s) {
-                        Num::Ok(0) => {
-                            bad!(self, v.at, "quorum must be at least 1 (or `auto`)");
-                            return;
-                        }
-                        Num::Ok(n) => self.quorum = Some(n),
-                        Num::TooLarge => self.quorum = Some(u64::MAX),
-                        Num::NotNumber => {
-                            bad!(self, v.at, "bad quorum {}: `auto` or a number", Q(v.s));
-                            return;
-                        }
-                    }
-                }
-            }
-            Top::Fencing => {
-                let Some(v) = self.need(kw, t, "`auto`, `lease` or `none`") else {
-                    return;
-                };
-                self.fencing = match v.s {
-                    "auto" => None,
-                    "lease" => Some(Fencing::Lease),
-                    "none" => Some(Fencing::None),
-                    _ => {
-                        bad!(
-                            self,
-                            v.at,
-                            "bad fencing {}: `auto`, `lease` or `none`",
-                            Q(v.s)
-                        );
-                        return;
-                    }
-                };
-            }
-            Top::TrackInterface => {
-                let Some(v) = self.need(kw, t, "an interface name") else {
-                    return;
-                };
-                let Some(ifname) = self.ifname(v, MAX_IFNAME) else {
-                    return;
-                };
-                let track = &self.cfg.health.track;
-                if let Some(i) = track.iter().position(|x| *x == ifname) {
-                    let first = self.track_at.get(i).map_or(0, |p| p.line);
-                    bad!(
-                        self,
-                        v.at,
-                        "interface {ifname} is already tracked (line {first})"
-                    );
-                    return;
-                }
-                if self.cfg.health.track.push(ifname).is_err() || self.track_at.push(v.at).is_err()
-                {
-                    // Policy: refuse, and say so once.
-                    if !self.over_track {
-                        self.over_track = true;
-                        bad!(
-                            self,
-                            kw.at,
-                            "more than {MAX_TRACKED} track-interface lines (limits::MAX_TRACKED)"
-                        );
-                    }
-                    return;
-                }
-            }
-            Top::MaxLoadPercent => {
-                let Some(v) = self.need(kw, t, "a number such as 800, or `none`") else {
-                    return;
-                };
-                self.cfg.health.max_load_percent = match (v.s, number(v.s)) {
-                    ("none", _) => None,
-                    (_, Num::Ok(n)) if (10..=100_000).contains(&n) => Some(n as u32),
-                    _ => {
-                        bad!(
-                            self,
-                            v.at,
-                            "bad max-load-percent {}: 10-100000 (load average per CPU x 100) or `none`",
-                            Q(v.s)
-                        );
-                        return;
-                    }
-                };
-            }
-            Top::MinFreeMemory => {
-                let Some(v) = self.need(kw, t, "a size such as 16M, or `none`") else {
-                    return;
-                };
-                self.cfg.health.min_free_memory_kib = if v.s == "none" {
-                    None
-                } else {
-                    let Some(kib) = self.size_kib(v) else { return };
-                    Some(kib)
-                };
-            }
-            Top::Notify => {
-                let Some(v) = self.need(kw, t, "a program path") else {
-                    return;
-                };
-                self.seen[k as usize] = Some(v.at);
-                let Some(c) = self.command(v, t) else { return };
-                self.cfg.notify = Some(c);
-                return; // the command took every word
-            }
-            Top::Node => {
-                self.node(kw, t);
-                return; // `node` ends its own line
-            }
-            Top::Vserver => {
-                self.open_block(kw, t);
-                return;
             }
         }
-        self.end(t);
+        Some(())
+    }
+
+    /// `interface IFACE`: where the cluster talks.
+    fn top_interface(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "an interface name")?;
+        // A check of this host points at the name, not the keyword.
+        self.seen[Top::Interface as usize] = Some(v.at);
+        self.cfg.interface = self.ifname(v, MAX_IFNAME)?;
+        Some(())
+    }
+
+    /// `multicast GROUP [port N]`.
+    fn top_multicast(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "a group address")?;
+        let group = self.ipv4(v)?;
+        if !group.is_multicast() {
+            bad!(self, v.at, "{group} is not a multicast group (224.0.0.0/4)");
+            return None;
+        }
+        self.cfg.multicast = group;
+        if let Some(p) = t.next() {
+            if p.s != "port" {
+                bad!(self, p.at, "unexpected {}: expected `port N`", Q(p.s));
+                return None;
+            }
+            let n = self.need(p, t, "a number")?;
+            self.cfg.port = self.port(n)?;
+        }
+        Some(())
+    }
+
+    /// `peer ADDR`, repeatable.
+    fn top_peer(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "an address")?;
+        let a = self.unicast(v)?;
+        if let Some(i) = self.cfg.peers.iter().position(|&p| p == a) {
+            let first = self.peer_at.get(i).map_or(0, |p| p.line);
+            bad!(self, v.at, "duplicate peer {a} (first on line {first})");
+            return None;
+        }
+        if self.cfg.peers.push(a).is_err() || self.peer_at.push(v.at).is_err() {
+            if !self.over_peers {
+                self.over_peers = true;
+                bad!(
+                    self,
+                    kw.at,
+                    "more than {MAX_PEERS} peer lines (limits::MAX_PEERS)"
+                );
+            }
+            return None;
+        }
+        Some(())
+    }
+
+    /// `hello DURATION`.
+    fn top_hello(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        self.cfg.hello = self.interval(kw, t)?;
+        Some(())
+    }
+
+    /// `dead DURATION`, checked against `hello` by [`Parser::finish`].
+    fn top_dead(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "a duration such as 600ms")?;
+        let d = self.duration(v)?;
+        self.dead = Some((d, v.at));
+        Some(())
+    }
+
+    /// `lost-alert DURATION`.
+    fn top_lost_alert(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        self.cfg.lost_alert = self.duration_after(kw, t, "a duration such as 30s")?;
+        Some(())
+    }
+
+    /// `garp-refresh DURATION | none`: every block's, unless it sets one.
+    fn top_garp_refresh(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        self.garp_refresh = self.garp_refresh(kw, t)?;
+        Some(())
+    }
+
+    /// `quorum auto | N`, checked against the node lines by
+    /// [`Parser::finish`].
+    fn top_quorum(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "`auto` or a number")?;
+        self.quorum_at = v.at;
+        if v.s != "auto" {
+            match number(v.s) {
+                Num::Ok(0) => {
+                    bad!(self, v.at, "quorum must be at least 1 (or `auto`)");
+                    return None;
+                }
+                Num::Ok(n) => self.quorum = Some(n),
+                Num::TooLarge => self.quorum = Some(u64::MAX),
+                Num::NotNumber => {
+                    bad!(self, v.at, "bad quorum {}: `auto` or a number", Q(v.s));
+                    return None;
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// `fencing auto | lease | none`.
+    fn top_fencing(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let modes = [
+            ("auto", None),
+            ("lease", Some(Fencing::Lease)),
+            ("none", Some(Fencing::None)),
+        ];
+        self.fencing = self.one_of(kw, t, "`auto`, `lease` or `none`", &modes)?;
+        Some(())
+    }
+
+    /// `track-interface IFACE`, repeatable.
+    fn top_track_interface(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "an interface name")?;
+        let ifname = self.ifname(v, MAX_IFNAME)?;
+        let track = &self.cfg.health.track;
+        if let Some(i) = track.iter().position(|x| *x == ifname) {
+            let first = self.track_at.get(i).map_or(0, |p| p.line);
+            bad!(
+                self,
+                v.at,
+                "interface {ifname} is already tracked (line {first})"
+            );
+            return None;
+        }
+        if self.cfg.health.track.push(ifname).is_err() || self.track_at.push(v.at).is_err() {
+            // Policy: refuse, and say so once.
+            if !self.over_track {
+                self.over_track = true;
+                bad!(
+                    self,
+                    kw.at,
+                    "more than {MAX_TRACKED} track-interface lines (limits::MAX_TRACKED)"
+                );
+            }
+            return None;
+        }
+        Some(())
+    }
+
+    /// `max-load-percent N | none`.
+    fn top_max_load_percent(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "a number such as 800, or `none`")?;
+        self.cfg.health.max_load_percent = match (v.s, number(v.s)) {
+            ("none", _) => None,
+            (_, Num::Ok(n)) if (10..=100_000).contains(&n) => Some(n as u32),
+            _ => {
+                bad!(
+                    self,
+                    v.at,
+                    "bad max-load-percent {}: 10-100000 (load average per CPU x 100) or `none`",
+                    Q(v.s)
+                );
+                return None;
+            }
+        };
+        Some(())
+    }
+
+    /// `min-free-memory SIZE | none`.
+    fn top_min_free_memory(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "a size such as 16M, or `none`")?;
+        self.cfg.health.min_free_memory_kib = if v.s == "none" {
+            None
+        } else {
+            Some(self.size_kib(v)?)
+        };
+        Some(())
+    }
+
+    /// `notify PATH [ARG...]`: the alert hook, which takes every word left.
+    fn top_notify(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) {
+        let Some(v) = self.need(kw, t, "a program path") else {
+            return;
+        };
+        // A check of this host points at the program, not the keyword.
+        self.seen[Top::Notify as usize] = Some(v.at);
+        if let Some(c) = self.command(v, t) {
+            self.cfg.notify = Some(c);
+        }
     }
 
     fn node(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) {
@@ -1476,39 +1479,12 @@ impl Parser {
         }
     }
 
+    /// A line inside a vserver block: the keyword's reader, then (unless
+    /// the directive takes every word of its line) a check that nothing is
+    /// left.
     fn block_line(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) {
         let Some(k) = lookup(&VK, kw.s) else {
-            match kw.s {
-                "}" => {
-                    self.end(t);
-                    self.close_block();
-                }
-                "vserver" => {
-                    let name = self
-                        .block
-                        .as_ref()
-                        .map(|b| b.vs.name.clone())
-                        .unwrap_or_default();
-                    bad!(
-                        self,
-                        kw.at,
-                        "`vserver` inside the block of vserver `{name}` (missing `}}`?)"
-                    );
-                    self.close_block();
-                    self.open_block(kw, t);
-                }
-                "{" => bad!(self, kw.at, "unexpected `{{`: blocks do not nest"),
-                _ if lookup(&TOP, kw.s).is_some() => {
-                    bad!(
-                        self,
-                        kw.at,
-                        "`{}` is a top-level keyword, not allowed in a vserver block",
-                        kw.s
-                    )
-                }
-                _ => bad!(self, kw.at, "unknown vserver keyword {}", Q(kw.s)),
-            }
-            return;
+            return self.block_other(kw, t);
         };
         let Some(first) = self.block.as_ref().map(|b| b.seen[k as usize]) else {
             return;
@@ -1519,251 +1495,286 @@ impl Parser {
         if let Some(b) = self.block.as_mut() {
             b.seen[k as usize] = Some(kw.at);
         }
-        match k {
-            Vk::Address => {
-                let Some(v) = self.need(kw, t, "an address such as 10.0.0.50/24") else {
-                    return;
-                };
-                let Some((a, prefix)) = self.cidr(v) else {
-                    return;
-                };
-                if let Some(i) = self.cfg.vservers.iter().position(|x| x.address == a) {
-                    let other = self
-                        .cfg
-                        .vservers
-                        .get(i)
-                        .map(|x| x.name.clone())
-                        .unwrap_or_default();
-                    let line = self.vs_at.get(i).map_or(0, |p| p.address.line);
-                    bad!(
-                        self,
-                        v.at,
-                        "address {a} is already vserver `{other}`'s (line {line})"
-                    );
-                    return;
-                }
-                if let Some(b) = self.block.as_mut() {
-                    b.vs.address = a;
-                    b.vs.prefix = prefix;
-                    b.at.address = v.at;
-                }
-            }
-            Vk::Interface => {
-                let Some(v) = self.need(kw, t, "an interface name") else {
-                    return;
-                };
-                let dedicated = match t.next() {
-                    None => false,
-                    Some(d) if d.s == "dedicated" => true,
-                    Some(d) => {
-                        bad!(self, d.at, "unexpected {}: expected `dedicated`", Q(d.s));
-                        return;
-                    }
-                };
-                // A shared interface needs room for the `:NN` alias label.
-                let max = if dedicated {
-                    MAX_IFNAME
-                } else {
-                    MAX_IFNAME - LABEL_SUFFIX
-                };
-                let Some(ifname) = self.ifname(v, max) else {
-                    return;
-                };
-                if dedicated {
-                    let taken = self
-                        .cfg
-                        .vservers
-                        .iter()
-                        .position(|x| x.dedicated && x.interface == ifname);
-                    if let Some(i) = taken {
-                        let other = self
-                            .cfg
-                            .vservers
-                            .get(i)
-                            .map(|x| x.name.clone())
-                            .unwrap_or_default();
-                        bad!(
-                            self,
-                            v.at,
-                            "interface {ifname} is already dedicated to vserver `{other}`"
-                        );
-                        return;
-                    }
-                }
-                if let Some(b) = self.block.as_mut() {
-                    b.vs.interface = ifname;
-                    b.vs.dedicated = dedicated;
-                    b.at.interface = v.at;
-                }
-            }
-            Vk::Service | Vk::SelfCheck => {
-                let Some((c, at)) = self.check(kw, t) else {
-                    return;
-                };
-                if let Some(b) = self.block.as_mut() {
-                    if k == Vk::Service {
-                        b.vs.service = c;
-                        b.at.service = at;
-                    } else {
-                        b.vs.self_check = c;
-                        b.at.self_check = at;
-                    }
-                }
-                return; // `check` ended the line
-            }
-            Vk::Reachability => {
-                let Some(v) = self.need(kw, t, "`arp` or `tcp PORT`") else {
-                    return;
-                };
-                let r = match v.s {
-                    "arp" => Reachability::Arp,
-                    "tcp" => {
-                        let Some(n) = self.need(v, t, "a port") else {
-                            return;
-                        };
-                        let Some(port) = self.port(n) else { return };
-                        Reachability::Tcp(port)
-                    }
-                    _ => {
-                        bad!(
-                            self,
-                            v.at,
-                            "bad reachability {}: `arp` or `tcp PORT`",
-                            Q(v.s)
-                        );
-                        return;
-                    }
-                };
-                if let Some(b) = self.block.as_mut() {
-                    b.vs.reachability = r;
-                }
-            }
-            Vk::Check | Vk::TakeoverTimeout => {
-                let Some(v) = self.need(kw, t, "a duration such as 200ms") else {
-                    return;
-                };
-                let Some(d) = self.duration(v) else { return };
-                if k == Vk::Check && d < MIN_INTERVAL {
-                    bad!(
-                        self,
-                        v.at,
-                        "check {} is too short (at least {})",
-                        v.s,
-                        Ms(MIN_INTERVAL)
-                    );
-                    return;
-                }
-                if let Some(b) = self.block.as_mut() {
-                    if k == Vk::Check {
-                        b.vs.check = d;
-                    } else {
-                        b.vs.takeover_timeout = d;
-                    }
-                }
-            }
+        let read = match k {
+            Vk::Address => self.vs_address(kw, t),
+            Vk::Interface => self.vs_interface(kw, t),
+            Vk::Reachability => self.vs_reachability(kw, t),
+            Vk::Check => self.vs_check(kw, t),
+            Vk::TakeoverTimeout => self.vs_takeover_timeout(kw, t),
+            Vk::Failback => self.vs_failback(kw, t),
+            Vk::OriginalMac => self.vs_original_mac(kw, t),
+            Vk::PreemptDelay => self.vs_preempt_delay(kw, t),
+            Vk::GarpRefresh => self.vs_garp_refresh(kw, t),
+            // These take every word left, or end their line themselves.
+            Vk::Service | Vk::SelfCheck => return self.vs_service(k, kw, t),
             Vk::PreTakeover | Vk::PostTakeover | Vk::PreRelease | Vk::PostRelease => {
-                let kind = match k {
-                    Vk::PreTakeover => HookKind::PreTakeover,
-                    Vk::PostTakeover => HookKind::PostTakeover,
-                    Vk::PreRelease => HookKind::PreRelease,
-                    _ => HookKind::PostRelease,
-                };
-                let Some(v) = self.need(kw, t, "a program path") else {
-                    return;
-                };
-                let Some(c) = self.command(v, t) else { return };
-                if let Some(b) = self.block.as_mut() {
-                    if let Some(slot) = b.vs.hooks.get_mut(kind as usize) {
-                        *slot = Some(c);
-                    }
-                    if let Some(at) = b.at.hooks.get_mut(kind as usize) {
-                        *at = v.at;
-                    }
-                }
-                return;
+                return self.vs_hook(k, kw, t)
             }
-            Vk::Failback => {
-                let Some(v) = self.need(kw, t, "`auto` or `manual`") else {
-                    return;
-                };
-                let f = match v.s {
-                    "auto" => Failback::Auto,
-                    "manual" => Failback::Manual,
-                    _ => {
-                        bad!(self, v.at, "bad failback {}: `auto` or `manual`", Q(v.s));
-                        return;
-                    }
-                };
-                if let Some(b) = self.block.as_mut() {
-                    b.vs.failback = f;
-                }
+            Vk::Prefer => return self.vs_prefer(kw, t),
+        };
+        if read.is_some() {
+            self.end(t);
+        }
+    }
+
+    /// A word in a block that is no vserver keyword: the block's `}`, or a
+    /// mistake to name.
+    fn block_other(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) {
+        match kw.s {
+            "}" => {
+                self.end(t);
+                self.close_block();
             }
-            Vk::Prefer => {
-                let Some(first) = self.need(kw, t, "node names, or `none`") else {
-                    return;
-                };
-                if first.s == "none" {
-                    return self.end(t);
-                }
-                let mut next = Some(first);
-                while let Some(v) = next {
-                    let Some(name) = self.name(v) else { return };
-                    if let Some(b) = self.block.as_mut() {
-                        if b.prefer.iter().any(|(n, _)| *n == name) {
-                            bad!(self, v.at, "node `{name}` is named twice in `prefer`");
-                            return;
-                        }
-                        b.prefer.push((name, v.at));
-                    }
-                    next = t.next();
-                }
-                return;
+            "vserver" => {
+                let name = self
+                    .block
+                    .as_ref()
+                    .map(|b| b.vs.name.clone())
+                    .unwrap_or_default();
+                bad!(
+                    self,
+                    kw.at,
+                    "`vserver` inside the block of vserver `{name}` (missing `}}`?)"
+                );
+                self.close_block();
+                self.open_block(kw, t);
             }
-            Vk::GarpRefresh => {
-                let Some(r) = self.garp_refresh(kw, t) else {
-                    return;
-                };
-                if let Some(b) = self.block.as_mut() {
-                    b.vs.garp_refresh = r;
-                }
+            "{" => bad!(self, kw.at, "unexpected `{{`: blocks do not nest"),
+            _ if lookup(&TOP, kw.s).is_some() => {
+                bad!(
+                    self,
+                    kw.at,
+                    "`{}` is a top-level keyword, not allowed in a vserver block",
+                    kw.s
+                )
             }
-            Vk::PreemptDelay => {
-                let Some(v) = self.need(kw, t, "a duration such as 1s") else {
-                    return;
-                };
-                let Some(d) = self.duration(v) else { return };
-                if let Some(b) = self.block.as_mut() {
-                    b.vs.preempt_delay = Some(d);
-                }
+            _ => bad!(self, kw.at, "unknown vserver keyword {}", Q(kw.s)),
+        }
+    }
+
+    // The directives of a vserver block, one reader each, grouped as in the
+    // grammar: where it lives (address, interface), how it is checked, its
+    // takeover and hooks, where it should run. A reader stores what it read
+    // in the open block and returns `Some`, or reports why not and returns
+    // `None`.
+
+    /// `address A.B.C.D/P`, unique among the vservers.
+    fn vs_address(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "an address such as 10.0.0.50/24")?;
+        let (a, prefix) = self.cidr(v)?;
+        if let Some(i) = self.cfg.vservers.iter().position(|x| x.address == a) {
+            let other = self.vserver_name(i);
+            let line = self.vs_at.get(i).map_or(0, |p| p.address.line);
+            bad!(
+                self,
+                v.at,
+                "address {a} is already vserver `{other}`'s (line {line})"
+            );
+            return None;
+        }
+        let b = self.block.as_mut()?;
+        b.vs.address = a;
+        b.vs.prefix = prefix;
+        b.at.address = v.at;
+        Some(())
+    }
+
+    /// `interface IFACE [dedicated]`: a dedicated interface serves one
+    /// vserver only.
+    fn vs_interface(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "an interface name")?;
+        let dedicated = match t.next() {
+            None => false,
+            Some(d) if d.s == "dedicated" => true,
+            Some(d) => {
+                bad!(self, d.at, "unexpected {}: expected `dedicated`", Q(d.s));
+                return None;
             }
-            Vk::OriginalMac => {
-                let Some(v) = self.need(kw, t, "a MAC address (`02:00:00:00:00:50`)") else {
-                    return;
-                };
-                let Some(mac) = parse_mac(v.s) else {
-                    bad!(
-                        self,
-                        v.at,
-                        "bad MAC address {}: six hex bytes joined by `:`",
-                        Q(v.s)
-                    );
-                    return;
-                };
-                if mac == [0; 6] || mac[0] & 1 != 0 {
-                    bad!(
-                        self,
-                        v.at,
-                        "bad MAC address {}: not a host's (zero, multicast or broadcast)",
-                        Q(v.s)
-                    );
-                    return;
-                }
-                if let Some(b) = self.block.as_mut() {
-                    b.vs.original_mac = Some(mac);
-                }
+        };
+        // A shared interface needs room for the `:NN` alias label.
+        let max = if dedicated {
+            MAX_IFNAME
+        } else {
+            MAX_IFNAME - LABEL_SUFFIX
+        };
+        let ifname = self.ifname(v, max)?;
+        if dedicated {
+            let taken = self
+                .cfg
+                .vservers
+                .iter()
+                .position(|x| x.dedicated && x.interface == ifname);
+            if let Some(i) = taken {
+                let other = self.vserver_name(i);
+                bad!(
+                    self,
+                    v.at,
+                    "interface {ifname} is already dedicated to vserver `{other}`"
+                );
+                return None;
             }
         }
-        self.end(t);
+        let b = self.block.as_mut()?;
+        b.vs.interface = ifname;
+        b.vs.dedicated = dedicated;
+        b.at.interface = v.at;
+        Some(())
+    }
+
+    /// `service` and `self-check`: a check, which ends its line itself.
+    fn vs_service(&mut self, k: Vk, kw: Tok<'_>, t: &mut Toks<'_>) {
+        let Some((c, at)) = self.check(kw, t) else {
+            return;
+        };
+        if let Some(b) = self.block.as_mut() {
+            if k == Vk::Service {
+                b.vs.service = c;
+                b.at.service = at;
+            } else {
+                b.vs.self_check = c;
+                b.at.self_check = at;
+            }
+        }
+    }
+
+    /// `reachability arp | tcp PORT`.
+    fn vs_reachability(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "`arp` or `tcp PORT`")?;
+        let r = match v.s {
+            "arp" => Reachability::Arp,
+            "tcp" => {
+                let n = self.need(v, t, "a port")?;
+                Reachability::Tcp(self.port(n)?)
+            }
+            _ => {
+                bad!(
+                    self,
+                    v.at,
+                    "bad reachability {}: `arp` or `tcp PORT`",
+                    Q(v.s)
+                );
+                return None;
+            }
+        };
+        self.block.as_mut()?.vs.reachability = r;
+        Some(())
+    }
+
+    /// `check DURATION`: how often the service is checked.
+    fn vs_check(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let d = self.interval(kw, t)?;
+        self.block.as_mut()?.vs.check = d;
+        Some(())
+    }
+
+    /// `takeover-timeout DURATION`.
+    fn vs_takeover_timeout(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let d = self.duration_after(kw, t, "a duration such as 200ms")?;
+        self.block.as_mut()?.vs.takeover_timeout = d;
+        Some(())
+    }
+
+    /// `pre-takeover`, `post-takeover`, `pre-release` and `post-release`:
+    /// a hook's command, which takes every word left.
+    fn vs_hook(&mut self, k: Vk, kw: Tok<'_>, t: &mut Toks<'_>) {
+        let kind = match k {
+            Vk::PreTakeover => HookKind::PreTakeover,
+            Vk::PostTakeover => HookKind::PostTakeover,
+            Vk::PreRelease => HookKind::PreRelease,
+            _ => HookKind::PostRelease,
+        };
+        let Some(v) = self.need(kw, t, "a program path") else {
+            return;
+        };
+        let Some(c) = self.command(v, t) else { return };
+        if let Some(b) = self.block.as_mut() {
+            if let Some(slot) = b.vs.hooks.get_mut(kind as usize) {
+                *slot = Some(c);
+            }
+            if let Some(at) = b.at.hooks.get_mut(kind as usize) {
+                *at = v.at;
+            }
+        }
+    }
+
+    /// `failback auto | manual`.
+    fn vs_failback(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let modes = [("auto", Failback::Auto), ("manual", Failback::Manual)];
+        let f = self.one_of(kw, t, "`auto` or `manual`", &modes)?;
+        self.block.as_mut()?.vs.failback = f;
+        Some(())
+    }
+
+    /// `original-mac XX:XX:XX:XX:XX:XX`: a host's MAC, not a group's.
+    fn vs_original_mac(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let v = self.need(kw, t, "a MAC address (`02:00:00:00:00:50`)")?;
+        let Some(mac) = parse_mac(v.s) else {
+            bad!(
+                self,
+                v.at,
+                "bad MAC address {}: six hex bytes joined by `:`",
+                Q(v.s)
+            );
+            return None;
+        };
+        if mac == [0; 6] || mac[0] & 1 != 0 {
+            bad!(
+                self,
+                v.at,
+                "bad MAC address {}: not a host's (zero, multicast or broadcast)",
+                Q(v.s)
+            );
+            return None;
+        }
+        self.block.as_mut()?.vs.original_mac = Some(mac);
+        Some(())
+    }
+
+    /// `prefer NODE [NODE...] | none`, which ends its line itself. The
+    /// names are checked against the node lines by [`Parser::finish`]
+    /// (node lines may come after the block).
+    fn vs_prefer(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) {
+        let Some(first) = self.need(kw, t, "node names, or `none`") else {
+            return;
+        };
+        if first.s == "none" {
+            return self.end(t);
+        }
+        let mut next = Some(first);
+        while let Some(v) = next {
+            let Some(name) = self.name(v) else { return };
+            if let Some(b) = self.block.as_mut() {
+                if b.prefer.iter().any(|(n, _)| *n == name) {
+                    bad!(self, v.at, "node `{name}` is named twice in `prefer`");
+                    return;
+                }
+                b.prefer.push((name, v.at));
+            }
+            next = t.next();
+        }
+    }
+
+    /// `preempt-delay DURATION`.
+    fn vs_preempt_delay(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let d = self.duration_after(kw, t, "a duration such as 1s")?;
+        self.block.as_mut()?.vs.preempt_delay = Some(d);
+        Some(())
+    }
+
+    /// `garp-refresh DURATION | none`: this block's own.
+    fn vs_garp_refresh(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
+        let r = self.garp_refresh(kw, t)?;
+        self.block.as_mut()?.vs.garp_refresh = r;
+        Some(())
+    }
+
+    /// The name of kept vserver `i`, for a message.
+    fn vserver_name(&self, i: usize) -> Name {
+        self.cfg
+            .vservers
+            .get(i)
+            .map(|x| x.name.clone())
+            .unwrap_or_default()
     }
 
     /// `tcp PORT | exec PATH ARG... | none`, and where the program is
@@ -2036,6 +2047,48 @@ impl Parser {
                 None
             }
         }
+    }
+
+    /// `hello` and `check`: a duration of at least MIN_INTERVAL.
+    fn interval(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<Duration> {
+        let v = self.need(kw, t, "a duration such as 200ms")?;
+        let d = self.duration(v)?;
+        if d < MIN_INTERVAL {
+            bad!(
+                self,
+                v.at,
+                "{} {} is too short (at least {})",
+                kw.s,
+                v.s,
+                Ms(MIN_INTERVAL)
+            );
+            return None;
+        }
+        Some(d)
+    }
+
+    /// One of a few words (`table`) after a keyword; `what` lists them in
+    /// the errors.
+    fn one_of<T: Copy>(
+        &mut self,
+        kw: Tok<'_>,
+        t: &mut Toks<'_>,
+        what: &str,
+        table: &[(&str, T)],
+    ) -> Option<T> {
+        let v = self.need(kw, t, what)?;
+        let found = lookup(table, v.s);
+        if found.is_none() {
+            bad!(self, v.at, "bad {} {}: {what}", kw.s, Q(v.s));
+        }
+        found
+    }
+
+    /// The duration after a keyword; `what` names it in the error when it
+    /// is missing.
+    fn duration_after(&mut self, kw: Tok<'_>, t: &mut Toks<'_>, what: &str) -> Option<Duration> {
+        let v = self.need(kw, t, what)?;
+        self.duration(v)
     }
 
     /// `garp-refresh DURATION | none`: `Some(None)` is `none`.
