@@ -330,6 +330,14 @@ impl Drops {
         self.counts.get(reason.index()).copied().unwrap_or(0)
     }
 
+    /// Add every counter of `other` (drops summed over several codecs, as
+    /// the simulator does over the daemons of a run).
+    pub fn add(&mut self, other: &Drops) {
+        for (c, o) in self.counts.iter_mut().zip(other.counts.iter()) {
+            *c = c.saturating_add(*o);
+        }
+    }
+
     /// All drops.
     pub fn total(&self) -> u64 {
         self.counts.iter().fold(0u64, |a, &c| a.saturating_add(c))
@@ -1319,6 +1327,20 @@ mod tests {
             Err(EncodeError::BufferTooSmall)
         );
         assert_eq!(a.last_seq(), 0);
+    }
+
+    #[test]
+    fn drops_add_up_by_reason() {
+        let mut a = Drops::default();
+        let mut b = Drops::default();
+        a.count(DecodeError::Replayed);
+        b.count(DecodeError::Replayed);
+        b.count(DecodeError::BadTag);
+        a.add(&b);
+        assert_eq!(a.get(DecodeError::Replayed), 2);
+        assert_eq!(a.get(DecodeError::BadTag), 1);
+        assert_eq!(a.total(), 3);
+        assert_eq!(b.total(), 2, "the other side is unchanged");
     }
 
     #[test]
