@@ -7,6 +7,13 @@
 //! the same in both, and live here once. Nothing here decides what a box
 //! does: each world calls in and does the rest itself.
 //!
+//! The wire carries bytes, as quinn-proto's test pair does: every box seals
+//! its messages with its own [`Codec`] (one per daemon start, as the shell
+//! makes it), the network moves the sealed datagram, and the receiver's
+//! codec opens it, so the incarnation challenge after a restart, the replay
+//! window and the size limits act in the simulator as they do in the
+//! daemon. [`Wire`] counts what the codecs did over a whole run.
+//!
 //! Determinism is the point of the simulator (a seed replays exactly), so
 //! every helper that draws random numbers says which, in which order: a
 //! refactor that reorders the draws changes every run.
@@ -18,8 +25,11 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fmt::Display;
+use std::rc::Rc;
 
 use bongoyo::cluster::{lease::DRIFT_PPM, Dest};
+use bongoyo::limits::MAX_DATAGRAM;
+use bongoyo::proto::{Body, Codec, DecodeError, Drops, EncodeError, Received};
 use bongoyo::time::Instant;
 
 /// splitmix64: small, fast, good enough, and ours.
@@ -209,6 +219,117 @@ impl Net {
             return None;
         }
         Some(self.delay_min_us + rng.below(self.delay_jitter_us + 1))
+    }
+}
+
+/// A sealed datagram in flight. One seal serves every receiver of a
+/// multicast, as in the daemon (it seals once and sends the same bytes to
+/// the group and to each unicast peer).
+pub type Datagram = Rc<[u8]>;
+
+/// Whether the simulated network can make a codec drop a datagram for this
+/// reason: a boot not verified yet (first contact, a restart), a datagram
+/// of a replaced boot still in flight, one reordered below the replay
+/// window. The simulator never corrupts, misaddresses or misconfigures, so
+/// any other reason is a mistake of the simulator or the codec.
+pub fn expected_drop(e: DecodeError) -> bool {
+    matches!(
+        e,
+        DecodeError::UnverifiedIncarnation | DecodeError::StaleIncarnation | DecodeError::Replayed
+    )
+}
+
+/// What the codecs of one run did, summed over every daemon of every box (a
+/// codec dies with its daemon; its counts are added here as they happen).
+#[derive(Clone, Default)]
+pub struct Wire {
+    /// Datagrams sealed: one per send, whatever the number of receivers.
+    pub sealed: u64,
+    /// Of those, the codecs' own: challenges and responses.
+    pub codec_sent: u64,
+    /// Bodies a codec refused to seal (too large for a datagram, ...); the
+    /// daemon counts a send error and the message is gone.
+    pub seal_failed: u64,
+    /// Datagrams a running daemon's codec opened.
+    pub opened: u64,
+    /// Of those, handed to the node.
+    pub delivered: u64,
+    /// Of those, dropped, by reason.
+    pub drops: Drops,
+}
+
+impl Wire {
+    /// Seal `body` for `to` with `codec`, as the daemon's `send` does: a
+    /// message for one box names it in the header, one for all names none.
+    pub fn seal(
+        &mut self,
+        codec: &mut Codec,
+        to: Dest,
+        body: &Body,
+    ) -> Result<Datagram, EncodeError> {
+        let dest = match to {
+            Dest::All => None,
+            Dest::Node(n) => Some(n),
+        };
+        let mut buf = [0u8; MAX_DATAGRAM];
+        match codec.seal_to(dest, body, &mut buf) {
+            Ok(len) => {
+                self.sealed += 1;
+                Ok(Rc::from(&buf[..len]))
+            }
+            Err(e) => {
+                self.seal_failed += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// Open `datagram` with the receiver's `codec` at its local `now`, as
+    /// the daemon's `receive` does. `Ok(Some)`: for the node; `Ok(None)`:
+    /// the codec's own (a challenge or a response); `Err`: dropped (the
+    /// codec counted it too).
+    pub fn open(
+        &mut self,
+        codec: &mut Codec,
+        now: Instant,
+        datagram: &[u8],
+    ) -> Result<Option<Received>, DecodeError> {
+        self.opened += 1;
+        let r = codec.open(now, datagram);
+        match &r {
+            Ok(Some(_)) => self.delivered += 1,
+            Ok(None) => {}
+            Err(e) => self.drops.count(*e),
+        }
+        r
+    }
+
+    /// Add another run's counts (for the summary of many seeds).
+    pub fn add(&mut self, other: &Wire) {
+        self.sealed += other.sealed;
+        self.codec_sent += other.codec_sent;
+        self.seal_failed += other.seal_failed;
+        self.opened += other.opened;
+        self.delivered += other.delivered;
+        self.drops.add(&other.drops);
+    }
+
+    /// One line: `sealed=… delivered=… …` and the drops that happened, by
+    /// name.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "sealed={} codec_sent={} seal_failed={} opened={} delivered={} dropped={}",
+            self.sealed,
+            self.codec_sent,
+            self.seal_failed,
+            self.opened,
+            self.delivered,
+            self.drops.total()
+        );
+        for (name, n) in self.drops.iter().filter(|&(_, n)| n > 0) {
+            s.push_str(&format!(" {name}={n}"));
+        }
+        s
     }
 }
 

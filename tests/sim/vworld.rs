@@ -6,6 +6,11 @@
 //!
 //! * **Clocks and network** as in `world` (both are `world::net`'s): per-box
 //!   drift and offset, loss, delay with jitter, directed cuts.
+//! * **The codec** as in `world`: each daemon start makes the box a
+//!   [`Codec`]; messages cross the network sealed, the receiver's codec
+//!   opens them (challenging a boot it has not verified, dropping replays
+//!   and a replaced boot's datagrams) and the node gets only what it
+//!   accepts.
 //! * **The kernel** of every box outlives its daemon. It holds the vserver
 //!   aliases; each alias has a lifetime of 1 s, set at `AddAlias` and at every
 //!   `Renew` (what the shell does through rtnetlink). Like Linux, the kernel
@@ -55,19 +60,20 @@
 #![allow(dead_code)]
 
 use std::fmt;
-use std::rc::Rc;
 use std::time::Duration;
 
-use bongoyo::cluster::Control;
+use bongoyo::cluster::{Control, Dest};
 use bongoyo::config::{Check, Config, Failback, Fencing, Reachability, VServer, VsId};
 use bongoyo::daemon::STOP_GRACE;
 use bongoyo::node::{MoveAnswer, Node, Output};
-use bongoyo::proto::Body;
+use bongoyo::proto::{Body, Codec};
 use bongoyo::takeover::Step;
 use bongoyo::time::Instant;
 use bongoyo::vserver::monitor::CheckKind;
 
-use super::world::net::{self, receivers, Clock, Cut, Net, Queue, Rng, Timer, Trace};
+use super::world::net::{
+    self, expected_drop, receivers, Clock, Cut, Datagram, Net, Queue, Rng, Timer, Trace, Wire,
+};
 
 /// ARP requests in one reachability probe (docs/MODEL.md, layer 3).
 pub const ARP_TRIES: usize = 3;
@@ -126,10 +132,25 @@ pub fn original_mac(v: usize) -> [u8; 6] {
 /// Something that happened, for the trace of a failing seed.
 #[derive(Clone, Debug)]
 pub enum VTrace {
-    Msg { from: u8, kind: &'static str },
+    Msg {
+        from: u8,
+        kind: &'static str,
+    },
+    /// The codec asked for a challenge or a response to be sent.
+    Codec {
+        to: u8,
+        kind: &'static str,
+    },
+    /// The codec dropped a datagram (`DecodeError::name`).
+    Dropped {
+        reason: &'static str,
+    },
     Out(String),
     Fault(String),
-    Kernel { vs: u8, up: bool },
+    Kernel {
+        vs: u8,
+        up: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -148,11 +169,8 @@ impl fmt::Display for VTraceEv {
 /// An input waiting for a daemon (in flight, or buffered while paused).
 #[derive(Clone)]
 enum Input {
-    Msg {
-        from: usize,
-        inc: u64,
-        body: Rc<Body>,
-    },
+    /// A datagram, for whichever daemon runs on the box when it arrives.
+    Datagram(Datagram),
     Step {
         vs: VsId,
         step: Step,
@@ -214,6 +232,8 @@ impl Kernel {
 
 pub struct VBox {
     pub node: Option<Node>,
+    /// The daemon's codec: made at its start, gone with it.
+    pub codec: Option<Codec>,
     pub inc: u64,
     pub clock: Clock,
     pub paused: bool,
@@ -275,6 +295,8 @@ pub struct VWorld {
     pub planned_moves: u64,
     /// Gratuitous ARPs the daemons sent: (real time us, box, vserver).
     pub garps: Vec<(u64, usize, usize)>,
+    /// What the codecs did.
+    pub wire: Wire,
 }
 
 impl VWorld {
@@ -286,6 +308,7 @@ impl VWorld {
         for _ in 0..n {
             boxes.push(VBox {
                 node: None,
+                codec: None,
                 inc: 0,
                 // Drawn before the kernel's tick phase below.
                 clock: Clock::drawn(&mut rng),
@@ -333,6 +356,7 @@ impl VWorld {
             shell_exits: false,
             planned_moves: 0,
             garps: Vec::new(),
+            wire: Wire::default(),
         }
     }
 
@@ -393,15 +417,19 @@ impl VWorld {
         if self.boxes[i].node.is_some() {
             return;
         }
+        // The shell draws the incarnation, then the codec's nonce seed.
         let inc = self.rng.next() | 1;
+        let seed = self.rng.next();
         let local = self.local(i);
         let mut node = Node::new(&self.cfg, i as u8, inc, local);
         node.set_mac(box_mac(i));
         if self.boxes[i].held {
             node.handle_control(local, Control::Hold);
         }
+        let codec = Codec::for_config(&self.cfg, i as u8, inc, seed);
         let b = &mut self.boxes[i];
         b.node = Some(node);
+        b.codec = Some(codec);
         b.inc = inc;
         b.paused = false;
         b.buffered.clear();
@@ -423,6 +451,7 @@ impl VWorld {
         }
         let b = &mut self.boxes[i];
         b.node = None;
+        b.codec = None;
         b.paused = false;
         b.stopping = false;
         b.buffered.clear();
@@ -435,7 +464,7 @@ impl VWorld {
     fn exit(&mut self, i: usize) {
         self.note_fault(i, "exit after stop".into());
         // The shell's last act: tell the others this box leaves on purpose
-        // (only the messages go out).
+        // (only the messages go out, then what the codec asks for).
         let local = self.local(i);
         let paused = self.boxes[i].paused;
         if let (Some(n), false) = (self.boxes[i].node.as_mut(), paused) {
@@ -443,12 +472,10 @@ impl VWorld {
         }
         while let Some(o) = self.boxes[i].node.as_mut().and_then(|n| n.poll_output()) {
             if let Output::Send { to, body } = o {
-                let body = Rc::new(body);
-                for j in receivers(to, i, self.n()) {
-                    self.transmit(i, j, body.clone());
-                }
+                self.send(i, to, &body);
             }
         }
+        self.flush_codec(i);
         self.crash_daemon(i);
         self.start_at(i, self.now_us + 200_000);
     }
@@ -586,32 +613,24 @@ impl VWorld {
 
     // --- the engine ---
 
-    fn feed(&mut self, i: usize, input: Input) {
+    /// Hand `input` to box i's daemon; false if no node got it (no daemon,
+    /// a frozen one, or a datagram the codec kept for itself or dropped).
+    fn feed(&mut self, i: usize, input: Input) -> bool {
         if self.boxes[i].node.is_none() {
-            return;
+            return false;
         }
         if self.boxes[i].paused {
             if self.boxes[i].buffered.len() < 1024 {
                 self.boxes[i].buffered.push(input);
             }
-            return;
+            return false;
         }
         let local = self.local(i);
         let now = self.now_us;
         match input {
-            Input::Msg { from, inc, body } => {
-                if !matches!(*body, Body::Hello(_)) {
-                    self.note(
-                        i,
-                        VTrace::Msg {
-                            from: from as u8,
-                            kind: body.kind(),
-                        },
-                    );
-                }
-                let n = self.boxes[i].node.as_mut().unwrap();
-                n.handle_message(local, from as u8, inc, &body);
-            }
+            // Opened here; it comes back to the node only if the codec
+            // accepts it.
+            Input::Datagram(datagram) => return self.receive(i, &datagram),
             Input::Step { vs, step, ok } => {
                 if self.verbose {
                     self.note(i, VTrace::Out(format!("step done v{vs} {step:?} {ok}")));
@@ -640,6 +659,7 @@ impl VWorld {
             }
         }
         self.after_input(i);
+        true
     }
 
     /// What the boss on box `c` sees of vserver `vs` now.
@@ -662,7 +682,11 @@ impl VWorld {
         (macs, service)
     }
 
+    /// Drain box i's codec and outputs in the order of the shell's flush
+    /// (the codec's challenges and responses, the node's outputs, the codec
+    /// again), re-arm its timer, check.
     fn after_input(&mut self, i: usize) {
+        self.flush_codec(i);
         loop {
             let Some(node) = self.boxes[i].node.as_mut() else {
                 return;
@@ -670,6 +694,7 @@ impl VWorld {
             let Some(o) = node.poll_output() else { break };
             self.output(i, o);
         }
+        self.flush_codec(i);
         if self.shell_exits
             && self.boxes[i].stopping
             && self.boxes[i].node.as_ref().is_some_and(|n| n.stopped())
@@ -708,10 +733,7 @@ impl VWorld {
                 if self.verbose && !matches!(body, Body::Hello(_)) {
                     self.note(i, VTrace::Out(format!("send {to:?} {}", body.kind())));
                 }
-                let body = Rc::new(body);
-                for j in receivers(to, i, self.n()) {
-                    self.transmit(i, j, body.clone());
-                }
+                self.send(i, to, &body);
             }
             Output::Check { vserver, kind } => {
                 let d = match kind {
@@ -817,20 +839,92 @@ impl VWorld {
         self.queue.push(t_us, Ev::Input { to: i, inc, input });
     }
 
-    fn transmit(&mut self, from: usize, to: usize, body: Rc<Body>) {
+    /// Send what box i's codec asks for (challenges, responses), each to
+    /// its one box, as the shell's flush does.
+    fn flush_codec(&mut self, i: usize) {
+        while let Some((to, body)) = self.boxes[i].codec.as_mut().and_then(|c| c.poll_transmit()) {
+            self.wire.codec_sent += 1;
+            let kind = body.kind();
+            self.note(i, VTrace::Codec { to, kind });
+            self.send(i, Dest::Node(to), &body);
+        }
+    }
+
+    /// Seal `body` with box i's codec and put the datagram on the wire to
+    /// every receiver; a body the codec refuses is lost, as in the daemon,
+    /// and is a violation (nothing the nodes send may be too large).
+    fn send(&mut self, i: usize, to: Dest, body: &Body) {
+        let Some(codec) = self.boxes[i].codec.as_mut() else {
+            return;
+        };
+        match self.wire.seal(codec, to, body) {
+            Ok(datagram) => {
+                for j in receivers(to, i, self.n()) {
+                    self.transmit(i, j, datagram.clone());
+                }
+            }
+            Err(e) => self.violation(format!(
+                "box {i} could not seal a {} at t={}us: {e}",
+                body.kind(),
+                self.now_us
+            )),
+        }
+    }
+
+    fn transmit(&mut self, from: usize, to: usize, datagram: Datagram) {
         let Some(d) = self.net.delay(&mut self.rng, from, to) else {
             return;
         };
-        let inc = self.boxes[from].inc;
         // Datagrams are not tied to the receiver's incarnation.
         self.queue.push(
             self.now_us + d,
             Ev::Input {
                 to,
                 inc: 0,
-                input: Input::Msg { from, inc, body },
+                input: Input::Datagram(datagram),
             },
         );
+    }
+
+    /// A datagram reaches box `i`'s running daemon: its codec opens it, as
+    /// the shell's receive does; the node gets only what the codec accepts
+    /// (true if it got something).
+    fn receive(&mut self, i: usize, datagram: &[u8]) -> bool {
+        let local = self.local(i);
+        let Some(codec) = self.boxes[i].codec.as_mut() else {
+            return false;
+        };
+        match self.wire.open(codec, local, datagram) {
+            Ok(Some(m)) => {
+                let (from, body) = (m.header.sender, m.body);
+                if !matches!(body, Body::Hello(_)) {
+                    let kind = body.kind();
+                    self.note(i, VTrace::Msg { from, kind });
+                }
+                if let Some(n) = self.boxes[i].node.as_mut() {
+                    n.handle_message(local, from, m.header.incarnation, &body);
+                }
+                self.after_input(i);
+                true
+            }
+            // The codec's own: it may want to answer.
+            Ok(None) => {
+                self.flush_codec(i);
+                false
+            }
+            Err(e) => {
+                let reason = e.name();
+                self.note(i, VTrace::Dropped { reason });
+                if !expected_drop(e) {
+                    self.violation(format!(
+                        "box {i}'s codec dropped a datagram at t={}us: {e}",
+                        self.now_us
+                    ));
+                }
+                self.flush_codec(i);
+                false
+            }
+        }
     }
 
     pub fn step(&mut self) -> bool {
@@ -861,13 +955,18 @@ impl VWorld {
             }
             Ev::Input { to, inc, input } => {
                 // A result for a dead daemon's incarnation goes nowhere; a
-                // dead sender's datagrams are rejected by the codec.
+                // datagram goes to whichever daemon runs (its codec decides).
                 let stale = match &input {
-                    Input::Msg { from, inc, .. } => self.boxes[*from].inc != *inc,
+                    Input::Datagram(_) => false,
                     _ => self.boxes[to].inc != inc,
                 };
-                if !stale {
-                    self.feed(to, input);
+                // Nothing a node believes and no kernel changed if no
+                // node took the input (the codec kept the datagram, or
+                // nobody listens); time alone only ends leases and
+                // aliases, so the invariants held at the last check still
+                // hold.
+                if stale || !self.feed(to, input) {
+                    return true;
                 }
             }
         }
@@ -876,6 +975,10 @@ impl VWorld {
     }
 
     pub fn run_until(&mut self, t_us: u64) {
+        // The faults and commands since the last run changed the world
+        // outside any step: check it as it is now, before the steps (some
+        // of which, datagrams no node takes, are not checked).
+        self.check_invariants();
         while self.queue.due(t_us) {
             self.step();
         }

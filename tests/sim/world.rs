@@ -8,6 +8,11 @@
 //! with a new incarnation, pause (frozen: inputs wait in their socket
 //! buffer, their clock runs on) and resume with stale state.
 //!
+//! Messages cross the network as bytes: each daemon start makes the box a
+//! [`Codec`] (as the shell does), which seals what the core sends and opens
+//! what arrives; only what it accepts reaches the core, and what it asks
+//! to send (challenges, responses) goes out as the shell's flush sends it.
+//!
 //! On every step the world checks the safety invariants:
 //! * boss lease: no two boxes consider themselves acting boss at the same
 //!   real instant (each evaluated on its own drifting clock), when fencing is
@@ -23,19 +28,25 @@
 #![allow(dead_code)]
 
 use std::fmt;
-use std::rc::Rc;
 use std::time::Duration;
 
-use bongoyo::cluster::{Action, Control, Core};
+use bongoyo::cluster::{Action, Control, Core, Dest};
 use bongoyo::config::{Config, Fencing, Key, Node, DEFAULT_GROUP, DEFAULT_PORT};
-use bongoyo::proto::{Body, Role};
+use bongoyo::proto::{Body, Codec, Role};
 use bongoyo::time::Instant;
 
 #[path = "net.rs"]
 pub mod net;
 
 pub use net::Rng;
-use net::{receivers, Clock, Cut, Net, Queue, Timer, Trace};
+use net::{expected_drop, receivers, Clock, Cut, Datagram, Net, Queue, Timer, Trace, Wire};
+
+/// The cluster key of every simulated box: datagrams are authenticated as
+/// in production (`key-file insecure` is the exception), so a seal pays for
+/// the tag and has the room a keyed datagram has.
+pub fn sim_key() -> Key {
+    Key::Secret(heapless::Vec::from_slice(&[0x51; 32]).expect("32 bytes fit"))
+}
 
 /// A configuration built in code (the parser is someone else's).
 pub fn config(n: usize, hello_ms: u64, dead_ms: u64, quorum: u8, fencing: Fencing) -> Config {
@@ -51,7 +62,7 @@ pub fn config(n: usize, hello_ms: u64, dead_ms: u64, quorum: u8, fencing: Fencin
     }
     Config {
         cluster: heapless::String::try_from("sim").unwrap(),
-        key: Key::Insecure,
+        key: sim_key(),
         interface: heapless::String::try_from("eth0").unwrap(),
         multicast: DEFAULT_GROUP,
         port: DEFAULT_PORT,
@@ -88,6 +99,15 @@ pub enum TraceKind {
     Alert {
         node: u8,
     },
+    /// The codec asked for a challenge or a response to be sent.
+    Codec {
+        to: u8,
+        kind: &'static str,
+    },
+    /// The codec dropped a datagram (`DecodeError::name`).
+    Dropped {
+        reason: &'static str,
+    },
     Crash,
     Restart,
     Pause,
@@ -118,27 +138,20 @@ impl fmt::Display for TraceEv {
 }
 
 enum Ev {
-    Deliver {
-        to: usize,
-        from: usize,
-        inc: u64,
-        body: Rc<Body>,
-    },
-    Timer {
-        node: usize,
-        token: u64,
-    },
-    Start {
-        node: usize,
-    },
+    Deliver { to: usize, datagram: Datagram },
+    Timer { node: usize, token: u64 },
+    Start { node: usize },
 }
 
 pub struct SimBox {
     pub core: Option<Core>,
+    /// The daemon's codec: made at its start, gone with it.
+    pub codec: Option<Codec>,
     pub inc: u64,
     pub clock: Clock,
     pub paused: bool,
-    pub buffered: Vec<(usize, u64, Rc<Body>)>,
+    /// Datagrams waiting in the socket buffer of a frozen daemon.
+    pub buffered: Vec<Datagram>,
     timer: Timer,
     /// Real time the box's current unbroken holding lease began.
     pub lease_from_real: Option<u64>,
@@ -167,6 +180,8 @@ pub struct World {
     /// Real time from which some box acts (for election measurements).
     pub last_acting: Vec<Option<u64>>,
     pub sent: u64,
+    /// What the codecs did.
+    pub wire: Wire,
     /// Optional extra invariant, called after every step (the vserver
     /// layer's "one holder per address" check slots in here).
     pub hook: Option<fn(&World) -> Option<String>>,
@@ -182,6 +197,7 @@ impl World {
         for _ in 0..n {
             boxes.push(SimBox {
                 core: None,
+                codec: None,
                 inc: 0,
                 clock: Clock::drawn(&mut rng),
                 paused: false,
@@ -210,6 +226,7 @@ impl World {
             check_acting,
             last_acting: vec![None; n],
             sent: 0,
+            wire: Wire::default(),
             hook: None,
             first_trace: String::new(),
         }
@@ -262,14 +279,18 @@ impl World {
     }
 
     fn boot(&mut self, i: usize) {
+        // The shell draws the incarnation, then the codec's nonce seed.
         let inc = self.rng.next() | 1;
+        let seed = self.rng.next();
         let local = self.local(i);
         let mut core = Core::new(&self.cfg, i as u8, inc, local);
         if self.boxes[i].held {
             core.handle_control(local, Control::Hold);
         }
+        let codec = Codec::for_config(&self.cfg, i as u8, inc, seed);
         let b = &mut self.boxes[i];
         b.core = Some(core);
+        b.codec = Some(codec);
         b.inc = inc;
         b.paused = false;
         b.buffered.clear();
@@ -286,6 +307,7 @@ impl World {
         }
         let b = &mut self.boxes[i];
         b.core = None;
+        b.codec = None;
         b.paused = false;
         b.buffered.clear();
         b.timer.cancel();
@@ -324,11 +346,8 @@ impl World {
             c.handle_timeout(local);
         }
         self.after_input(i);
-        for (from, inc, body) in buffered {
-            if let Some(c) = self.boxes[i].core.as_mut() {
-                c.handle_message(local, from as u8, inc, &body);
-            }
-            self.after_input(i);
+        for datagram in buffered {
+            self.receive(i, &datagram);
         }
     }
 
@@ -376,20 +395,18 @@ impl World {
         }
     }
 
-    /// Drain box i's actions, route its sends, re-arm its timer, check.
+    /// Drain box i's codec and actions in the order of the shell's flush
+    /// (the codec's challenges and responses, the core's actions, the codec
+    /// again), route its sends, re-arm its timer, check.
     fn after_input(&mut self, i: usize) {
+        self.flush_codec(i);
         loop {
             let Some(core) = self.boxes[i].core.as_mut() else {
                 return;
             };
             let Some(a) = core.poll_action() else { break };
             match a {
-                Action::Send { to, body } => {
-                    let body = Rc::new(body);
-                    for j in receivers(to, i, self.n()) {
-                        self.transmit(i, j, body.clone());
-                    }
-                }
+                Action::Send { to, body } => self.send(i, to, &body),
                 Action::RoleChanged {
                     role,
                     boss,
@@ -414,6 +431,7 @@ impl World {
                 }
             }
         }
+        self.flush_codec(i);
         // Track the holding lease's unbroken start in real time.
         let core = self.boxes[i].core.as_ref().unwrap();
         let since = core.lease_since();
@@ -429,21 +447,82 @@ impl World {
         self.check_lapse_proofs(i);
     }
 
-    fn transmit(&mut self, from: usize, to: usize, body: Rc<Body>) {
+    /// Send what box i's codec asks for (challenges, responses), each to
+    /// its one box, as the shell's flush does.
+    fn flush_codec(&mut self, i: usize) {
+        while let Some((to, body)) = self.boxes[i].codec.as_mut().and_then(|c| c.poll_transmit()) {
+            self.wire.codec_sent += 1;
+            let kind = body.kind();
+            self.note(i, TraceKind::Codec { to, kind });
+            self.send(i, Dest::Node(to), &body);
+        }
+    }
+
+    /// Seal `body` with box i's codec and put the datagram on the wire to
+    /// every receiver; a body the codec refuses is lost, as in the daemon,
+    /// and is a violation (nothing the cores send may be too large).
+    fn send(&mut self, i: usize, to: Dest, body: &Body) {
+        let Some(codec) = self.boxes[i].codec.as_mut() else {
+            return;
+        };
+        match self.wire.seal(codec, to, body) {
+            Ok(datagram) => {
+                for j in receivers(to, i, self.n()) {
+                    self.transmit(i, j, datagram.clone());
+                }
+            }
+            Err(e) => self.violation(format!(
+                "box {i} could not seal a {} at t={}us: {e}",
+                body.kind(),
+                self.now_us
+            )),
+        }
+    }
+
+    fn transmit(&mut self, from: usize, to: usize, datagram: Datagram) {
         self.sent += 1;
         let Some(d) = self.net.delay(&mut self.rng, from, to) else {
             return;
         };
-        let inc = self.boxes[from].inc;
-        self.queue.push(
-            self.now_us + d,
-            Ev::Deliver {
-                to,
-                from,
-                inc,
-                body,
-            },
-        );
+        self.queue
+            .push(self.now_us + d, Ev::Deliver { to, datagram });
+    }
+
+    /// A datagram reaches box `to`'s running daemon: its codec opens it, as
+    /// the shell's receive does; the core gets only what the codec accepts.
+    fn receive(&mut self, to: usize, datagram: &[u8]) {
+        let local = self.local(to);
+        let Some(codec) = self.boxes[to].codec.as_mut() else {
+            return;
+        };
+        match self.wire.open(codec, local, datagram) {
+            Ok(Some(m)) => {
+                let (from, body) = (m.header.sender, m.body);
+                // Hellos are most of the traffic; the trace keeps the rest
+                // (their effects show as role changes).
+                if !matches!(body, Body::Hello(_)) {
+                    let kind = body.kind();
+                    self.note(to, TraceKind::Deliver { from, kind });
+                }
+                if let Some(c) = self.boxes[to].core.as_mut() {
+                    c.handle_message(local, from, m.header.incarnation, &body);
+                }
+                self.after_input(to);
+            }
+            // The codec's own: it may want to answer.
+            Ok(None) => self.flush_codec(to),
+            Err(e) => {
+                let reason = e.name();
+                self.note(to, TraceKind::Dropped { reason });
+                if !expected_drop(e) {
+                    self.violation(format!(
+                        "box {to}'s codec dropped a datagram at t={}us: {e}",
+                        self.now_us
+                    ));
+                }
+                self.flush_codec(to);
+            }
+        }
     }
 
     /// Run one event. False when none is left.
@@ -470,41 +549,19 @@ impl World {
                     self.after_input(node);
                 }
             }
-            Ev::Deliver {
-                to,
-                from,
-                inc,
-                body,
-            } => {
-                // The codec rejects a dead incarnation's datagrams.
-                if self.boxes[to].core.is_none() || self.boxes[from].inc != inc {
+            Ev::Deliver { to, datagram } => {
+                // No daemon, no socket: the datagram is lost.
+                if self.boxes[to].core.is_none() {
                     return true;
                 }
                 if self.boxes[to].paused {
                     // The socket buffer holds a bounded number of datagrams.
                     if self.boxes[to].buffered.len() < 512 {
-                        self.boxes[to].buffered.push((from, inc, body));
+                        self.boxes[to].buffered.push(datagram);
                     }
                     return true;
                 }
-                // Hellos are most of the traffic; the trace keeps the rest
-                // (their effects show as role changes).
-                if !matches!(*body, Body::Hello(_)) {
-                    self.note(
-                        to,
-                        TraceKind::Deliver {
-                            from: from as u8,
-                            kind: body.kind(),
-                        },
-                    );
-                }
-                let local = self.local(to);
-                self.boxes[to]
-                    .core
-                    .as_mut()
-                    .unwrap()
-                    .handle_message(local, from as u8, inc, &body);
-                self.after_input(to);
+                self.receive(to, &datagram);
             }
         }
         self.check_acting_now();
