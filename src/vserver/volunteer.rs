@@ -36,6 +36,8 @@ pub struct Round {
     holding: [u8; MAX_NODES],
     /// Every asked box probes the address before it answers.
     probe: bool,
+    /// Bit `n`: node `n` may win (asked boxes not in it only probe).
+    eligible: u32,
     /// Some box's probe saw the address answered.
     seen: bool,
 }
@@ -52,6 +54,7 @@ impl Round {
             willing: 0,
             holding: [0; MAX_NODES],
             probe: false,
+            eligible: asked,
             seen: false,
         }
     }
@@ -70,10 +73,16 @@ impl Round {
         let penalty = LOAD_PENALTY.saturating_mul(holding);
         self.score[from as usize] = suitability.min(100).saturating_sub(penalty);
         self.holding[from as usize] = holding;
-        if suitability > 0 {
+        if suitability > 0 && self.eligible & bit != 0 {
             self.willing |= bit;
         }
         true
+    }
+
+    /// Only the boxes in `mask` may win; the others asked only probe.
+    pub fn eligible(mut self, mask: u32) -> Round {
+        self.eligible = mask;
+        self
     }
 
     /// A round whose asked boxes probe the address before they answer.

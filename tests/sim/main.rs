@@ -284,6 +284,12 @@ const REGRESSION_SEEDS: &[(u64, &str)] = &[
          kernel does)",
     ),
     (
+        7745971685,
+        "two boxes on one address: a boss heard a box 260 ms before, not the \
+         claim it made since, could not see its ARP answers, and did not \
+         ask anyone to probe",
+    ),
+    (
         5477243131,
         "two boxes on one address: a new boss that had not heard a moved \
          vserver's new claim moved it again off its old holder",
