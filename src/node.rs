@@ -337,12 +337,7 @@ impl Node {
                 probe,
             } if follows && known(vserver) => {
                 if probe {
-                    // Answered with what the probe saw (`handle_reach`).
-                    self.probing[vserver as usize] = Some((from, round));
-                    self.emit(Output::Check {
-                        vserver,
-                        kind: CheckKind::Reach,
-                    });
+                    self.probe_for(from, vserver, round);
                 } else {
                     self.send_answer(now, from, vserver, round, &[]);
                 }
@@ -645,6 +640,16 @@ impl Node {
             Some(u) => now + Duration::from_millis(fresh) < u,
             None => self.fencing_none,
         }
+    }
+
+    /// Probe `vserver`'s address for `boss`'s round: answered with what the
+    /// probe saw when its result comes ([`Node::handle_reach`]).
+    fn probe_for(&mut self, boss: NodeId, vserver: VsId, round: u32) {
+        self.probing[vserver as usize] = Some((boss, round));
+        self.emit(Output::Check {
+            vserver,
+            kind: CheckKind::Reach,
+        });
     }
 
     /// Answer the boss's volunteer request; `answered`: the MACs this box's
@@ -962,11 +967,7 @@ impl Node {
                             // The boss probes afresh too: its last check
                             // may predate a cut that healed (sim seed
                             // 3605552357).
-                            self.probing[vserver as usize] = Some((me, round));
-                            self.emit(Output::Check {
-                                vserver,
-                                kind: CheckKind::Reach,
-                            });
+                            self.probe_for(me, vserver, round);
                         } else {
                             let a = self.answer(now, vserver, round);
                             self.with_view(now, |m, now, v| m.handle_volunteer(now, me, a, v));

@@ -756,29 +756,31 @@ impl Monitor {
 
     /// A box's answer to a volunteer request.
     pub fn handle_volunteer(&mut self, now: Instant, from: NodeId, a: Answer, view: &View<'_>) {
-        if let Some(Vs {
-            phase: Phase::Round(r) | Phase::MoveRound { round: r, .. },
-            ..
-        }) = self.vs.get_mut(a.vserver as usize)
-        {
-            // Whatever its probe saw answer, but a lost box's MAC past the
-            // bound of fencing layer 2 (forged, or a stale cache), makes
-            // the address not free (as the boss's own check does).
-            let answered = a.answering.iter().any(|mac| {
-                let stale = view
-                    .macs
-                    .iter()
-                    .position(|m| m == mac && *mac != [0; 6])
-                    .is_some_and(|n| n < MAX_NODES && view.kernel_gone & bit(n as NodeId) != 0);
-                !stale
-            });
-            // A sighting counts from any box that answers this round, asked
-            // or not (sim seed 1798592264: a box still joining saw the lost
-            // holder's kernel).
-            if a.round == r.number && answered {
-                r.saw();
+        // Whatever its probe saw answer, but a lost box's MAC past the
+        // bound of fencing layer 2 (forged, or a stale cache), makes the
+        // address not free (as the boss's own check does).
+        let answered = a.answering.iter().any(|mac| {
+            let stale = view
+                .macs
+                .iter()
+                .position(|m| m == mac && *mac != [0; 6])
+                .is_some_and(|n| n < MAX_NODES && view.kernel_gone & bit(n as NodeId) != 0);
+            !stale
+        });
+        if let Some(v) = self.vs.get_mut(a.vserver as usize) {
+            // A sighting counts even when its round is over (sim seed 117:
+            // it came after the round closed): the next rounds need two
+            // clean ones in a row.
+            v.sighted |= answered;
+            if let Phase::Round(r) | Phase::MoveRound { round: r, .. } = &mut v.phase {
+                // A sighting counts from any box that answers this round,
+                // asked or not (sim seed 1798592264: a box still joining
+                // saw the lost holder's kernel).
+                if a.round == r.number && answered {
+                    r.saw();
+                }
+                r.answer(a.round, from, a.suitability, a.holding);
             }
-            r.answer(a.round, from, a.suitability, a.holding);
         }
         self.evaluate(now, view);
     }

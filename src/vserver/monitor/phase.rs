@@ -276,8 +276,10 @@ pub(super) fn round_over(v: &mut Vs, cx: &Cx<'_, '_>, round: &Round, out: &mut O
         // After a sighting, the first clean round is not proof either (sim
         // seed 5477240423: every ARP exchange of the one probe that could
         // see the old holder's kernel was lost).
-        // Only a clean round clears it.
-        v.sighted = round.sighted() || (v.sighted && round.fenced());
+        // Only a clean round clears it; a round with an answer missing
+        // counts as a sighting (sim seed 117: the one box that could see
+        // the old holder's kernel was not heard in time).
+        v.sighted = round.fenced();
         v.phase = Phase::Idle;
         v.round_after = now + v.check;
         return;
