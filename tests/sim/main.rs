@@ -19,6 +19,11 @@
 //!   one list) within [`converge_bound_ms`];
 //! * then the boss is crashed: another box must act within
 //!   [`election_bound_ms`].
+//!
+//! Messages go through each box's real codec (see `world::net`); the last
+//! two lines sum what the codecs did in each world: datagrams sealed,
+//! delivered, and dropped by reason (a restarted box's first messages wait
+//! for the challenge round trip).
 
 mod faults;
 mod vsim;
@@ -28,6 +33,7 @@ mod world;
 use bongoyo::cluster::Control;
 use bongoyo::config::Fencing;
 use faults::{random_cuts, random_groups, Pending};
+use world::net::Wire;
 use world::{config, majority, Rng, World};
 
 /// After the last fault, agreement within this bound (ms): a restarted box
@@ -50,6 +56,7 @@ pub fn election_bound_ms(hello: u64, dead: u64) -> u64 {
 struct Outcome {
     violations: Vec<String>,
     election_ms: Option<u64>,
+    wire: Wire,
     trace: String,
 }
 
@@ -208,6 +215,7 @@ fn run_seed(seed: u64) -> Outcome {
     Outcome {
         violations: w.violations,
         election_ms,
+        wire: w.wire,
         trace,
     }
 }
@@ -364,6 +372,7 @@ fn sim() {
     println!("sim: base={first} (replay: make sim SEEDS={seeds} SEED={first})");
     let mut violations = 0;
     let mut elections = Vec::new();
+    let (mut cluster_wire, mut vserver_wire) = (Wire::default(), Wire::default());
     let started = std::time::Instant::now();
     // SIM_VSERVER_ONLY=1 skips the cluster world (hunting vserver seeds).
     let cluster_seeds = if env("SIM_VSERVER_ONLY", 0) == 1 {
@@ -376,6 +385,7 @@ fn sim() {
         if let Some(ms) = o.election_ms {
             elections.push(ms);
         }
+        cluster_wire.add(&o.wire);
         report("seed", seed, &o.violations, &o.trace, &mut violations);
     }
     // The regression seeds run first, every time.
@@ -415,6 +425,7 @@ fn sim() {
         excused += o.excused;
         planned += o.planned_moves;
         released += o.releases;
+        vserver_wire.add(&o.wire);
         for (k, tag) in ["(a)", "(b)", "(c)", "(d)"].iter().enumerate() {
             if o.violations.iter().any(|v| v.starts_with(tag)) {
                 kinds[k] += 1;
@@ -440,6 +451,8 @@ fn sim() {
         "sim: vserver seeds with (a)={} (b)={} (c)={} (d)={} other={}; operator releases={released} planned moves ordered={planned}",
         kinds[0], kinds[1], kinds[2], kinds[3], kinds[4]
     );
+    println!("sim: codecs, cluster seeds: {}", cluster_wire.summary());
+    println!("sim: codecs, vserver seeds: {}", vserver_wire.summary());
     assert_eq!(
         violations, 0,
         "replay a failing seed with SIM_SEEDS=1 SIM_SEED=<seed>"

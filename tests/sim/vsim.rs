@@ -37,6 +37,7 @@ use bongoyo::vserver::monitor::{DOWN_CONFIRM, GRACE_CHECKS};
 use super::converge_bound_ms;
 use super::faults::{random_cuts, random_groups, Pending};
 use super::vworld::{with_vservers, VWorld, LIFETIME_US};
+use super::world::net::Wire;
 use super::world::{config, majority, Rng};
 
 /// Timers of one scenario.
@@ -87,6 +88,8 @@ pub struct VOutcome {
     pub releases: u64,
     /// Planned moves the bosses ordered (a release with a successor).
     pub planned_moves: u64,
+    /// What the codecs did.
+    pub wire: Wire,
     pub trace: String,
 }
 
@@ -367,6 +370,7 @@ pub fn run_mix(
         excused: w.excused_windows,
         releases,
         planned_moves: w.planned_moves,
+        wire: w.wire,
         trace,
     }
 }
