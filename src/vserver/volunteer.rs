@@ -98,11 +98,6 @@ impl Round {
         self.seen || (self.probe && self.answered != self.asked)
     }
 
-    /// Whether a box's probe saw the address answered.
-    pub fn sighted(&self) -> bool {
-        self.seen
-    }
-
     /// An answer's probe saw the address answered.
     pub fn saw(&mut self) {
         self.seen = true;
