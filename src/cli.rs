@@ -70,6 +70,8 @@ pub enum Command {
     Resume(Resume),
     /// `bongoyo release`
     Release(Release),
+    /// `bongoyo reload`
+    Reload(Reload),
     /// `bongoyo keygen`
     Keygen(Keygen),
     /// `bongoyo version`
@@ -162,6 +164,24 @@ pub struct Release {
 }
 
 #[derive(FromArgs, Debug)]
+#[argh(
+    subcommand,
+    name = "reload",
+    help_triggers("-h", "--help", "help"),
+    note = "Exit 0: applied (the answer names what changed). 65: the file has errors\n(printed as FILE:LINE:COL: message); nothing changed. 69: the file changes\ncluster-wide settings, which change only by restarting every box with it;\nnothing changed. SIGHUP to the daemon does the same without waiting."
+)]
+/// Ask the running daemon to read its configuration again and apply it.
+pub struct Reload {
+    #[argh(option, short = 'c')]
+    /// read this file instead of the daemon's own (it becomes the daemon's
+    /// file if applied)
+    pub config: Option<PathBuf>,
+    #[argh(option, short = 's', default = "PathBuf::from(DEFAULT_SOCKET)")]
+    /// control socket (default /var/run/bongoyo.sock)
+    pub socket: PathBuf,
+}
+
+#[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "keygen", help_triggers("-h", "--help", "help"))]
 /// Print a fresh random cluster key (64 hex digits).
 pub struct Keygen {}
@@ -244,12 +264,37 @@ pub fn execute(cmd: Command) -> u8 {
             }
             ask(&r.socket, &format!("release {}", r.vserver))
         }
+        Command::Reload(r) => reload(&r),
         Command::Keygen(_) => keygen(),
         Command::Version(_) => {
             println!("{VERSION}");
             0
         }
     }
+}
+
+/// `bongoyo reload [-c FILE]`: the daemon reads the file itself, so a
+/// relative path is made absolute here (the daemon's working directory is
+/// not the caller's).
+fn reload(r: &Reload) -> u8 {
+    let Some(path) = &r.config else {
+        return ask(&r.socket, "reload");
+    };
+    let path = match std::path::absolute(path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("bongoyo: {}: {e}", path.display());
+            return EX_USAGE;
+        }
+    };
+    let text = path.to_string_lossy();
+    if text.contains(char::is_whitespace) || text.len() > 500 {
+        eprintln!(
+            "bongoyo: {text:?}: a reloaded file's path must have no blanks and at most 500 bytes"
+        );
+        return EX_USAGE;
+    }
+    ask(&r.socket, &format!("reload {text}"))
 }
 
 fn run(r: Run) -> u8 {

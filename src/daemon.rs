@@ -177,7 +177,7 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
     // A reload asked for while starting waits for the loop.
     signals::hold_reload().map_err(|e| Failure::os(format_args!("sigprocmask"), e))?;
     let path = opts.config.to_string_lossy().into_owned();
-    let config = config::load(&path)
+    let (config, places) = config::load_placed(&path)
         .map_err(|errs| Failure::data(format!("{errs}").trim_end().to_owned()))?;
     if let Key::Unread(file) = &config.key {
         return Err(Failure::data(format!(
@@ -199,7 +199,17 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
     // arriving before the loop runs waits there) and stops cleanly.
     let signals = Signals::new().map_err(|e| Failure::os(format_args!("signalfd"), e))?;
     // Dropping the daemon removes its control socket file.
-    Daemon::start(config, me, signals, &opts.socket, path)?.run_loop()
+    let file = ConfigFile {
+        path,
+        revision: places.revision,
+    };
+    Daemon::start(config, me, signals, &opts.socket, file)?.run_loop()
+}
+
+/// The configuration file a daemon starts from.
+struct ConfigFile {
+    path: String,
+    revision: lifecycle::Revision,
 }
 
 /// The shell: every descriptor, the codec and the node, and what is in
@@ -207,7 +217,10 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
 struct Daemon {
     poll: Poll,
     config: Config,
+    /// The file `config` was read from: the one SIGHUP reads again.
     config_path: String,
+    /// Its revision (its first comment line), for `status` and the log.
+    revision: lifecycle::Revision,
     me: NodeId,
     incarnation: u64,
     started: Instant,
@@ -247,7 +260,7 @@ impl Daemon {
         me: NodeId,
         signals: Signals,
         socket: &Path,
-        config_path: String,
+        file: ConfigFile,
     ) -> Result<Daemon, Failure> {
         let now = clock::now();
         let ifname = config.interface.as_str();
@@ -291,7 +304,8 @@ impl Daemon {
         Ok(Daemon {
             poll,
             config,
-            config_path,
+            config_path: file.path,
+            revision: file.revision,
             me,
             incarnation,
             started: now,

@@ -550,10 +550,40 @@ impl Node {
 
     /// Result of this box's self-check for a vserver.
     pub fn handle_self_check(&mut self, now: Instant, vserver: VsId, up: bool) {
-        if let Some(s) = self.suitability.get_mut(vserver as usize) {
-            *s = if up { 100 } else { 0 };
-            self.self_check_in_flight[vserver as usize] = false;
+        let v = vserver as usize;
+        if let Some(s) = self.suitability.get_mut(v) {
+            self.self_check_in_flight[v] = false;
+            // A check started before a reload removed it does not count.
+            if self.self_check[v] {
+                *s = if up { 100 } else { 0 };
+            }
         }
+        self.pump(now);
+    }
+
+    /// A reload changed per-box settings only (`Config::changes` found no
+    /// cluster-wide difference): take the new self-checks and service
+    /// checks. Nothing moves because of it: a vserver whose self-check is
+    /// new keeps its suitability until that check first answers; one whose
+    /// self-check is gone is suitable at once; hooks change for takeovers
+    /// and releases that start from now on.
+    pub fn apply_local(&mut self, now: Instant, config: &Config) {
+        for (i, v) in config.vservers.iter().enumerate().take(self.nvs) {
+            let had = self.self_check[i];
+            self.self_check[i] = !matches!(v.self_check, Check::None);
+            if had && !self.self_check[i] {
+                self.suitability[i] = 100;
+            } else if !had && self.self_check[i] {
+                self.next_self_check[i] = now;
+            }
+            if matches!(v.service, Check::None) {
+                self.no_service |= 1 << i;
+            } else {
+                self.no_service &= !(1 << i);
+            }
+        }
+        self.holder.apply_local(config);
+        self.claims_sent = u64::MAX;
         self.pump(now);
     }
 
@@ -1043,8 +1073,18 @@ mod tests {
     /// check it hands out at once: reachability by `reach` (TCP), the
     /// service up. The checks asked for and the combo states reported.
     fn run(node: &mut Node, until: u64, reach: bool) -> (Vec<CheckKind, 64>, Vec<Combo, 8>) {
+        run_from(node, 0, until, reach)
+    }
+
+    /// [`run`] from `from` ms on.
+    fn run_from(
+        node: &mut Node,
+        from: u64,
+        until: u64,
+        reach: bool,
+    ) -> (Vec<CheckKind, 64>, Vec<Combo, 8>) {
         let (mut asked, mut combos) = (Vec::new(), Vec::new());
-        for t in (0..=until).step_by(10) {
+        for t in (from..=until).step_by(10) {
             let now = Instant(t);
             if node.poll_timeout().is_some_and(|d| d <= now) {
                 node.handle_timeout(now);
@@ -1100,6 +1140,102 @@ mod tests {
         let (asked, combos) = run(&mut node, 3_000, true);
         assert!(asked.contains(&CheckKind::Service));
         assert_eq!(combos.last(), Some(&combo(b"UU0")), "{combos:?}");
+    }
+
+    #[test]
+    fn a_reload_that_adds_a_service_check_hands_it_to_the_shell() {
+        let mut node = one_box("none");
+        let (asked, _) = run(&mut node, 3_000, true);
+        assert!(!asked.contains(&CheckKind::Service), "{asked:?}");
+        let conf = "cluster t\nkey-file insecure\ninterface eth0\nnode f1 10.0.0.11\n\
+             vserver web {\n address 10.0.0.50/24\n interface eth0\n service tcp 80\n \
+             reachability tcp 80\n self-check none\n check 200ms\n}\n";
+        let cfg = parse("t.conf", conf).expect("config");
+        node.apply_local(Instant(3_000), &cfg);
+        let (asked, combos) = run_from(&mut node, 3_010, 6_000, true);
+        assert!(asked.contains(&CheckKind::Service), "{asked:?}");
+        // The service answers up, as before: nothing changes state.
+        assert!(combos.is_empty(), "{combos:?}");
+    }
+
+    #[test]
+    fn a_reload_that_removes_a_self_check_makes_the_box_suitable_at_once() {
+        let conf = |check: &str| {
+            format!(
+                "cluster t\nkey-file insecure\ninterface eth0\nnode f1 10.0.0.11\n\
+                 vserver web {{\n address 10.0.0.50/24\n interface eth0\n service none\n \
+                 self-check {check}\n}}\n"
+            )
+        };
+        let cfg = parse("t.conf", &conf("exec /bin/false")).expect("config");
+        let mut node = Node::new(&cfg, 0, 1, Instant(0));
+        let mut asked = 0;
+        for t in (0..=1_000).step_by(10) {
+            let now = Instant(t);
+            if node.poll_timeout().is_some_and(|d| d <= now) {
+                node.handle_timeout(now);
+            }
+            while let Some(o) = node.poll_output() {
+                if let Output::SelfCheck { vserver } = o {
+                    asked += 1;
+                    node.handle_self_check(now, vserver, false);
+                }
+            }
+        }
+        assert!(asked > 0);
+        assert_eq!(node.suitability[0], 0, "the failing self-check counts");
+        node.apply_local(
+            Instant(1_000),
+            &parse("t.conf", &conf("none")).expect("config"),
+        );
+        assert_eq!(node.suitability[0], 100);
+        // A check started before the reload answers late: it does not count.
+        node.handle_self_check(Instant(1_010), 0, false);
+        assert_eq!(node.suitability[0], 100);
+        while let Some(o) = node.poll_output() {
+            assert!(!matches!(o, Output::SelfCheck { .. }), "{o:?}");
+        }
+    }
+
+    #[test]
+    fn a_box_with_another_file_is_alerted_once_a_run() {
+        let conf = "cluster t\nkey-file insecure\ninterface eth0\n\
+                    node f1 10.0.0.11\nnode f2 10.0.0.12\n";
+        let cfg = parse("t.conf", conf).expect("config");
+        let mut node = Node::new(&cfg, 0, 1, Instant(0));
+        let hello = |seq| {
+            Body::Hello(crate::proto::Hello {
+                seq,
+                role: Role::Member,
+                boss: None,
+                generation: 0,
+                uptime_ms: 1_000,
+                health: 100,
+                config_digest: cfg.digest() ^ 1,
+                mac: [2, 0, 0, 0, 0, 2],
+                claims: 0,
+                suitability: Vec::new(),
+                hears: 0,
+                acks: Vec::new(),
+                list: Vec::new(),
+            })
+        };
+        let mut alerts = 0;
+        for (i, inc) in [(1, 7), (2, 7), (3, 7), (4, 7), (5, 8), (6, 8), (7, 8)] {
+            node.handle_message(Instant(i * 200), 1, inc, &hello(i as u32));
+            while let Some(o) = node.poll_output() {
+                if let Output::NodeAlert {
+                    node: 1,
+                    kind: AlertKind::ConfigMismatch,
+                } = o
+                {
+                    alerts += 1;
+                }
+            }
+        }
+        // One for each run of f2 (incarnations 7 and 8), not one a hello.
+        assert_eq!(alerts, 2);
+        assert_eq!(node.core().member(1), MemberState::Unknown);
     }
 
     #[test]

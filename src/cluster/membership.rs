@@ -75,6 +75,8 @@ pub(super) struct Peer {
     pub ack_endorse: u32,
     /// It runs another configuration; alerted once.
     pub mismatch: bool,
+    /// The digest its newest hello announced, when `mismatch`.
+    pub digest: u32,
     // The current probe round about it.
     pub probe_nonce: u32,
     pub probe_sent: Instant,
@@ -135,6 +137,7 @@ impl Peer {
         ack_any: 0,
         ack_endorse: 0,
         mismatch: false,
+        digest: 0,
         probe_nonce: 0,
         probe_sent: Instant::ZERO,
         probe_until: None,
@@ -165,7 +168,11 @@ impl Core {
     pub(super) fn on_hello(&mut self, now: Instant, from: NodeId, incarnation: u64, h: &Hello) {
         let p = from as usize;
         let known = self.peers[p].state != MemberState::Unknown;
-        let new_run = !known || self.peers[p].incarnation != incarnation;
+        // A box with another file is never heard (its state stays Unknown)
+        // but its run is remembered, so it is alerted about once a run, not
+        // at every hello.
+        let new_run =
+            self.peers[p].incarnation != incarnation || !(known || self.peers[p].mismatch);
         if new_run {
             // A new boot: nothing it said before holds (acks, endorsements).
             let old = core::mem::replace(&mut self.peers[p], Peer::UNKNOWN);
@@ -180,6 +187,7 @@ impl Core {
             return;
         }
         if h.config_digest != self.digest {
+            self.peers[p].digest = h.config_digest;
             if !self.peers[p].mismatch {
                 self.peers[p].mismatch = true;
                 self.push(Action::Alert {

@@ -492,6 +492,21 @@ impl Core {
         node != self.me && self.peers.get(node as usize).is_some_and(|p| p.left)
     }
 
+    /// The configuration digest box `node` announces, if its current run
+    /// runs another file than this box (its messages are ignored; status
+    /// shows it as `other-file`).
+    pub fn other_file(&self, node: NodeId) -> Option<u32> {
+        self.peers
+            .get(node as usize)
+            .filter(|p| p.mismatch && node != self.me)
+            .map(|p| p.digest)
+    }
+
+    /// This box's configuration digest, as its hellos announce it.
+    pub fn digest(&self) -> u32 {
+        self.digest
+    }
+
     /// How many boxes this box hears now (alive, joining or on hold), itself
     /// included: what it counts toward [`Core::quorum`].
     pub fn live_boxes(&self) -> usize {

@@ -20,8 +20,8 @@ pub mod check;
 mod parse;
 
 pub use parse::{
-    load, load_placed, parse, validate_node, ConfigError, Count, Errors, Places, Pos, VsPos,
-    MAX_DURATION, MAX_FILE_NAME, MAX_MESSAGE, MIN_INTERVAL,
+    load, load_placed, parse, revision_of, validate_node, ConfigError, Count, Errors, Places, Pos,
+    VsPos, MAX_DURATION, MAX_FILE_NAME, MAX_MESSAGE, MAX_REVISION, MIN_INTERVAL,
 };
 
 /// A cluster, node or vserver name.
@@ -269,6 +269,62 @@ impl VServer {
     pub fn hook(&self, kind: HookKind) -> Option<&Command> {
         self.hooks[kind as usize].as_ref()
     }
+
+    /// Whether `other` is the same vserver for the cluster: everything but
+    /// its per-box settings (`service`, `self-check`, hooks) is equal.
+    pub fn same_cluster_view(&self, other: &VServer) -> bool {
+        self.without_local() == other.without_local()
+    }
+
+    /// A copy with the per-box settings cleared.
+    fn without_local(&self) -> VServer {
+        VServer {
+            service: Check::None,
+            self_check: Check::None,
+            hooks: [None, None, None, None],
+            ..self.clone()
+        }
+    }
+
+    /// Hash the cluster-wide settings (what [`VServer::same_cluster_view`]
+    /// compares; a field added to [`VServer`] is added here unless it is a
+    /// per-box one, cleared in `without_local`).
+    fn digest_into(&self, h: &mut Fnv) {
+        h.str(&self.name);
+        h.u64(u32::from(self.address) as u64);
+        h.u64(self.prefix as u64);
+        h.str(&self.interface);
+        h.u64(self.dedicated as u64);
+        match self.reachability {
+            Reachability::Arp => h.u64(0),
+            Reachability::Tcp(port) => h.u64(1 << 16 | port as u64),
+        }
+        h.u64(self.check.as_millis() as u64);
+        h.u64(self.takeover_timeout.as_millis() as u64);
+        h.u64(matches!(self.failback, Failback::Auto) as u64);
+        h.bytes(
+            &self
+                .original_mac
+                .map_or([0xff; 7], |m| [0, m[0], m[1], m[2], m[3], m[4], m[5]]),
+        );
+        h.bytes(&self.prefer);
+        h.bytes(&[0xff]);
+        h.u64(
+            self.preempt_delay
+                .map_or(u64::MAX, |d| d.as_millis() as u64),
+        );
+        h.u64(self.garp_refresh.map_or(u64::MAX, |d| d.as_millis() as u64));
+    }
+}
+
+/// What a reload would change ([`Config::changes`]): each list names the
+/// settings that differ, in the words the log and `bongoyo reload` use.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Settings the whole cluster must agree on (in the [`Config::digest`]).
+    pub cluster: Vec<&'static str, 12>,
+    /// Settings each box applies to itself at once.
+    pub local: Vec<&'static str, 8>,
 }
 
 impl Config {
@@ -288,14 +344,24 @@ impl Config {
             .map(|i| i as VsId)
     }
 
-    /// A 32-bit digest of everything the boxes must agree on (nodes and
-    /// vservers in order, timers, quorum, fencing). Carried in hellos so a
-    /// box can tell a peer runs a different file.
+    /// A 32-bit digest of everything the boxes must agree on: every
+    /// cluster-wide setting [`Config::changes`] compares but the key (a
+    /// box with another key cannot be heard at all, and the digest travels
+    /// in the clear). Carried in hellos so a box can tell a peer runs a
+    /// different file; two files with the same digest differ at most in
+    /// per-box settings (hooks, checks, `notify`, health limits).
     pub fn digest(&self) -> u32 {
         let mut h = Fnv::new();
         h.str(&self.cluster);
+        h.str(&self.interface);
+        h.u64(u32::from(self.multicast) as u64);
+        h.u64(self.port as u64);
+        for p in &self.peers {
+            h.u64(u32::from(*p) as u64);
+        }
         h.u64(self.hello.as_millis() as u64);
         h.u64(self.dead.as_millis() as u64);
+        h.u64(self.lost_alert.as_millis() as u64);
         h.u64(self.quorum as u64);
         h.u64(matches!(self.fencing, Fencing::Lease) as u64);
         for n in &self.nodes {
@@ -304,11 +370,59 @@ impl Config {
             h.u64(n.priority as u64);
         }
         for v in &self.vservers {
-            h.str(&v.name);
-            h.u64(u32::from(v.address) as u64);
-            h.u64(v.prefix as u64);
+            v.digest_into(&mut h);
         }
         h.finish()
+    }
+
+    /// What differs between the running configuration (`self`) and `new`,
+    /// split into what a box may apply alone and what the whole cluster
+    /// must change together (docs/CONFIG.md, "Reloading").
+    pub fn changes(&self, new: &Config) -> Changes {
+        let mut c = Changes::default();
+        let mut cluster = |differs: bool, what: &'static str| {
+            if differs {
+                // Fewer names than room (one per line below).
+                let _ = c.cluster.push(what);
+            }
+        };
+        cluster(self.cluster != new.cluster, "cluster");
+        cluster(self.key != new.key, "key");
+        cluster(self.interface != new.interface, "interface");
+        cluster(
+            self.multicast != new.multicast || self.port != new.port,
+            "multicast",
+        );
+        cluster(self.peers != new.peers, "peers");
+        cluster(self.hello != new.hello || self.dead != new.dead, "timers");
+        cluster(self.lost_alert != new.lost_alert, "lost-alert");
+        cluster(
+            self.quorum != new.quorum || self.fencing != new.fencing,
+            "quorum",
+        );
+        cluster(self.nodes != new.nodes, "nodes");
+        let same_vservers = self.vservers.len() == new.vservers.len()
+            && self
+                .vservers
+                .iter()
+                .zip(&new.vservers)
+                .all(|(a, b)| a.same_cluster_view(b));
+        cluster(!same_vservers, "vservers");
+        let mut local = |differs: bool, what: &'static str| {
+            if differs {
+                let _ = c.local.push(what);
+            }
+        };
+        local(self.notify != new.notify, "notify");
+        local(self.health != new.health, "health");
+        let pairs = || self.vservers.iter().zip(&new.vservers);
+        local(pairs().any(|(a, b)| a.hooks != b.hooks), "hooks");
+        local(pairs().any(|(a, b)| a.service != b.service), "service");
+        local(
+            pairs().any(|(a, b)| a.self_check != b.self_check),
+            "self-check",
+        );
+        c
     }
 
     /// A 32-bit identifier of the cluster name, put in every datagram header.
@@ -341,5 +455,109 @@ impl Fnv {
     }
     fn finish(&self) -> u32 {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "# r1: first\ncluster t\nkey-file insecure\ninterface eth0\nhello 200ms\n\
+        node f1 10.0.0.11\nnode f2 10.0.0.12\n\
+        vserver web {\n address 10.0.0.50/24\n interface eth0\n service tcp 80\n \
+        self-check none\n pre-takeover /bin/true\n}\n";
+
+    fn changed(from: &str, to: &str) -> Changes {
+        let a = parse("a.conf", from).expect("a");
+        let b = parse("b.conf", to).expect("b");
+        let c = a.changes(&b);
+        assert_eq!(
+            c.cluster.is_empty(),
+            a.digest() == b.digest(),
+            "the digest covers exactly the cluster-wide settings: {c:?}"
+        );
+        c
+    }
+
+    #[test]
+    fn per_box_settings_are_local_changes() {
+        let c = changed(
+            BASE,
+            &BASE.replace("pre-takeover /bin/true", "post-release /bin/true"),
+        );
+        assert_eq!(
+            (c.cluster.as_slice(), c.local.as_slice()),
+            (&[][..], &["hooks"][..])
+        );
+        let c = changed(
+            BASE,
+            &BASE.replace("service tcp 80", "service exec /bin/true"),
+        );
+        assert_eq!(c.local.as_slice(), &["service"]);
+        let c = changed(BASE, &BASE.replace("self-check none", "self-check tcp 22"));
+        assert_eq!(c.local.as_slice(), &["self-check"]);
+        let c = changed(
+            BASE,
+            &BASE.replace(
+                "hello 200ms",
+                "hello 200ms\nnotify /bin/true\nmin-free-memory 1M",
+            ),
+        );
+        assert_eq!(c.local.as_slice(), &["notify", "health"]);
+        assert!(c.cluster.is_empty());
+        // A comment is no change at all.
+        let c = changed(BASE, &BASE.replace("# r1: first", "# r2: same"));
+        assert_eq!(c, Changes::default());
+    }
+
+    #[test]
+    fn cluster_wide_settings_are_named() {
+        let c = changed(BASE, &BASE.replace("hello 200ms", "hello 100ms"));
+        assert_eq!(c.cluster.as_slice(), &["timers"]);
+        let c = changed(
+            BASE,
+            &BASE.replace("interface eth0\n service", "interface eth1\n service"),
+        );
+        assert_eq!(c.cluster.as_slice(), &["vservers"]);
+        let more = format!(
+            "{BASE}vserver mail {{\n address 10.0.0.51/24\n interface eth0\n service none\n}}\n"
+        );
+        let c = changed(BASE, &more);
+        assert_eq!(c.cluster.as_slice(), &["vservers"]);
+        let c = changed(
+            BASE,
+            &BASE.replace("node f2 10.0.0.12", "node f2 10.0.0.12 priority 50"),
+        );
+        assert_eq!(c.cluster.as_slice(), &["nodes"]);
+        let c = changed(
+            BASE,
+            &BASE.replace("hello 200ms", "hello 200ms\npeer 10.0.0.12"),
+        );
+        assert_eq!(c.cluster.as_slice(), &["peers"]);
+        // Both kinds at once: each named in its list.
+        let both = BASE
+            .replace("hello 200ms", "hello 100ms")
+            .replace("self-check none", "self-check tcp 22");
+        let c = changed(BASE, &both);
+        assert_eq!(
+            (c.cluster.as_slice(), c.local.as_slice()),
+            (&["timers"][..], &["self-check"][..])
+        );
+    }
+
+    #[test]
+    fn a_revision_is_the_first_comment_line() {
+        assert_eq!(
+            revision_of("# r7: adds mail\ncluster t\n# later\n"),
+            "r7: adds mail"
+        );
+        assert_eq!(revision_of("cluster t\n  ##  v2  \n"), "v2");
+        assert_eq!(revision_of("cluster t\n"), "");
+        let long = format!("# {}é\n", "x".repeat(MAX_REVISION - 1));
+        assert_eq!(
+            revision_of(&long).len(),
+            MAX_REVISION - 1,
+            "cut on a character boundary"
+        );
     }
 }

@@ -745,6 +745,28 @@ pub struct Places {
     pub vservers: Vec<VsPos, MAX_VSERVERS>,
     /// Each `track-interface` value, in file order.
     pub track: Vec<Pos, MAX_TRACKED>,
+    /// The file's revision: its first comment line ([`revision_of`]).
+    pub revision: String<MAX_REVISION>,
+}
+
+/// Bytes of a revision kept ([`revision_of`]).
+pub const MAX_REVISION: usize = 64;
+
+/// The short name `status` and the reload log give a file: the text of its
+/// first comment line, blanks trimmed, cut at [`MAX_REVISION`] bytes (on a
+/// character boundary); empty if it has none. A file written for a
+/// roll-out says so there (`# v7: adds vserver mail`).
+pub fn revision_of(text: &str) -> String<MAX_REVISION> {
+    let mut r = String::new();
+    let Some(line) = text.lines().map(str::trim).find(|l| l.starts_with('#')) else {
+        return r;
+    };
+    for c in line.trim_start_matches('#').trim().chars() {
+        if c.is_control() || r.push(c).is_err() {
+            break;
+        }
+    }
+    r
 }
 
 /// A vserver block being read.
@@ -886,6 +908,7 @@ pub(super) fn parse_at(file: &str, text: &str) -> Result<(Config, Places), Error
             nodes: p.node_addr_at,
             vservers: p.vs_at,
             track: p.track_at,
+            revision: revision_of(text),
         };
         Ok((p.cfg, places))
     } else {

@@ -1,4 +1,5 @@
-//! The control socket (`bongoyo status`, `hold`, `resume`, `release`):
+//! The control socket (`bongoyo status`, `hold`, `resume`, `release`,
+//! `reload`):
 //! accept a connection, read one request line, answer it, close.
 //!
 //! Connections sit in [`super::MAX_CONTROL`] fixed slots whose buffers live as
@@ -14,6 +15,7 @@ use log::{info, warn};
 use mio::net::UnixStream;
 use mio::{Interest, Token};
 
+use super::lifecycle::{Reloaded, Words};
 use super::request::{self, Request, REQUEST_BYTES};
 use super::{Daemon, CONN_BASE, CONTROL_TIMEOUT};
 use crate::cluster::Control;
@@ -224,7 +226,7 @@ impl Daemon {
             Err(e) => {
                 return writeln!(
                     w,
-                    "error 64 {e}: status, status-json, hold, resume, release NAME"
+                    "error 64 {e}: status, status-json, hold, resume, release NAME, reload [FILE]"
                 )
             }
         };
@@ -241,6 +243,11 @@ impl Daemon {
                 self.node.handle_control(now, Control::Resume);
                 w.write_str("ok resume: this box is back on the list\n")
             }
+            Request::Reload(path) => {
+                info!("control command=reload");
+                let outcome = self.reload(now, path);
+                self.reload_answer(outcome, w)
+            }
             Request::Release(name) => match self.config.vserver_id(name) {
                 None => writeln!(
                     w,
@@ -256,6 +263,36 @@ impl Daemon {
                     self.release_answer(name, answer, w)
                 }
             },
+        }
+    }
+
+    /// The control answer to `reload`: `ok …` when applied, else the
+    /// sysexits code `bongoyo reload` exits with.
+    fn reload_answer(&self, r: Reloaded, w: &mut impl fmt::Write) -> fmt::Result {
+        let file = &self.config_path;
+        match r {
+            Reloaded::Applied { changed } if changed.is_empty() => writeln!(
+                w,
+                "ok applied {file} revision {:?} digest {:08x}: nothing this box uses changed",
+                self.revision.as_str(),
+                self.config.digest()
+            ),
+            Reloaded::Applied { changed } => writeln!(
+                w,
+                "ok applied {file} revision {:?} digest {:08x}: changed {}",
+                self.revision.as_str(),
+                self.config.digest(),
+                Words(&changed)
+            ),
+            Reloaded::ClusterWide { changed } => writeln!(
+                w,
+                "error 69 not applied: cluster-wide settings differ ({}); they change only by restarting every box with the new file (docs/CONFIG.md, \"Reloading\"); running {file} unchanged",
+                Words(&changed)
+            ),
+            Reloaded::Rejected { errors } => {
+                writeln!(w, "error 65 rejected, running configuration unchanged:")?;
+                w.write_str(&errors)
+            }
         }
     }
 
@@ -288,9 +325,10 @@ impl Daemon {
                 w,
                 "error 69 {name} is being checked or moved right now: try again in a moment"
             ),
-            MoveAnswer::Boss(MoveStart::Blocked) => writeln!(
+            MoveAnswer::Boss(MoveStart::Blocked { unheard }) => writeln!(
                 w,
-                "error 69 a box is not heard and its lease is not proven lapsed: nothing is moved until it is"
+                "error 69 box {} is not heard and its lease is not proven lapsed: nothing is moved until it is heard again or its lease is proven lapsed",
+                self.name(unheard)
             ),
             MoveAnswer::Boss(MoveStart::Unknown) | MoveAnswer::Unknown => {
                 writeln!(w, "error 65 no vserver named {name:?} in {}", self.config_path)
@@ -321,7 +359,7 @@ pub(super) fn move_word(r: MoveStart) -> &'static str {
         MoveStart::NotHeld => "not-held",
         MoveStart::Busy => "busy",
         MoveStart::NoSuccessor { .. } => "no-successor",
-        MoveStart::Blocked => "blocked",
+        MoveStart::Blocked { .. } => "blocked",
         MoveStart::Unknown => "unknown-vserver",
     }
 }

@@ -7,12 +7,54 @@ use log::{debug, error, info, warn};
 
 use super::{Daemon, STOP_GRACE};
 use crate::cluster::Dest;
-use crate::config::{self, VsId};
+use crate::config::{self, check, Config, Errors, VsId, MAX_REVISION};
 use crate::limits::MAX_VSERVERS;
 use crate::node::Output;
 use crate::os::process;
 use crate::os::signals::Signal;
 use crate::time::Instant;
+
+/// A file's revision (`config::revision_of`).
+pub(super) type Revision = heapless::String<MAX_REVISION>;
+
+/// What became of a reload.
+pub(super) enum Reloaded {
+    /// Valid, and what differs is applied (`changed` names it; empty: the
+    /// file changes nothing the daemon uses).
+    Applied {
+        /// The per-box settings that changed.
+        changed: heapless::Vec<&'static str, 8>,
+    },
+    /// Valid, but it changes settings every box must agree on: nothing
+    /// applied.
+    ClusterWide {
+        /// The cluster-wide settings that differ.
+        changed: heapless::Vec<&'static str, 12>,
+    },
+    /// Not valid for this box: nothing applied.
+    Rejected {
+        /// Every error, `FILE:LINE:COL: message` a line.
+        errors: String,
+    },
+}
+
+/// Words joined with commas (`none` for no word), for the log.
+pub(super) struct Words<'a>(pub &'a [&'static str]);
+
+impl core::fmt::Display for Words<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        for (i, w) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(w)?;
+        }
+        Ok(())
+    }
+}
 
 impl Daemon {
     pub(super) fn signals(&mut self, now: Instant) {
@@ -31,7 +73,9 @@ impl Daemon {
                         self.node.shutdown(now);
                     }
                 }
-                Ok(Some(Signal::Hup)) => self.reload(),
+                Ok(Some(Signal::Hup)) => {
+                    self.reload(now, None);
+                }
                 Ok(Some(Signal::Chld)) => {
                     let reg = self.poll.registry();
                     let work = &mut self.work;
@@ -49,32 +93,71 @@ impl Daemon {
         }
     }
 
-    /// SIGHUP: parse and validate the whole file; report, change nothing yet.
-    fn reload(&mut self) {
-        info!("reload file={}", self.config_path);
-        match config::load(&self.config_path) {
-            Ok(new) => {
-                let same = new.digest() == self.config.digest();
-                info!(
-                    "reload-accepted file={} nodes={} vservers={} cluster-view={} applied=no (applying a reloaded configuration comes in a later version; the running configuration is unchanged)",
-                    self.config_path,
-                    new.nodes.len(),
-                    new.vservers.len(),
-                    if same { "unchanged" } else { "changed" },
-                );
-            }
-            Err(errs) => {
-                let all = format!("{errs}");
+    /// SIGHUP or `bongoyo reload [-c FILE]`: read the file (`path`, else
+    /// the running one's), validate it and this host against it, and apply
+    /// what this box may apply alone (docs/CONFIG.md, "Reloading"). A file
+    /// with errors, or one that changes cluster-wide settings, changes
+    /// nothing; each outcome is logged.
+    pub(super) fn reload(&mut self, now: Instant, path: Option<&str>) -> Reloaded {
+        let path = path.unwrap_or(&self.config_path).to_owned();
+        info!("reload file={path}");
+        let (new, revision) = match self.load_checked(&path) {
+            Ok(x) => x,
+            Err(errors) => {
                 let mut n = 0;
-                for line in all.lines() {
+                for line in errors.lines() {
                     error!("reload-error {line}");
                     n += 1;
                 }
-                error!(
-                    "reload-rejected file={} errors={n} running configuration unchanged",
-                    self.config_path
-                );
+                error!("reload-rejected file={path} errors={n} running configuration unchanged");
+                return Reloaded::Rejected { errors };
             }
+        };
+        let changes = self.config.changes(&new);
+        let digest = new.digest();
+        if !changes.cluster.is_empty() {
+            warn!(
+                "reload-not-applied file={path} revision={revision:?} digest={digest:08x} running={:08x} cluster-wide={} running configuration unchanged (cluster-wide settings change only by restarting every box with the new file)",
+                self.config.digest(),
+                Words(&changes.cluster),
+            );
+            return Reloaded::ClusterWide {
+                changed: changes.cluster,
+            };
+        }
+        info!(
+            "reload-applied file={path} revision={revision:?} digest={digest:08x} changed={}",
+            Words(&changes.local)
+        );
+        self.config = new;
+        self.config_path = path;
+        self.revision = revision;
+        if !changes.local.is_empty() {
+            self.node.apply_local(now, &self.config);
+        }
+        Reloaded::Applied {
+            changed: changes.local,
+        }
+    }
+
+    /// The file at `path`, parsed, its key read, and checked as this box
+    /// (its node line, interfaces, programs) as `bongoyo check` does; or
+    /// every error, one `FILE:LINE:COL: message` a line.
+    fn load_checked(&self, path: &str) -> Result<(Config, Revision), String> {
+        let (new, places) = config::load_placed(path).map_err(|e| format!("{e}"))?;
+        let name = self.name(self.me);
+        let me = config::validate_node(path, &new, name).map_err(|e| format!("{e}"))?;
+        let mut errs = Errors::new(path);
+        let mut warns = Errors::new(path);
+        check::host(&new, &places, me, &check::System, &mut errs, &mut warns);
+        for line in format!("{warns}").lines() {
+            warn!("reload-warning {line}");
+        }
+        if errs.is_empty() {
+            Ok((new, places.revision))
+        } else {
+            errs.sort();
+            Err(format!("{errs}"))
         }
     }
 

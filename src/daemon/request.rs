@@ -1,6 +1,7 @@
 //! A control-socket request, parsed (bytes apart from meaning).
 //!
-//! The client (`bongoyo status`, `hold`, `resume`, `release NAME`) sends one
+//! The client (`bongoyo status`, `hold`, `resume`, `release NAME`, `reload
+//! [-c FILE]`) sends one
 //! line of ASCII words; the daemon answers with one or more lines. Anybody
 //! who may connect to the socket may send anything, so this parser takes
 //! arbitrary bytes and either names the request or says why it is not one;
@@ -9,8 +10,8 @@
 use core::fmt;
 
 /// The longest request line, in bytes (`release` and a vserver name fit
-/// with room to spare).
-pub const REQUEST_BYTES: usize = 128;
+/// with room to spare, `reload` and an absolute path of up to 500 bytes).
+pub const REQUEST_BYTES: usize = 512;
 
 /// What a client asks.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -25,6 +26,9 @@ pub enum Request<'a> {
     Resume,
     /// `release NAME`: move vserver NAME off its holder.
     Release(&'a str),
+    /// `reload [PATH]`: read the configuration again (from PATH, else the
+    /// running one's file) and apply it; no blanks in PATH.
+    Reload(Option<&'a str>),
 }
 
 impl Request<'_> {
@@ -42,6 +46,7 @@ impl Request<'_> {
             Request::Hold => "hold",
             Request::Resume => "resume",
             Request::Release(_) => "release",
+            Request::Reload(_) => "reload",
         }
     }
 }
@@ -85,6 +90,7 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, BadRequest> {
         ("hold", None) => Request::Hold,
         ("resume", None) => Request::Resume,
         ("release", Some(name)) => Request::Release(name),
+        ("reload", path) => Request::Reload(path),
         _ => return Err(BadRequest::Unknown),
     };
     match words.next() {
@@ -104,6 +110,12 @@ mod tests {
         assert_eq!(parse(b"hold"), Ok(Request::Hold));
         assert_eq!(parse(b"resume"), Ok(Request::Resume));
         assert_eq!(parse(b"release web"), Ok(Request::Release("web")));
+        assert_eq!(parse(b"reload"), Ok(Request::Reload(None)));
+        assert_eq!(
+            parse(b"reload /etc/b.conf"),
+            Ok(Request::Reload(Some("/etc/b.conf")))
+        );
+        assert!(Request::Reload(None).changes());
         assert!(Request::Release("web").changes() && !Request::Status.changes());
     }
 
@@ -114,6 +126,7 @@ mod tests {
         assert_eq!(parse(b"release"), Err(BadRequest::Unknown));
         assert_eq!(parse(b"release a b"), Err(BadRequest::Unknown));
         assert_eq!(parse(b"hold now"), Err(BadRequest::Unknown));
+        assert_eq!(parse(b"reload /a /b"), Err(BadRequest::Unknown));
         assert_eq!(parse(b"reboot"), Err(BadRequest::Unknown));
         assert_eq!(parse(b"status\xff"), Err(BadRequest::NotText));
         assert_eq!(parse(&[b'x'; REQUEST_BYTES + 1]), Err(BadRequest::TooLong));

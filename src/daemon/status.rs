@@ -264,6 +264,8 @@ impl Daemon {
         let core = self.node.core();
         if core.left(n) {
             "left"
+        } else if core.other_file(n).is_some() {
+            "other-file"
         } else {
             member_name(core.member(n))
         }
@@ -282,6 +284,13 @@ impl Daemon {
         let core = self.node.core();
         writeln!(w, "node        {}", self.name(self.me))?;
         writeln!(w, "cluster     {}", self.config.cluster)?;
+        writeln!(
+            w,
+            "config      {} revision {:?} digest {:08x}",
+            self.config_path,
+            self.revision.as_str(),
+            core.digest()
+        )?;
         writeln!(w, "role        {}", role_name(core.role()))?;
         match core.boss() {
             Some(b) => writeln!(w, "boss        {}", self.name(b))?,
@@ -318,6 +327,9 @@ impl Daemon {
             }
             if core.boss() == Some(i as NodeId) {
                 w.write_str("  boss")?;
+            }
+            if let Some(d) = core.other_file(i as NodeId) {
+                write!(w, "  digest {d:08x}")?;
             }
             w.write_char('\n')?;
         }
@@ -377,6 +389,11 @@ impl Daemon {
         json_str(w, self.name(self.me))?;
         w.write_str(",\"cluster\":")?;
         json_str(w, &self.config.cluster)?;
+        w.write_str(",\"config\":{\"file\":")?;
+        json_str(w, &self.config_path)?;
+        w.write_str(",\"revision\":")?;
+        json_str(w, &self.revision)?;
+        write!(w, ",\"digest\":\"{:08x}\"}}", core.digest())?;
         write!(w, ",\"role\":\"{}\",\"boss\":", role_name(core.role()))?;
         match core.boss() {
             Some(b) => json_str(w, self.name(b))?,
@@ -412,8 +429,12 @@ impl Daemon {
                 h.received
             )?;
             match h.last {
-                Some(t) => write!(w, "{}}}", now.saturating_since(t).as_millis())?,
-                None => w.write_str("null}")?,
+                Some(t) => write!(w, "{}", now.saturating_since(t).as_millis())?,
+                None => w.write_str("null")?,
+            }
+            match core.other_file(i as NodeId) {
+                Some(d) => write!(w, ",\"other_digest\":\"{d:08x}\"}}")?,
+                None => w.write_str(",\"other_digest\":null}")?,
             }
         }
         w.write_str("],\"vservers\":[")?;

@@ -207,6 +207,15 @@ impl Holder {
         }
     }
 
+    /// A reload changed per-box settings (`Node::apply_local`): which hooks
+    /// exist, for the takeovers and releases that start from now on (one
+    /// under way finishes with the hooks it started with).
+    pub fn apply_local(&mut self, config: &Config) {
+        for (plan, v) in self.plans.iter_mut().zip(&config.vservers) {
+            plan.hooks = [0, 1, 2, 3].map(|i| v.hooks[i].is_some());
+        }
+    }
+
     /// Bit per vserver this box claims.
     pub fn claims(&self) -> u64 {
         self.claims

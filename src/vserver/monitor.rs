@@ -238,7 +238,10 @@ pub enum MoveStart {
     },
     /// A box is not heard and its lease not proven lapsed (see
     /// [`View::unknown`]): nothing is given away now.
-    Blocked,
+    Blocked {
+        /// The first such box.
+        unheard: NodeId,
+    },
     /// No such vserver.
     Unknown,
 }
@@ -1337,7 +1340,9 @@ fn open_move(
     out: &mut Vec<MonitorAction, EVAL_OUT>,
 ) -> MoveStart {
     if view.unknown != 0 {
-        return MoveStart::Blocked;
+        return MoveStart::Blocked {
+            unheard: view.unknown.trailing_zeros() as NodeId,
+        };
     }
     let pool = view.volunteers & !bit(from);
     let asked = match not_excluded(v, now, pool) {
@@ -2503,7 +2508,7 @@ mod tests {
         r.checks(true, &[MACS[1]]);
         r.unknown = 0b100;
         let (got, a) = r.request_move();
-        assert_eq!(got, MoveStart::Blocked);
+        assert_eq!(got, MoveStart::Blocked { unheard: 2 });
         assert!(request(&a).is_none());
         r.held = 0b010;
         let mut a = r.at(400);

@@ -594,6 +594,12 @@ impl Lan {
         addr
     }
 
+    /// The options every box's configuration is written from (changed
+    /// ones take effect at the next [`Lan::config`] or daemon start).
+    pub fn opts_mut(&mut self) -> &mut Opts {
+        &mut self.opts
+    }
+
     /// One more top-level line (`track-interface trk0`) in every box's
     /// configuration from the next daemon start on.
     pub fn add_line(&mut self, line: &str) {
