@@ -322,6 +322,10 @@ fn run(r: Run) -> u8 {
     }
 }
 
+// Not inlined: `check` reads a whole configuration (about 100 KB) in its
+// own frame; inlined, that frame would sit under the daemon's loop for the
+// life of `run` (stack pages, once touched, stay resident).
+#[inline(never)]
 fn check(c: &Check) -> u8 {
     use crate::config::check;
     let path = c.config.to_string_lossy();

@@ -177,8 +177,7 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
     // A reload asked for while starting waits for the loop.
     signals::hold_reload().map_err(|e| Failure::os(format_args!("sigprocmask"), e))?;
     let path = opts.config.to_string_lossy().into_owned();
-    let (config, places) = config::load_placed(&path)
-        .map_err(|errs| Failure::data(format!("{errs}").trim_end().to_owned()))?;
+    let (config, revision) = load(&path)?;
     if let Key::Unread(file) = &config.key {
         return Err(Failure::data(format!(
             "{path}: key file {file} was not read"
@@ -199,11 +198,27 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
     // arriving before the loop runs waits there) and stops cleanly.
     let signals = Signals::new().map_err(|e| Failure::os(format_args!("signalfd"), e))?;
     // Dropping the daemon removes its control socket file.
-    let file = ConfigFile {
-        path,
-        revision: places.revision,
-    };
+    let file = ConfigFile { path, revision };
     Daemon::start(config, me, signals, &opts.socket, file)?.run_loop()
+}
+
+/// The configuration at `path` on the heap, and its revision. In a frame
+/// of its own, so `run`'s, under the loop for the daemon's life, stays small.
+#[inline(never)]
+fn load(path: &str) -> Result<(Box<Config>, lifecycle::Revision), Failure> {
+    let (config, places) = config::load_placed(path)
+        .map_err(|errs| Failure::data(format!("{errs}").trim_end().to_owned()))?;
+    Ok((Box::new(config), places.revision))
+}
+
+/// Give back the stack pages start-up or a reload touched in frames that
+/// have returned ([`process::trim_stack`]): resident memory stays what the
+/// loop needs.
+fn trim_stack() {
+    match process::trim_stack() {
+        Ok(bytes) => debug!("stack-trimmed bytes={bytes}"),
+        Err(e) => debug!("stack-trim-failed error={e}"),
+    }
 }
 
 /// The configuration file a daemon starts from.
@@ -214,9 +229,14 @@ struct ConfigFile {
 
 /// The shell: every descriptor, the codec and the node, and what is in
 /// flight between them.
+///
+/// The configuration and the node are large fixed-size tables (about 100 KB
+/// and 190 KB): they live on the heap and are never moved, and the daemon
+/// itself is boxed, so starting does not leave megabytes of stack touched
+/// (resident for the process's life).
 struct Daemon {
     poll: Poll,
-    config: Config,
+    config: Box<Config>,
     /// The file `config` was read from: the one SIGHUP reads again.
     config_path: String,
     /// Its revision (its first comment line), for `status` and the log.
@@ -225,7 +245,7 @@ struct Daemon {
     incarnation: u64,
     started: Instant,
     codec: Codec,
-    node: Node,
+    node: Box<Node>,
     multicast: UdpSocket,
     unicast: UdpSocket,
     signals: Signals,
@@ -255,13 +275,14 @@ struct Daemon {
 impl Daemon {
     /// Open everything the daemon owns and set up the node (see
     /// [`setup`] for what fails how). Nothing here waits.
+    #[inline(never)]
     fn start(
-        config: Config,
+        config: Box<Config>,
         me: NodeId,
         signals: Signals,
         socket: &Path,
         file: ConfigFile,
-    ) -> Result<Daemon, Failure> {
+    ) -> Result<Box<Daemon>, Failure> {
         let now = clock::now();
         let ifname = config.interface.as_str();
         let iface = net::interface(ifname)
@@ -298,10 +319,10 @@ impl Daemon {
         )?;
 
         let codec = Codec::for_config(&config, me, incarnation, seed);
-        let mut node = Node::new(&config, me, incarnation, now);
+        let mut node = Node::boxed(&config, me, incarnation, now);
         node.set_mac(setup::answer_mac(&work, iface.mac));
         setup::log_start(&config, me, incarnation, &iface);
-        Ok(Daemon {
+        Ok(Box::new(Daemon {
             poll,
             config,
             config_path: file.path,
@@ -330,12 +351,13 @@ impl Daemon {
             stop: None,
             stop_tally: status::StopTally::default(),
             health: health::Health::new(now),
-        })
+        }))
     }
 
     fn run_loop(&mut self) -> Result<(), Failure> {
         let mut events = Events::with_capacity(64);
         let mut now = self.started;
+        trim_stack();
         // Health first: a tracked link that is down must keep this box off
         // the list from its first hello on.
         self.measure_health(now);

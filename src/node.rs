@@ -287,6 +287,13 @@ impl Node {
         n
     }
 
+    /// [`Node::new`] on the heap, built in a frame of its own so the
+    /// caller's stack does not hold a copy (the node is about 190 KB).
+    #[inline(never)]
+    pub fn boxed(config: &Config, me: NodeId, incarnation: u64, now: Instant) -> Box<Node> {
+        Box::new(Node::new(config, me, incarnation, now))
+    }
+
     /// The cluster core (role, boss, members, list, leases).
     pub fn core(&self) -> &Core {
         &self.core

@@ -135,6 +135,7 @@ impl Daemon {
         if !changes.local.is_empty() {
             self.node.apply_local(now, &self.config);
         }
+        super::trim_stack();
         Reloaded::Applied {
             changed: changes.local,
         }
@@ -143,7 +144,8 @@ impl Daemon {
     /// The file at `path`, parsed, its key read, and checked as this box
     /// (its node line, interfaces, programs) as `bongoyo check` does; or
     /// every error, one `FILE:LINE:COL: message` a line.
-    fn load_checked(&self, path: &str) -> Result<(Config, Revision), String> {
+    #[inline(never)]
+    fn load_checked(&self, path: &str) -> Result<(Box<Config>, Revision), String> {
         let (new, places) = config::load_placed(path).map_err(|e| format!("{e}"))?;
         let name = self.name(self.me);
         let me = config::validate_node(path, &new, name).map_err(|e| format!("{e}"))?;
@@ -154,7 +156,7 @@ impl Daemon {
             warn!("reload-warning {line}");
         }
         if errs.is_empty() {
-            Ok((new, places.revision))
+            Ok((Box::new(new), places.revision))
         } else {
             errs.sort();
             Err(format!("{errs}"))

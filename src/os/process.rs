@@ -97,9 +97,65 @@ pub fn reap(mut each: impl FnMut(i32, Exit)) -> usize {
     }
 }
 
+/// Stack kept below the caller's frame by [`trim_stack`]: the frames it
+/// calls (madvise, a log line) and the x86_64 red zone fit many times over.
+const TRIM_MARGIN: usize = 16 * 1024;
+
+/// Give the kernel back the main thread's stack pages below the caller's
+/// frame. Start-up and a reload read and build large fixed-size tables
+/// (the configuration, the node) in deep frames; the pages they touched
+/// stay resident for the process's life though the loop never reaches that
+/// deep again. Released pages read as zero if the stack grows there again.
+/// Returns the bytes released (0 if the stack mapping was not found).
+pub fn trim_stack() -> io::Result<usize> {
+    let here = 0u8;
+    let sp = core::ptr::addr_of!(here) as usize;
+    let maps = std::fs::read_to_string("/proc/self/maps")?;
+    // `START-END perms offset dev inode [stack]`
+    let range = maps
+        .lines()
+        .filter(|l| l.ends_with("[stack]"))
+        .find_map(|l| {
+            let (start, rest) = l.split_once('-')?;
+            let end = rest.split(' ').next()?;
+            Some((
+                usize::from_str_radix(start, 16).ok()?,
+                usize::from_str_radix(end, 16).ok()?,
+            ))
+        });
+    // Only on the main thread's stack: another thread's frame is elsewhere.
+    let Some((low, _)) = range.filter(|&(low, end)| (low..end).contains(&sp)) else {
+        return Ok(0);
+    };
+    let page = 4096;
+    let high = sp.saturating_sub(TRIM_MARGIN) & !(page - 1);
+    if high <= low {
+        return Ok(0);
+    }
+    let len = high - low;
+    // SAFETY: [low, high) is the main thread's stack mapping below the
+    // caller's frame, at least TRIM_MARGIN under it: only frames that have
+    // returned lived there (the stack grows down, this is the only thread,
+    // and signals are read from a signalfd, so no handler runs on it).
+    // MADV_DONTNEED on private anonymous memory frees the pages; they read
+    // as zero if touched again. No Rust object is there to see it.
+    let r = unsafe { libc::madvise(low as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimming_from_another_thread_than_main_releases_nothing() {
+        // Test threads are not the main thread: their stacks are not the
+        // `[stack]` mapping, so nothing is touched.
+        assert_eq!(trim_stack().expect("maps"), 0);
+    }
 
     #[test]
     fn hostname_is_not_empty() {
