@@ -222,6 +222,17 @@ pub enum HookKind {
     PostRelease,
 }
 
+impl HookKind {
+    /// Every kind, in the order they run (and their index in
+    /// [`VServer::hooks`]).
+    pub const ALL: [HookKind; 4] = [
+        HookKind::PreTakeover,
+        HookKind::PostTakeover,
+        HookKind::PreRelease,
+        HookKind::PostRelease,
+    ];
+}
+
 /// One virtual server.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VServer {

@@ -1507,9 +1507,10 @@ impl Parser {
             Vk::GarpRefresh => self.vs_garp_refresh(kw, t),
             // These take every word left, or end their line themselves.
             Vk::Service | Vk::SelfCheck => return self.vs_service(k, kw, t),
-            Vk::PreTakeover | Vk::PostTakeover | Vk::PreRelease | Vk::PostRelease => {
-                return self.vs_hook(k, kw, t)
-            }
+            Vk::PreTakeover => return self.vs_hook(HookKind::PreTakeover, kw, t),
+            Vk::PostTakeover => return self.vs_hook(HookKind::PostTakeover, kw, t),
+            Vk::PreRelease => return self.vs_hook(HookKind::PreRelease, kw, t),
+            Vk::PostRelease => return self.vs_hook(HookKind::PostRelease, kw, t),
             Vk::Prefer => return self.vs_prefer(kw, t),
         };
         if read.is_some() {
@@ -1676,13 +1677,7 @@ impl Parser {
 
     /// `pre-takeover`, `post-takeover`, `pre-release` and `post-release`:
     /// a hook's command, which takes every word left.
-    fn vs_hook(&mut self, k: Vk, kw: Tok<'_>, t: &mut Toks<'_>) {
-        let kind = match k {
-            Vk::PreTakeover => HookKind::PreTakeover,
-            Vk::PostTakeover => HookKind::PostTakeover,
-            Vk::PreRelease => HookKind::PreRelease,
-            _ => HookKind::PostRelease,
-        };
+    fn vs_hook(&mut self, kind: HookKind, kw: Tok<'_>, t: &mut Toks<'_>) {
         let Some(v) = self.need(kw, t, "a program path") else {
             return;
         };

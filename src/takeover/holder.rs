@@ -24,7 +24,8 @@ use crate::limits::MAX_VSERVERS;
 use crate::time::Instant;
 
 use super::{
-    Direction, Outcome, Plan, Sequence, Step, DEFAULT_GARP_COUNT, DEFAULT_GARP_SPACING, REPEAT_GAP,
+    Direction, HookSet, Outcome, Plan, Sequence, Step, DEFAULT_GARP_COUNT, DEFAULT_GARP_SPACING,
+    REPEAT_GAP,
 };
 
 /// Actions the queue holds between two drains (when full, the newest is
@@ -187,7 +188,7 @@ impl Holder {
         let mut plans = Vec::new();
         for v in &config.vservers {
             let plan = Plan {
-                hooks: [0, 1, 2, 3].map(|i| v.hooks[i].is_some()),
+                hooks: HookSet::from_fn(|kind| v.hook(kind).is_some()),
                 garp_count: DEFAULT_GARP_COUNT,
                 garp_spacing: DEFAULT_GARP_SPACING,
                 garp_refresh: v.garp_refresh,

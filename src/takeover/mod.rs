@@ -14,6 +14,7 @@
 
 use core::time::Duration;
 
+use crate::config::HookKind;
 use crate::time::Instant;
 
 pub mod holder;
@@ -95,6 +96,44 @@ pub enum Step {
     PostRelease,
 }
 
+impl Step {
+    /// The hook this step runs, if it is a hook.
+    pub fn hook(self) -> Option<HookKind> {
+        match self {
+            Step::PreTakeover => Some(HookKind::PreTakeover),
+            Step::PostTakeover => Some(HookKind::PostTakeover),
+            Step::PreRelease => Some(HookKind::PreRelease),
+            Step::PostRelease => Some(HookKind::PostRelease),
+            Step::AddAlias | Step::Garp | Step::RemoveAlias => None,
+        }
+    }
+}
+
+/// A set of [`HookKind`]s: the hooks a vserver has configured.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct HookSet(u8);
+
+impl HookSet {
+    /// No hooks.
+    pub const NONE: HookSet = HookSet(0);
+
+    /// The kinds for which `has` says yes.
+    pub fn from_fn(mut has: impl FnMut(HookKind) -> bool) -> HookSet {
+        let mut set = HookSet::NONE;
+        for kind in HookKind::ALL {
+            if has(kind) {
+                set.0 |= 1 << kind as u8;
+            }
+        }
+        set
+    }
+
+    /// `kind` is in the set.
+    pub fn contains(self, kind: HookKind) -> bool {
+        self.0 & (1 << kind as u8) != 0
+    }
+}
+
 /// How a sequence ended.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -116,8 +155,8 @@ enum Phase {
 /// What configuration the sequence needs: which hooks exist, ARP settings.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    /// Hooks configured, indexed like `config::HookKind`.
-    pub hooks: [bool; 4],
+    /// Hooks configured.
+    pub hooks: HookSet,
     /// Gratuitous ARPs to send.
     pub garp_count: u8,
     /// Their spacing.
@@ -280,15 +319,8 @@ impl Sequence {
 
     /// Start `step`, skipping hooks that are not configured.
     fn enter(&mut self, step: Step) {
-        let hook = match step {
-            Step::PreTakeover => Some(0),
-            Step::PostTakeover => Some(1),
-            Step::PreRelease => Some(2),
-            Step::PostRelease => Some(3),
-            _ => None,
-        };
-        if let Some(i) = hook {
-            if !self.plan.hooks[i] {
+        if let Some(kind) = step.hook() {
+            if !self.plan.hooks.contains(kind) {
                 // Not configured: it succeeds at once.
                 self.phase = Phase::Running(step);
                 let after = match step {
@@ -328,7 +360,7 @@ mod tests {
 
     fn plan(hooks: bool) -> Plan {
         Plan {
-            hooks: [hooks; 4],
+            hooks: HookSet::from_fn(|_| hooks),
             garp_count: 3,
             garp_spacing: Duration::from_millis(100),
             garp_refresh: None,
