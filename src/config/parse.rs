@@ -116,7 +116,7 @@ use heapless::{String, Vec};
 
 use super::HealthLimits;
 use super::{
-    Check, Command, Config, Failback, Fencing, HookKind, IfName, Key, Name, Node, NodeId,
+    Check, Command, Config, Failback, Fencing, HookKind, IfName, Key, Name, NodeConf, NodeId,
     Reachability, VServer, DEFAULT_CHECK, DEFAULT_GROUP, DEFAULT_HELLO, DEFAULT_LOST_ALERT,
     DEFAULT_PORT, DEFAULT_PRIORITY, DEFAULT_TAKEOVER_TIMEOUT,
 };
@@ -1376,7 +1376,7 @@ impl Parser {
         if self
             .cfg
             .nodes
-            .push(Node {
+            .push(NodeConf {
                 name,
                 address,
                 priority,

@@ -28,7 +28,7 @@ const ANSWER_BYTES: usize = 32 * 1024;
 
 /// Where a control connection is: reading its request, or writing the answer.
 #[derive(Copy, Clone, PartialEq, Eq)]
-enum Phase {
+enum ConnState {
     Reading,
     Writing,
 }
@@ -37,7 +37,7 @@ enum Phase {
 pub(super) struct Conn {
     pub(super) stream: Option<UnixStream>,
     pub(super) deadline: Instant,
-    phase: Phase,
+    state: ConnState,
     /// The client's user id (`SO_PEERCRED`); only root and the daemon's
     /// own user may change anything.
     uid: u32,
@@ -53,7 +53,7 @@ impl Conn {
         Conn {
             stream: None,
             deadline: now,
-            phase: Phase::Reading,
+            state: ConnState::Reading,
             uid: u32::MAX,
             request: [0; REQUEST_BYTES],
             len: 0,
@@ -111,7 +111,7 @@ impl Daemon {
             let c = &mut self.conns[i];
             c.stream = Some(stream);
             c.deadline = now + CONTROL_TIMEOUT;
-            c.phase = Phase::Reading;
+            c.state = ConnState::Reading;
             c.uid = uid;
             c.len = 0;
             c.answer.clear();
@@ -122,7 +122,7 @@ impl Daemon {
     }
 
     pub(super) fn serve(&mut self, now: Instant, i: usize) {
-        if self.conns[i].phase == Phase::Reading {
+        if self.conns[i].state == ConnState::Reading {
             match self.read_request(i) {
                 Ok(false) => return,
                 Ok(true) => {}
@@ -143,7 +143,7 @@ impl Daemon {
             }
             let c = &mut self.conns[i];
             c.answer = answer;
-            c.phase = Phase::Writing;
+            c.state = ConnState::Writing;
             if let Some(s) = c.stream.as_mut() {
                 let _ =
                     self.poll

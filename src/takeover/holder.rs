@@ -24,8 +24,8 @@ use crate::limits::MAX_VSERVERS;
 use crate::time::Instant;
 
 use super::{
-    Direction, HookSet, Outcome, Plan, Sequence, Step, DEFAULT_GARP_COUNT, DEFAULT_GARP_SPACING,
-    REPEAT_GAP,
+    Direction, HookSet, Plan, Sequence, SequenceEnd, Step, DEFAULT_GARP_COUNT,
+    DEFAULT_GARP_SPACING, REPEAT_GAP,
 };
 
 /// Actions the queue holds between two drains (when full, the newest is
@@ -473,7 +473,7 @@ impl Holder {
         }
         match done {
             Some((Direction::Takeover, outcome, round, boss)) => {
-                let ok = outcome == Outcome::Done;
+                let ok = outcome == SequenceEnd::Done;
                 if ok {
                     // Held; the remaining spaced gratuitous ARPs go on.
                     let seq = match &self.slots[i] {

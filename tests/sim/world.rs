@@ -31,7 +31,7 @@ use std::fmt;
 use std::time::Duration;
 
 use bongoyo::cluster::{Action, Control, Core, Dest};
-use bongoyo::config::{Config, Fencing, Key, Node, DEFAULT_GROUP, DEFAULT_PORT};
+use bongoyo::config::{Config, Fencing, Key, NodeConf, DEFAULT_GROUP, DEFAULT_PORT};
 use bongoyo::proto::{Body, Codec, Role};
 use bongoyo::time::Instant;
 
@@ -54,7 +54,7 @@ pub fn config(n: usize, hello_ms: u64, dead_ms: u64, quorum: u8, fencing: Fencin
     for i in 0..n {
         let mut name = heapless::String::new();
         let _ = core::fmt::Write::write_fmt(&mut name, format_args!("f{}", i + 1));
-        let _ = nodes.push(Node {
+        let _ = nodes.push(NodeConf {
             name,
             address: core::net::Ipv4Addr::new(10, 0, 0, 11 + i as u8),
             priority: 100,
