@@ -29,6 +29,8 @@
 //!   (from endorsing boxes) and the holding lease (from any boxes), the
 //!   timing constants and why they are safe.
 //! * `list.rs`: the priority list's ranking.
+//! * `timer.rs`: the core's own deadlines, one slot per kind, which
+//!   [`Core::poll_timeout`] folds with the peers' deadlines.
 //!
 //! # Timers (hello H, dead D, both from the config)
 //!
