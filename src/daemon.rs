@@ -26,10 +26,11 @@
 //! kernel answers at once (no network round trip), so they run inline.
 //!
 //! Allocation: datagram buffers, control answers and every in-flight table
-//! are fixed at start. What still allocates is event-driven, never per
-//! packet: spawning a hook (the standard library builds its argv), and log
-//! lines inside the syslog writer (rate-limited where traffic could cause
-//! them).
+//! are fixed at start. Starting a hook or an exec check lays its argv and
+//! environment out in fixed buffers for `posix_spawn` ([`crate::os::child`]),
+//! and the syslog writer formats each line into a fixed buffer
+//! ([`crate::os::log`]). What std and mio do inside their own calls is
+//! theirs; `tests/alloc.rs` counts allocations of the cluster core only.
 //!
 //! This file holds the [`Daemon`] itself, its start and the loop. The rest
 //! of the shell, one room each:

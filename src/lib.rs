@@ -23,8 +23,14 @@
 //!   simulator drive a `Node`.
 //! * [`config`]: the configuration file, parsed into fixed-capacity tables,
 //!   every error as `FILE:LINE:COL: message`.
-//! * [`os`]: the only place with system calls: sockets, signalfd, ioctl,
-//!   the clock, syslog. `unsafe` is allowed here and nowhere else.
+//! * [`os`]: the system calls that std and mio do not wrap: ioctl,
+//!   rtnetlink, the ARP packet socket, signalfd, `posix_spawn` for hooks and
+//!   checks, the clock, syslog. `unsafe` is allowed here and nowhere else.
+//!   Other I/O goes through std or mio in two places: [`daemon`] (the
+//!   cluster and control sockets, non-blocking TCP connects in
+//!   `daemon/work.rs`) and [`config`] (`config/parse.rs` opens and reads the
+//!   configuration and key files, `config/check.rs` looks at the programs
+//!   they name). The sans-IO layers above do none.
 //! * [`daemon`]: the thin mio shell. One thread, one `Poll`; it reads the
 //!   clock once per turn, moves bytes between sockets and the core, and
 //!   carries out the core's actions.

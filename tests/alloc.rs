@@ -16,7 +16,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bongoyo::cluster::{Action, Control, Core, Dest};
-use bongoyo::config::{Config, Fencing, Key, Node, DEFAULT_GROUP, DEFAULT_PORT};
+use bongoyo::config::{Config, Fencing, Key, NodeConf, DEFAULT_GROUP, DEFAULT_PORT};
 use bongoyo::proto::{Body, Role};
 use bongoyo::time::Instant;
 
@@ -67,7 +67,7 @@ fn config() -> Config {
     for i in 0..N {
         let mut name = heapless::String::new();
         let _ = name.push_str(["f1", "f2", "f3", "f4", "f5"][i]);
-        let _ = nodes.push(Node {
+        let _ = nodes.push(NodeConf {
             name,
             address: core::net::Ipv4Addr::new(10, 0, 0, 11 + i as u8),
             priority: 100,

@@ -441,7 +441,12 @@ fn three_boxes_serve_one_vserver_and_survive_kill_9() {
         "three-boxes: address gone from the killed box after {} ms",
         gone.as_millis()
     );
-    assert!(gone <= Duration::from_secs(3), "took {gone:?}");
+    // The kernel lets go within the bound past which the boss no longer
+    // believes a lost box's MAC (two lifetimes and a second: 3 s at hello
+    // 100ms); a kernel that keeps it longer would make the boss take its
+    // answers for stale while it still answers.
+    let bound = bongoyo::takeover::kernel_hold_bound(Duration::from_millis(100));
+    assert!(gone <= bound, "took {gone:?}, over {bound:?}");
 
     let live: Vec<PathBuf> = (0..3)
         .filter(|&i| i != first)

@@ -322,10 +322,31 @@ fn failed_alias_another_box_is_chosen() {
 fn failed_hook_excludes_that_box() {
     let mut w = cluster(3, 1);
     w.hook_fail_pm = 1000;
-    w.run_for_ms(2_000);
+    // The first box told to take v0 over fails its pre-takeover hook: the
+    // boss leaves it out of v0's rounds.
+    until(&mut w, 5_000, |w| excluded_at_boss(w, 0) != 0).expect("a box excluded");
     w.hook_fail_pm = 0;
-    until(&mut w, 10_000, |w| served(w, 0).is_some()).expect("served");
+    let excluded = excluded_at_boss(&w, 0);
+    assert_eq!(excluded.count_ones(), 1, "one box failed: {excluded:b}");
+    let failed = excluded.trailing_zeros() as usize;
+    let h = until(&mut w, 10_000, |w| served(w, 0).is_some())
+        .and_then(|_| served(&w, 0))
+        .expect("served");
+    assert_ne!(h, failed, "the box whose hook failed was chosen again");
+    assert_ne!(excluded_at_boss(&w, 0) & (1 << failed), 0, "still excluded");
     ok(&w);
+}
+
+/// The boxes the acting boss leaves out of `v`'s rounds (bit per box).
+fn excluded_at_boss(w: &VWorld, v: usize) -> u32 {
+    let Some(&b) = w.acting().first() else {
+        return 0;
+    };
+    w.boxes[b]
+        .node
+        .as_ref()
+        .and_then(|n| n.vservers().get(v).map(|e| e.excluded))
+        .unwrap_or(0)
 }
 
 #[test]

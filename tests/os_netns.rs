@@ -16,6 +16,13 @@ const VIP: Ipv4Addr = Ipv4Addr::new(10, 66, 0, 5);
 /// How often the packet loops below look for an answer.
 const POLL: Duration = Duration::from_millis(20);
 
+/// A bound, not a figure: the kernel removes an address with a 1 s
+/// lifetime 1-2 s after its last renewal. Six seconds only catch an address
+/// it never removes, with room for a loaded machine (a kernel once kept one
+/// 6 s: docs/DECISIONS.md, "Known open defects"). The figure itself is
+/// printed as `FIGURE kernel_removal_ms` for `make bench`.
+const NEVER_REMOVED: Duration = Duration::from_secs(6);
+
 fn addr_show(ns: &Netns) -> String {
     ns.ip(&["-4", "addr", "show", "dev", "a0"])
 }
@@ -115,18 +122,15 @@ fn kernel_lifetime_removes_an_unrenewed_alias() {
 
     // Stop renewing (a killed daemon): the kernel removes it by itself.
     let last = Instant::now();
-    let gone = eventually_every(Duration::from_secs(6), POLL, || {
+    let gone = eventually_every(NEVER_REMOVED, POLL, || {
         (!addr_show(&ns).contains("10.66.0.5/")).then(|| last.elapsed())
     });
-    let took = gone.expect("kernel removed the address");
+    let took = gone.unwrap_or_else(|| panic!("the kernel kept the address {NEVER_REMOVED:?}"));
     assert!(
         took >= Duration::from_millis(700),
         "not before the lifetime: {took:?}"
     );
-    eprintln!(
-        "kernel removed the alias {} ms after the last renewal",
-        took.as_millis()
-    );
+    println!("FIGURE kernel_removal_ms {}", took.as_millis());
     // A renewal after the kernel removed it adds it again (IPv4 does not
     // ask for NLM_F_CREATE): a daemon frozen longer than the lifetime but
     // not its lease gets its address back at its next renewal.

@@ -39,6 +39,7 @@
 //!   claims after that boss, it continues from the records (and vserver
 //!   table) instead of starting afresh.
 
+use super::timer::Timer;
 use super::{ms, Action, Core, MemberState};
 use crate::config::{Fencing, NodeId};
 use crate::proto::Role;
@@ -130,7 +131,7 @@ impl Core {
             self.switch_boss(None);
             // Listen for one dead interval, as after a boot: what it
             // remembers of the list and its rank is stale.
-            self.joining_until = now + ms(self.t.dead);
+            self.timers.set(Timer::Joining, Some(now + ms(self.t.dead)));
         }
     }
 
@@ -148,14 +149,14 @@ impl Core {
             self.had_quorum = false;
             self.switch_boss(None);
         }
-        self.joining_until = now + ms(self.t.dead);
+        self.timers.set(Timer::Joining, Some(now + ms(self.t.dead)));
     }
 
     /// Decide role and boss after any input.
     pub(super) fn decide(&mut self, now: Instant) {
         let before = (self.role, self.boss, self.generation);
         let hold = self.on_hold();
-        let joining = now < self.joining_until;
+        let joining = self.timers.running(Timer::Joining, now);
         self.track_rivals(now);
         if self.boss == Some(self.me) {
             if hold {
@@ -178,8 +179,7 @@ impl Core {
             // Boss only with quorum, and under lease fencing only while the
             // boss lease holds: a boss frozen and resumed, or cut off, is a
             // semi-boss at once and yields to one that acts.
-            let leased =
-                self.fencing == Fencing::None || self.acting_until.is_some_and(|u| now < u);
+            let leased = self.fencing == Fencing::None || self.timers.running(Timer::Acting, now);
             if self.live_count() >= self.quorum as usize && leased {
                 Role::Boss
             } else {
@@ -325,10 +325,12 @@ impl Core {
             let p = &self.peers[o as usize];
             if p.state != MemberState::Unknown && p.claims() {
                 let until = p.heard + ms(self.t.block);
-                if until > self.endorse_from {
-                    self.endorse_from = until;
-                }
-                self.endorse_pending = self.endorse_from > self.now;
+                let from = self
+                    .timers
+                    .get(Timer::Endorse)
+                    .map_or(until, |f| f.max(until));
+                self.timers.set(Timer::Endorse, Some(from));
+                self.endorse_pending = from > self.now;
             }
         }
         self.boss = new;

@@ -58,6 +58,7 @@
 //! `ρ` ([`DRIFT_PPM`]) is the bound on any clock's rate error against real
 //! time; the simulator draws clock rates within it.
 
+use super::timer::Timer;
 use super::{ms, Core};
 use crate::config::{Fencing, NodeId};
 use crate::proto::Role;
@@ -158,7 +159,7 @@ impl Core {
         }
         let until = quorum_th(&times, q).map(|t| t + ms(self.t.lease));
         // A lapse ends the lease period; a new one starts when it is renewed.
-        let was_valid = self.lease_until.is_some_and(|u| now < u);
+        let was_valid = self.timers.running(Timer::Lease, now);
         match until {
             Some(u) if now < u => {
                 if !was_valid {
@@ -167,10 +168,10 @@ impl Core {
             }
             _ => self.lease_since = None,
         }
-        self.lease_until = until;
+        self.timers.set(Timer::Lease, until);
 
         // Boss lease: endorsements only.
-        self.acting_until = None;
+        self.timers.set(Timer::Acting, None);
         if !self.claiming() {
             return;
         }
@@ -184,7 +185,8 @@ impl Core {
                 let _ = times.push(t);
             }
         }
-        self.acting_until = quorum_th(&times, q).map(|t| t + ms(self.t.lease));
+        let acting = quorum_th(&times, q).map(|t| t + ms(self.t.lease));
+        self.timers.set(Timer::Acting, acting);
     }
 
     /// Until when this box may act as boss (local time). `None` unless it is
@@ -196,7 +198,7 @@ impl Core {
         }
         match self.fencing {
             Fencing::None => Some(Instant(u64::MAX)),
-            Fencing::Lease => self.acting_until,
+            Fencing::Lease => self.timers.get(Timer::Acting),
         }
     }
 
@@ -229,7 +231,7 @@ impl Core {
     pub fn lease_until(&self) -> Option<Instant> {
         match self.fencing {
             Fencing::None => None,
-            Fencing::Lease => self.lease_until,
+            Fencing::Lease => self.timers.get(Timer::Lease),
         }
     }
 
@@ -252,7 +254,7 @@ impl Core {
             Fencing::None => true,
             Fencing::Lease => {
                 self.lease_since.is_some_and(|s| s <= taken)
-                    && self.lease_until.is_some_and(|u| now < u)
+                    && self.timers.running(Timer::Lease, now)
             }
         }
     }

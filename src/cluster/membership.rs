@@ -14,6 +14,7 @@
 //! [`lease`](super::lease)): lost boxes are asked about until it is made.
 
 use super::lease::{stretch, MARGIN_MS, RECORD_HALF_LIFE_MS};
+use super::timer::Timer;
 use super::{ms, Action, AlertKind, Core, Dest, MemberChange, PROBE_FANOUT};
 use crate::config::{NodeId, VsId};
 use crate::limits::{MAX_NODES, MAX_VSERVERS};
@@ -679,7 +680,7 @@ impl Core {
         let seq = self.seq;
         self.announced_claims = self.claims;
         self.remember_sent(seq, now);
-        let endorse = if now >= self.endorse_from {
+        let endorse = if self.timers.expired(Timer::Endorse, now) {
             self.boss
         } else {
             None
@@ -759,6 +760,6 @@ impl Core {
                 }
             }
         }
-        self.next_hello = now + ms(self.t.hello);
+        self.timers.set(Timer::Hello, Some(now + ms(self.t.hello)));
     }
 }

@@ -29,6 +29,8 @@
 //!   (from endorsing boxes) and the holding lease (from any boxes), the
 //!   timing constants and why they are safe.
 //! * `list.rs`: the priority list's ranking.
+//! * `timer.rs`: the core's own deadlines, one slot per kind, which
+//!   [`Core::poll_timeout`] folds with the peers' deadlines.
 //!
 //! # Timers (hello H, dead D, both from the config)
 //!
@@ -51,10 +53,12 @@ mod election;
 pub mod lease;
 mod list;
 mod membership;
+mod timer;
 
 pub use lease::Timers;
 pub use membership::MemberState;
 use membership::Peer;
+use timer::{Timer, TimerTable};
 
 /// Actions the queue holds between two drains. The shell drains after every
 /// input; a full queue means it did not.
@@ -199,14 +203,11 @@ pub struct Core {
     max_generation: u32,
     /// When the followed boss went away (lost, stepped down, or none at start).
     boss_gone_at: Option<Instant>,
-    /// This box's hellos may endorse its boss from this instant (lease block).
-    endorse_from: Instant,
     /// A block is running: send a hello the moment it ends, so the new boss
     /// gets its endorsement without waiting for the next interval.
     endorse_pending: bool,
     held: bool,
     health: u8,
-    joining_until: Instant,
     /// A role or boss change wants an early hello.
     want_hello: bool,
     /// The claims the newest hello carried.
@@ -221,9 +222,9 @@ pub struct Core {
     last_hello: Option<Instant>,
     /// Send time of the newest hello that endorsed this box itself as boss.
     self_endorsed: Option<Instant>,
-    next_hello: Instant,
-    acting_until: Option<Instant>,
-    lease_until: Option<Instant>,
+    /// Next hello, joining end, endorsement block end, boss lease and
+    /// holding lease ends.
+    timers: TimerTable,
     lease_since: Option<Instant>,
 
     // --- the table ---
@@ -276,7 +277,7 @@ impl Core {
             name_rank[i] = below.count() as u8;
         }
         let quorum = config.quorum.clamp(1, n.max(1));
-        Core {
+        let mut core = Core {
             me,
             n,
             quorum,
@@ -293,13 +294,9 @@ impl Core {
             generation: 0,
             max_generation: 0,
             boss_gone_at: None,
-            // A box that just booted may have endorsed a boss in its previous
-            // life; it endorses nobody for one block (joining covers it).
-            endorse_from: now + ms(t.block),
             endorse_pending: false,
             held: false,
             health: 100,
-            joining_until: now + ms(t.dead),
             want_hello: false,
             announced_claims: 0,
             had_quorum: false,
@@ -308,10 +305,7 @@ impl Core {
             ring: [(0, Instant::ZERO); RING],
             last_hello: None,
             self_endorsed: None,
-            // The first hello goes out at once: others learn of us early.
-            next_hello: now,
-            acting_until: None,
-            lease_until: None,
+            timers: TimerTable::default(),
             lease_since: None,
             peers: [Peer::UNKNOWN; MAX_NODES],
             list: Vec::new(),
@@ -327,7 +321,14 @@ impl Core {
             suitability: Vec::new(),
             actions: Deque::new(),
             dropped: 0,
-        }
+        };
+        // A box that just booted may have endorsed a boss in its previous
+        // life; it endorses nobody for one block (joining covers it).
+        core.timers.set(Timer::Endorse, Some(now + ms(t.block)));
+        core.timers.set(Timer::Joining, Some(now + ms(t.dead)));
+        // The first hello goes out at once: others learn of us early.
+        core.timers.set(Timer::Hello, Some(now));
+        core
     }
 
     /// A verified message from `from` (incarnation from the header).
@@ -402,25 +403,17 @@ impl Core {
     /// latest): next hello, joining end, a peer's dead deadline, a probe
     /// window, a lease expiry, an alert.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t = self.next_hello;
-        let mut at = |x: Option<Instant>| {
-            if let Some(x) = x {
-                if x > self.now && x < t {
-                    t = x;
-                }
-            }
-        };
-        if self.role == Role::Joining {
-            at(Some(self.joining_until));
-        }
-        at(Some(self.endorse_from));
-        at(self.acting_until);
-        at(self.lease_until);
-        at(self.boss_gone_at.map(|g| g + ms(self.t.dead)));
-        for p in self.others() {
-            at(self.peer_deadline(p));
-        }
-        Some(t)
+        // The next hello bounds the wait even when overdue; every other
+        // deadline counts while it is still ahead.
+        let hello = self.timers.get(Timer::Hello)?;
+        let ahead = Timer::ALL
+            .into_iter()
+            .filter(|&k| k != Timer::Joining || self.role == Role::Joining)
+            .filter_map(|k| self.timers.get(k))
+            .chain(self.boss_gone_at.map(|g| g + ms(self.t.dead)))
+            .chain(self.others().filter_map(|p| self.peer_deadline(p)))
+            .filter(|&x| x > self.now);
+        Some(ahead.fold(hello, Instant::min))
     }
 
     /// The next action (drain after every input).
@@ -592,8 +585,8 @@ impl Core {
             let early = self
                 .last_hello
                 .map_or(self.now, |l| l + ms(self.t.hello / 4));
-            if early < self.next_hello {
-                self.next_hello = early.max(self.now);
+            if self.timers.get(Timer::Hello).is_none_or(|h| early < h) {
+                self.timers.set(Timer::Hello, Some(early.max(self.now)));
             }
         }
         self.claims = claims;
@@ -663,7 +656,7 @@ impl Core {
         self.check_peers(now);
         self.decay_records(now);
         self.abandon_stale_claim(now);
-        if self.endorse_pending && now >= self.endorse_from {
+        if self.endorse_pending && self.timers.expired(Timer::Endorse, now) {
             self.endorse_pending = false;
             self.want_hello = true;
         }
@@ -678,12 +671,12 @@ impl Core {
             // An early hello tells everyone at once about a new role or
             // boss, but no more than four per interval.
             let early = self.last_hello.map_or(now, |l| l + ms(self.t.hello / 4));
-            if early < self.next_hello {
-                self.next_hello = early.max(now);
+            if self.timers.get(Timer::Hello).is_none_or(|h| early < h) {
+                self.timers.set(Timer::Hello, Some(early.max(now)));
             }
             self.want_hello = false;
         }
-        if now >= self.next_hello {
+        if self.timers.expired(Timer::Hello, now) {
             self.send_hello(now);
             self.decide(now);
             self.refresh_leases(now);

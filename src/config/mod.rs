@@ -84,7 +84,7 @@ pub struct Config {
     /// A box lost for longer than this raises an alert (`lost-alert`, default 30s).
     pub lost_alert: Duration,
     /// Every box, in file order; a box's index is its [`NodeId`].
-    pub nodes: Vec<Node, MAX_NODES>,
+    pub nodes: Vec<NodeConf, MAX_NODES>,
     /// Every virtual server, in file order; the index is its [`VsId`].
     pub vservers: Vec<VServer, MAX_VSERVERS>,
     /// What this box's health is computed from (each box of itself).
@@ -152,7 +152,7 @@ pub enum Fencing {
 
 /// One fail-over box.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Node {
+pub struct NodeConf {
     /// Its name (`-n NAME`, default the host name, picks this box's line).
     pub name: Name,
     /// Its cluster address.
@@ -220,6 +220,17 @@ pub enum HookKind {
     PreRelease,
     /// After the address is removed.
     PostRelease,
+}
+
+impl HookKind {
+    /// Every kind, in the order they run (and their index in
+    /// [`VServer::hooks`]).
+    pub const ALL: [HookKind; 4] = [
+        HookKind::PreTakeover,
+        HookKind::PostTakeover,
+        HookKind::PreRelease,
+        HookKind::PostRelease,
+    ];
 }
 
 /// One virtual server.

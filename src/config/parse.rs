@@ -116,7 +116,7 @@ use heapless::{String, Vec};
 
 use super::HealthLimits;
 use super::{
-    Check, Command, Config, Failback, Fencing, HookKind, IfName, Key, Name, Node, NodeId,
+    Check, Command, Config, Failback, Fencing, HookKind, IfName, Key, Name, NodeConf, NodeId,
     Reachability, VServer, DEFAULT_CHECK, DEFAULT_GROUP, DEFAULT_HELLO, DEFAULT_LOST_ALERT,
     DEFAULT_PORT, DEFAULT_PRIORITY, DEFAULT_TAKEOVER_TIMEOUT,
 };
@@ -1399,7 +1399,7 @@ impl Parser {
         if self
             .cfg
             .nodes
-            .push(Node {
+            .push(NodeConf {
                 name,
                 address,
                 priority,
@@ -1530,9 +1530,10 @@ impl Parser {
             Vk::GarpRefresh => self.vs_garp_refresh(kw, t),
             // These take every word left, or end their line themselves.
             Vk::Service | Vk::SelfCheck => return self.vs_service(k, kw, t),
-            Vk::PreTakeover | Vk::PostTakeover | Vk::PreRelease | Vk::PostRelease => {
-                return self.vs_hook(k, kw, t)
-            }
+            Vk::PreTakeover => return self.vs_hook(HookKind::PreTakeover, kw, t),
+            Vk::PostTakeover => return self.vs_hook(HookKind::PostTakeover, kw, t),
+            Vk::PreRelease => return self.vs_hook(HookKind::PreRelease, kw, t),
+            Vk::PostRelease => return self.vs_hook(HookKind::PostRelease, kw, t),
             Vk::Prefer => return self.vs_prefer(kw, t),
         };
         if read.is_some() {
@@ -1699,13 +1700,7 @@ impl Parser {
 
     /// `pre-takeover`, `post-takeover`, `pre-release` and `post-release`:
     /// a hook's command, which takes every word left.
-    fn vs_hook(&mut self, k: Vk, kw: Tok<'_>, t: &mut Toks<'_>) {
-        let kind = match k {
-            Vk::PreTakeover => HookKind::PreTakeover,
-            Vk::PostTakeover => HookKind::PostTakeover,
-            Vk::PreRelease => HookKind::PreRelease,
-            _ => HookKind::PostRelease,
-        };
+    fn vs_hook(&mut self, kind: HookKind, kw: Tok<'_>, t: &mut Toks<'_>) {
         let Some(v) = self.need(kw, t, "a program path") else {
             return;
         };

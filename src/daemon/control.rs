@@ -30,7 +30,7 @@ const ANSWER_BYTES: usize = 32 * 1024;
 
 /// Where a control connection is: reading its request, or writing the answer.
 #[derive(Copy, Clone, PartialEq, Eq)]
-enum Phase {
+enum ConnState {
     Reading,
     Writing,
 }
@@ -39,7 +39,7 @@ enum Phase {
 pub(super) struct Conn {
     pub(super) stream: Option<UnixStream>,
     pub(super) deadline: Instant,
-    phase: Phase,
+    state: ConnState,
     /// The client's user id (`SO_PEERCRED`); only root and the daemon's
     /// own user may change anything.
     uid: u32,
@@ -55,7 +55,7 @@ impl Conn {
         Conn {
             stream: None,
             deadline: now,
-            phase: Phase::Reading,
+            state: ConnState::Reading,
             uid: u32::MAX,
             request: [0; REQUEST_BYTES],
             len: 0,
@@ -113,7 +113,7 @@ impl Daemon {
             let c = &mut self.conns[i];
             c.stream = Some(stream);
             c.deadline = now + CONTROL_TIMEOUT;
-            c.phase = Phase::Reading;
+            c.state = ConnState::Reading;
             c.uid = uid;
             c.len = 0;
             c.answer.clear();
@@ -124,7 +124,7 @@ impl Daemon {
     }
 
     pub(super) fn serve(&mut self, now: Instant, i: usize) {
-        if self.conns[i].phase == Phase::Reading {
+        if self.conns[i].state == ConnState::Reading {
             match self.read_request(i) {
                 Ok(false) => return,
                 Ok(true) => {}
@@ -145,7 +145,7 @@ impl Daemon {
             }
             let c = &mut self.conns[i];
             c.answer = answer;
-            c.phase = Phase::Writing;
+            c.state = ConnState::Writing;
             if let Some(s) = c.stream.as_mut() {
                 let _ =
                     self.poll

@@ -21,7 +21,7 @@ use super::status::role_name;
 use super::work::{Done, Purpose};
 use super::{Daemon, HOOK_TIMEOUT, MIN_CHECK_TIMEOUT, MIN_EXEC_TIMEOUT};
 use crate::cluster::{AlertKind, MemberChange};
-use crate::config::{self, Check, HookKind, IfName, NodeId, Reachability, VsId};
+use crate::config::{self, Check, IfName, NodeId, Reachability, VsId};
 use crate::node::Output;
 use crate::os::child::{self, Context};
 use crate::os::ifaddr;
@@ -274,14 +274,7 @@ impl Daemon {
 
     /// One takeover or release step.
     fn step(&mut self, now: Instant, vs: VsId, step: Step) {
-        let hook = match step {
-            Step::PreTakeover => Some(HookKind::PreTakeover),
-            Step::PostTakeover => Some(HookKind::PostTakeover),
-            Step::PreRelease => Some(HookKind::PreRelease),
-            Step::PostRelease => Some(HookKind::PostRelease),
-            Step::AddAlias | Step::Garp | Step::RemoveAlias => None,
-        };
-        if let Some(kind) = hook {
+        if let Some(kind) = step.hook() {
             let configured = self
                 .config
                 .vservers
@@ -494,12 +487,7 @@ impl Daemon {
                 Check::Exec(c) => Some(c),
                 _ => None,
             },
-            Purpose::Step(_, step) => v.hook(match step {
-                Step::PreTakeover => HookKind::PreTakeover,
-                Step::PostTakeover => HookKind::PostTakeover,
-                Step::PreRelease => HookKind::PreRelease,
-                _ => HookKind::PostRelease,
-            }),
+            Purpose::Step(_, step) => step.hook().and_then(|kind| v.hook(kind)),
             _ => None,
         };
         let Some(cmd) = cmd else {

@@ -75,9 +75,15 @@ fn inet_socket() -> io::Result<OwnedFd> {
 
 /// One ioctl on an interface request. `req` is the request number; its C type
 /// differs between libcs (musl: `c_int`, glibc: `c_ulong`), hence the cast.
-fn ioctl<T>(fd: &OwnedFd, req: libc::c_ulong, arg: &mut T) -> io::Result<()> {
-    // SAFETY: `arg` is a live, properly sized ifreq-shaped struct for the
-    // duration of the call.
+///
+/// # Safety
+///
+/// `T` must have the C layout the kernel reads and writes for `req` (an
+/// `ifreq` with the union member `req` uses, or an `ifconf` whose buffer
+/// pointer and length describe live memory), and be at least as large.
+unsafe fn ioctl<T>(fd: &OwnedFd, req: libc::c_ulong, arg: &mut T) -> io::Result<()> {
+    // SAFETY: the caller vouches that `arg` has the layout `req` expects;
+    // it is borrowed mutably, so live and unaliased for the call.
     let r = unsafe { libc::ioctl(fd.as_raw_fd(), req as _, arg as *mut T) };
     if r < 0 {
         // Only the setting requests can be refused.
@@ -87,13 +93,21 @@ fn ioctl<T>(fd: &OwnedFd, req: libc::c_ulong, arg: &mut T) -> io::Result<()> {
     }
 }
 
-fn set_addr(fd: &OwnedFd, name: &str, req: libc::c_ulong, addr: Ipv4Addr) -> io::Result<()> {
+/// Set one address of interface `name` with `req`.
+///
+/// # Safety
+///
+/// `req` must be a request that takes an `ifreq` holding a `sockaddr`
+/// (SIOCSIFADDR, SIOCSIFNETMASK, SIOCSIFBRDADDR).
+unsafe fn set_addr(fd: &OwnedFd, name: &str, req: libc::c_ulong, addr: Ipv4Addr) -> io::Result<()> {
     let mut r = IfReqAddr {
         name: ifname_bytes(name)?,
         addr: sockaddr(addr),
         _pad: [0; 8],
     };
-    ioctl(fd, req, &mut r)
+    // SAFETY: `IfReqAddr` is an `ifreq` with a `sockaddr_in` member, which
+    // the caller vouches `req` takes.
+    unsafe { ioctl(fd, req, &mut r) }
 }
 
 /// The netmask of a prefix length (0..=32).
@@ -120,24 +134,30 @@ pub fn add_alias(label: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
     // Best effort: a box without /proc still gets its alias.
     let _ = promote_secondaries(base);
     let fd = inet_socket()?;
-    set_addr(&fd, label, libc::SIOCSIFADDR as _, addr)?;
-    set_addr(&fd, label, libc::SIOCSIFNETMASK as _, netmask(prefix))?;
-    if prefix < 31 {
-        set_addr(
-            &fd,
-            label,
-            libc::SIOCSIFBRDADDR as _,
-            broadcast(addr, prefix),
-        )?;
+    // SAFETY: each of these requests takes an `ifreq` holding a `sockaddr`.
+    unsafe {
+        set_addr(&fd, label, libc::SIOCSIFADDR as _, addr)?;
+        set_addr(&fd, label, libc::SIOCSIFNETMASK as _, netmask(prefix))?;
+        if prefix < 31 {
+            set_addr(
+                &fd,
+                label,
+                libc::SIOCSIFBRDADDR as _,
+                broadcast(addr, prefix),
+            )?;
+        }
     }
     let mut f = IfReqFlags {
         name: ifname_bytes(label)?,
         flags: 0,
         _pad: [0; 22],
     };
-    ioctl(&fd, libc::SIOCGIFFLAGS as _, &mut f)?;
+    // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS take an `ifreq` holding the
+    // flags, which `IfReqFlags` is.
+    unsafe { ioctl(&fd, libc::SIOCGIFFLAGS as _, &mut f)? };
     f.flags |= libc::IFF_UP as libc::c_short;
-    ioctl(&fd, libc::SIOCSIFFLAGS as _, &mut f)
+    // SAFETY: as above.
+    unsafe { ioctl(&fd, libc::SIOCSIFFLAGS as _, &mut f) }
 }
 
 /// Set `net.ipv4.conf.IFACE.promote_secondaries = 1` (see [`add_alias`]).
@@ -236,7 +256,9 @@ pub fn list_addresses() -> io::Result<Vec<IfAddr, MAX_LISTED>> {
         len: (stride * MAX_LISTED) as libc::c_int,
         buf: buf.as_mut_ptr(),
     };
-    ioctl(&fd, libc::SIOCGIFCONF as _, &mut conf)?;
+    // SAFETY: SIOCGIFCONF takes an `ifconf`, which `IfConf` is (C layout);
+    // its pointer and length describe `buf`, live across the call.
+    unsafe { ioctl(&fd, libc::SIOCGIFCONF as _, &mut conf)? };
     let used = (conf.len.max(0) as usize).min(buf.len());
     let mut out = Vec::new();
     for req in buf[..used].chunks_exact(stride) {
@@ -275,7 +297,9 @@ pub fn prefix_len(label: &str, addr: Ipv4Addr) -> io::Result<u8> {
         addr: sockaddr(addr),
         _pad: [0; 8],
     };
-    ioctl(&fd, libc::SIOCGIFNETMASK as _, &mut r)?;
+    // SAFETY: SIOCGIFNETMASK takes an `ifreq` holding a `sockaddr`, which
+    // `IfReqAddr` is.
+    unsafe { ioctl(&fd, libc::SIOCGIFNETMASK as _, &mut r)? };
     Ok(u32::from_be(r.addr.sin_addr.s_addr).leading_ones() as u8)
 }
 
@@ -318,7 +342,9 @@ pub fn link_up(name: &str) -> io::Result<bool> {
         flags: 0,
         _pad: [0; 22],
     };
-    ioctl(&fd, libc::SIOCGIFFLAGS as _, &mut f)?;
+    // SAFETY: SIOCGIFFLAGS takes an `ifreq` holding the flags, which
+    // `IfReqFlags` is.
+    unsafe { ioctl(&fd, libc::SIOCGIFFLAGS as _, &mut f)? };
     let want = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
     Ok(f.flags & want == want)
 }

@@ -11,6 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::config::{NodeId, VsId};
 use crate::limits::{MAX_ANSWERING, MAX_NODES, MAX_VSERVERS};
 
+// Sets of boxes travel as `u32` bitmasks (`hears`, `excluded`, and the
+// monitor's and the core's node sets) and sets of vservers as `u64`
+// (`claims`), bit `i` for index `i`: every index needs its bit.
+const _: () = assert!(MAX_NODES <= u32::BITS as usize);
+const _: () = assert!(MAX_VSERVERS <= u64::BITS as usize);
+
 /// A box's role as it announces it in hellos (docs/MODEL.md).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {

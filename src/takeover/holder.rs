@@ -19,12 +19,13 @@
 
 use heapless::{Deque, Vec};
 
-use crate::config::{Config, NodeId, VsId};
+use crate::config::{Config, NodeId, VServer, VsId};
 use crate::limits::MAX_VSERVERS;
 use crate::time::Instant;
 
 use super::{
-    Direction, Outcome, Plan, Sequence, Step, DEFAULT_GARP_COUNT, DEFAULT_GARP_SPACING, REPEAT_GAP,
+    Direction, HookSet, Plan, Sequence, SequenceEnd, Step, DEFAULT_GARP_COUNT,
+    DEFAULT_GARP_SPACING, REPEAT_GAP,
 };
 
 /// Actions the queue holds between two drains (when full, the newest is
@@ -180,6 +181,11 @@ pub struct Holder {
     dropped: u32,
 }
 
+/// The hooks vserver `v` has configured.
+fn hooks_of(v: &VServer) -> HookSet {
+    HookSet::from_fn(|kind| v.hook(kind).is_some())
+}
+
 impl Holder {
     /// Nothing held yet.
     pub fn new(config: &Config) -> Holder {
@@ -187,7 +193,7 @@ impl Holder {
         let mut plans = Vec::new();
         for v in &config.vservers {
             let plan = Plan {
-                hooks: [0, 1, 2, 3].map(|i| v.hooks[i].is_some()),
+                hooks: hooks_of(v),
                 garp_count: DEFAULT_GARP_COUNT,
                 garp_spacing: DEFAULT_GARP_SPACING,
                 garp_refresh: v.garp_refresh,
@@ -212,7 +218,7 @@ impl Holder {
     /// under way finishes with the hooks it started with).
     pub fn apply_local(&mut self, config: &Config) {
         for (plan, v) in self.plans.iter_mut().zip(&config.vservers) {
-            plan.hooks = [0, 1, 2, 3].map(|i| v.hooks[i].is_some());
+            plan.hooks = hooks_of(v);
         }
     }
 
@@ -481,7 +487,7 @@ impl Holder {
         }
         match done {
             Some((Direction::Takeover, outcome, round, boss)) => {
-                let ok = outcome == Outcome::Done;
+                let ok = outcome == SequenceEnd::Done;
                 if ok {
                     // Held; the remaining spaced gratuitous ARPs go on.
                     let seq = match &self.slots[i] {

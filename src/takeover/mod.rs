@@ -14,6 +14,7 @@
 
 use core::time::Duration;
 
+use crate::config::HookKind;
 use crate::time::Instant;
 
 pub mod holder;
@@ -95,9 +96,47 @@ pub enum Step {
     PostRelease,
 }
 
+impl Step {
+    /// The hook this step runs, if it is a hook.
+    pub fn hook(self) -> Option<HookKind> {
+        match self {
+            Step::PreTakeover => Some(HookKind::PreTakeover),
+            Step::PostTakeover => Some(HookKind::PostTakeover),
+            Step::PreRelease => Some(HookKind::PreRelease),
+            Step::PostRelease => Some(HookKind::PostRelease),
+            Step::AddAlias | Step::Garp | Step::RemoveAlias => None,
+        }
+    }
+}
+
+/// A set of [`HookKind`]s: the hooks a vserver has configured.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct HookSet(u8);
+
+impl HookSet {
+    /// No hooks.
+    pub const NONE: HookSet = HookSet(0);
+
+    /// The kinds for which `has` says yes.
+    pub fn from_fn(mut has: impl FnMut(HookKind) -> bool) -> HookSet {
+        let mut set = HookSet::NONE;
+        for kind in HookKind::ALL {
+            if has(kind) {
+                set.0 |= 1 << kind as u8;
+            }
+        }
+        set
+    }
+
+    /// `kind` is in the set.
+    pub fn contains(self, kind: HookKind) -> bool {
+        self.0 & (1 << kind as u8) != 0
+    }
+}
+
 /// How a sequence ended.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum SequenceEnd {
     /// Takeover complete: claim the vserver. Release complete: stop claiming.
     Done,
     /// A step failed; the sequence stopped there.
@@ -106,18 +145,18 @@ pub enum Outcome {
 
 /// Where a sequence is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Phase {
+enum Progress {
     /// Waiting for the result of this step.
     Running(Step),
     /// Finished.
-    Over(Outcome),
+    Over(SequenceEnd),
 }
 
 /// What configuration the sequence needs: which hooks exist, ARP settings.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    /// Hooks configured, indexed like `config::HookKind`.
-    pub hooks: [bool; 4],
+    /// Hooks configured.
+    pub hooks: HookSet,
     /// Gratuitous ARPs to send.
     pub garp_count: u8,
     /// Their spacing.
@@ -132,7 +171,7 @@ pub struct Plan {
 pub struct Sequence {
     direction: Direction,
     plan: Plan,
-    phase: Phase,
+    progress: Progress,
     /// Gratuitous ARPs still to send, and when the next is due.
     garps_left: u8,
     next_garp: Option<Instant>,
@@ -150,7 +189,7 @@ impl Sequence {
         let mut s = Sequence {
             direction,
             plan,
-            phase: Phase::Over(Outcome::Done),
+            progress: Progress::Over(SequenceEnd::Done),
             garps_left: 0,
             next_garp: None,
             pending: None,
@@ -173,7 +212,7 @@ impl Sequence {
         Sequence {
             direction: Direction::Takeover,
             plan,
-            phase: Phase::Over(Outcome::Done),
+            progress: Progress::Over(SequenceEnd::Done),
             garps_left: plan.garp_count,
             next_garp: Some(now),
             pending: None,
@@ -192,9 +231,9 @@ impl Sequence {
     /// before its result arrives) and the takeover did not fail.
     pub fn aliased(&self) -> bool {
         self.direction == Direction::Takeover
-            && match self.phase {
-                Phase::Running(s) => !matches!(s, Step::PreTakeover),
-                Phase::Over(o) => o == Outcome::Done,
+            && match self.progress {
+                Progress::Running(s) => !matches!(s, Step::PreTakeover),
+                Progress::Over(o) => o == SequenceEnd::Done,
             }
     }
 
@@ -206,10 +245,10 @@ impl Sequence {
     }
 
     /// The result, once over.
-    pub fn outcome(&self) -> Option<Outcome> {
-        match self.phase {
-            Phase::Over(o) => Some(o),
-            Phase::Running(_) => None,
+    pub fn outcome(&self) -> Option<SequenceEnd> {
+        match self.progress {
+            Progress::Over(o) => Some(o),
+            Progress::Running(_) => None,
         }
     }
 
@@ -241,7 +280,7 @@ impl Sequence {
     /// The result of a step the shell ran. Results for steps not running are
     /// ignored (a late hook exit after an abort, for example).
     pub fn step_done(&mut self, now: Instant, step: Step, ok: bool) {
-        if self.phase != Phase::Running(step) {
+        if self.progress != Progress::Running(step) {
             return;
         }
         // Giving an address up never stops at a failed hook: an address left
@@ -255,7 +294,7 @@ impl Sequence {
         if !ok {
             self.garps_left = 0;
             self.next_garp = None;
-            self.phase = Phase::Over(Outcome::Failed(step));
+            self.progress = Progress::Over(SequenceEnd::Failed(step));
             return;
         }
         match step {
@@ -265,11 +304,11 @@ impl Sequence {
                 self.next_garp = Some(now);
                 self.enter(Step::PostTakeover);
             }
-            Step::PostTakeover => self.phase = Phase::Over(Outcome::Done),
+            Step::PostTakeover => self.progress = Progress::Over(SequenceEnd::Done),
             Step::PostRelease => {
-                self.phase = Phase::Over(match self.failed {
-                    Some(s) => Outcome::Failed(s),
-                    None => Outcome::Done,
+                self.progress = Progress::Over(match self.failed {
+                    Some(s) => SequenceEnd::Failed(s),
+                    None => SequenceEnd::Done,
                 })
             }
             Step::PreRelease => self.enter(Step::RemoveAlias),
@@ -280,17 +319,10 @@ impl Sequence {
 
     /// Start `step`, skipping hooks that are not configured.
     fn enter(&mut self, step: Step) {
-        let hook = match step {
-            Step::PreTakeover => Some(0),
-            Step::PostTakeover => Some(1),
-            Step::PreRelease => Some(2),
-            Step::PostRelease => Some(3),
-            _ => None,
-        };
-        if let Some(i) = hook {
-            if !self.plan.hooks[i] {
+        if let Some(kind) = step.hook() {
+            if !self.plan.hooks.contains(kind) {
                 // Not configured: it succeeds at once.
-                self.phase = Phase::Running(step);
+                self.progress = Progress::Running(step);
                 let after = match step {
                     Step::PreTakeover => Some(Step::AddAlias),
                     Step::PreRelease => Some(Step::RemoveAlias),
@@ -299,13 +331,15 @@ impl Sequence {
                 match after {
                     Some(next) => self.enter(next),
                     None => {
-                        self.phase = Phase::Over(self.failed.map_or(Outcome::Done, Outcome::Failed))
+                        self.progress = Progress::Over(
+                            self.failed.map_or(SequenceEnd::Done, SequenceEnd::Failed),
+                        )
                     }
                 }
                 return;
             }
         }
-        self.phase = Phase::Running(step);
+        self.progress = Progress::Running(step);
         self.pending = Some(step);
     }
 }
@@ -328,7 +362,7 @@ mod tests {
 
     fn plan(hooks: bool) -> Plan {
         Plan {
-            hooks: [hooks; 4],
+            hooks: HookSet::from_fn(|_| hooks),
             garp_count: 3,
             garp_spacing: Duration::from_millis(100),
             garp_refresh: None,
@@ -352,7 +386,7 @@ mod tests {
         assert_eq!(s.poll_step(Instant(1099)), None);
         assert_eq!(s.poll_step(Instant(1100)), Some(Step::Garp));
         s.step_done(Instant(1150), Step::PostTakeover, true);
-        assert_eq!(s.outcome(), Some(Outcome::Done));
+        assert_eq!(s.outcome(), Some(SequenceEnd::Done));
         // The last gratuitous ARP still goes out after the claim.
         assert_eq!(s.poll_step(Instant(1200)), Some(Step::Garp));
         assert_eq!(s.poll_step(Instant(1300)), None);
@@ -367,7 +401,7 @@ mod tests {
         s.step_done(t, Step::PreTakeover, true);
         assert_eq!(s.poll_step(t), Some(Step::AddAlias));
         s.step_done(t, Step::AddAlias, false);
-        assert_eq!(s.outcome(), Some(Outcome::Failed(Step::AddAlias)));
+        assert_eq!(s.outcome(), Some(SequenceEnd::Failed(Step::AddAlias)));
         assert_eq!(s.poll_step(t), None, "no ARP for an address we do not have");
     }
 
@@ -376,10 +410,10 @@ mod tests {
         let mut s = Sequence::start(Direction::Takeover, plan(true));
         let _ = s.poll_step(Instant(0));
         s.step_done(Instant(5), Step::PreTakeover, false);
-        assert_eq!(s.outcome(), Some(Outcome::Failed(Step::PreTakeover)));
+        assert_eq!(s.outcome(), Some(SequenceEnd::Failed(Step::PreTakeover)));
         // A stray late result changes nothing.
         s.step_done(Instant(6), Step::AddAlias, true);
-        assert_eq!(s.outcome(), Some(Outcome::Failed(Step::PreTakeover)));
+        assert_eq!(s.outcome(), Some(SequenceEnd::Failed(Step::PreTakeover)));
     }
 
     #[test]
@@ -389,7 +423,7 @@ mod tests {
         assert_eq!(s.poll_step(t), Some(Step::RemoveAlias));
         assert_eq!(s.outcome(), None);
         s.step_done(t, Step::RemoveAlias, true);
-        assert_eq!(s.outcome(), Some(Outcome::Done));
+        assert_eq!(s.outcome(), Some(SequenceEnd::Done));
         assert_eq!(s.poll_step(t), None);
     }
 
@@ -404,7 +438,7 @@ mod tests {
         s.step_done(t, Step::RemoveAlias, false);
         assert_eq!(s.poll_step(t), Some(Step::PostRelease));
         s.step_done(t, Step::PostRelease, true);
-        assert_eq!(s.outcome(), Some(Outcome::Failed(Step::RemoveAlias)));
+        assert_eq!(s.outcome(), Some(SequenceEnd::Failed(Step::RemoveAlias)));
         assert!(s.alias_left());
     }
 
@@ -416,7 +450,7 @@ mod tests {
         s.step_done(t, Step::RemoveAlias, true);
         assert_eq!(s.poll_step(t), Some(Step::PostRelease));
         s.step_done(t, Step::PostRelease, true);
-        assert_eq!(s.outcome(), Some(Outcome::Done));
+        assert_eq!(s.outcome(), Some(SequenceEnd::Done));
     }
 
     #[test]
@@ -429,7 +463,7 @@ mod tests {
         s.step_done(t, Step::RemoveAlias, true);
         assert_eq!(s.poll_step(t), Some(Step::PostRelease));
         s.step_done(t, Step::PostRelease, false);
-        assert_eq!(s.outcome(), Some(Outcome::Failed(Step::PostRelease)));
+        assert_eq!(s.outcome(), Some(SequenceEnd::Failed(Step::PostRelease)));
     }
 
     #[test]
@@ -442,13 +476,13 @@ mod tests {
         s.step_done(t, Step::RemoveAlias, true);
         assert_eq!(s.poll_step(t), Some(Step::PostRelease));
         s.step_done(t, Step::PostRelease, true);
-        assert_eq!(s.outcome(), Some(Outcome::Failed(Step::PreRelease)));
+        assert_eq!(s.outcome(), Some(SequenceEnd::Failed(Step::PreRelease)));
     }
 
     #[test]
     fn an_announcement_is_its_spaced_garps_alone() {
         let mut s = Sequence::announce(plan(true), Instant(500));
-        assert_eq!(s.outcome(), Some(Outcome::Done));
+        assert_eq!(s.outcome(), Some(SequenceEnd::Done));
         assert_eq!(s.poll_step(Instant(500)), Some(Step::Garp));
         assert_eq!(s.poll_step(Instant(500)), None);
         assert_eq!(s.poll_timeout(), Some(Instant(600)));

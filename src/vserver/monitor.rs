@@ -88,6 +88,8 @@ use super::combo::{decide, Claims, Combo, Decision, Tri};
 use super::volunteer::Round;
 
 mod phase;
+#[cfg(test)]
+mod rig;
 
 use phase::Phase;
 
@@ -1540,6 +1542,7 @@ fn move_fallback(v: &mut Vs, now: Instant, claim: u32, from: NodeId) {
 
 #[cfg(test)]
 mod tests {
+    use super::rig::{releases, three_boxes, MACS};
     use super::*;
     use crate::config::parse;
 
@@ -1547,9 +1550,7 @@ mod tests {
         node f1 10.0.0.11\nnode f2 10.0.0.12\nnode f3 10.0.0.13\n\
         vserver web {\n address 10.0.0.50/24\n interface eth0\n service tcp 80\n check 200ms\n takeover-timeout 1s\n original-mac 02:00:00:00:00:50\n}\n";
 
-    const MACS: [[u8; 6]; 3] = [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 3]];
     const ORIGINAL: [u8; 6] = [2, 0, 0, 0, 0, 0x50];
-    const LIST: [NodeId; 3] = [0, 1, 2];
 
     /// A monitor and the cluster it sees, driven on a scripted timeline.
     struct Rig {
@@ -1580,17 +1581,18 @@ mod tests {
             }
         }
         fn view(&self) -> View<'_> {
+            self.view_of(&self.claimers)
+        }
+        /// The cluster as the rig sees it, with `claimers` claiming.
+        fn view_of<'a>(&self, claimers: &'a [u32]) -> View<'a> {
             View {
                 volunteers: self.volunteers,
-                claimers: &self.claimers,
-                list: &LIST,
-                macs: &MACS,
                 lost: self.lost,
                 unknown: self.unknown,
                 held: self.held,
                 kernel_gone: self.kernel_gone,
                 silent: (0b111 & !self.volunteers & !self.held) | self.lost | self.unknown,
-                generation: 4,
+                ..three_boxes(claimers)
             }
         }
         fn drain(&mut self) -> std::vec::Vec<MonitorAction> {
@@ -1610,18 +1612,7 @@ mod tests {
             f: F,
         ) -> std::vec::Vec<MonitorAction> {
             let claimers = self.claimers;
-            let view = View {
-                volunteers: self.volunteers,
-                claimers: &claimers,
-                list: &LIST,
-                macs: &MACS,
-                lost: self.lost,
-                unknown: self.unknown,
-                held: self.held,
-                kernel_gone: self.kernel_gone,
-                silent: (0b111 & !self.volunteers & !self.held) | self.lost | self.unknown,
-                generation: 4,
-            };
+            let view = self.view_of(&claimers);
             f(&mut self.m, self.now, &view);
             self.drain()
         }
@@ -1690,17 +1681,6 @@ mod tests {
             } => Some(*n),
             _ => None,
         })
-    }
-    fn releases(a: &[MonitorAction]) -> std::vec::Vec<NodeId> {
-        a.iter()
-            .filter_map(|a| match a {
-                MonitorAction::Send {
-                    to: Dest::Node(n),
-                    order: Order::Release { .. },
-                } => Some(*n),
-                _ => None,
-            })
-            .collect()
     }
     fn alerts(a: &[MonitorAction]) -> std::vec::Vec<VsAlert> {
         a.iter()

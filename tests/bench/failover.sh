@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fail-over figures for make bench, measured by the client of the namespace
-# tests (tests/net_failover.rs): each scenario is run BENCH_RUNS times (default
+# tests (tests/net_failover.rs), and the kernel's removal of an unrenewed
+# address (tests/os_netns.rs): each scenario is run BENCH_RUNS times (default
 # 10), one after the other so runs do not compete for the CPU, and its
 # `FIGURE name value` lines are collected. Appends min/median/max to the
 # summary file given as $1. Needs root (network namespaces).
@@ -15,8 +16,12 @@ if [ "$(id -u)" != 0 ]; then
   say "skipped: needs root for network namespaces"
   exit 0
 fi
-bin=$(cargo test --locked --test net_failover --no-run 2>&1 |
-  sed -n 's/.*(\(target\/[^)]*net_failover-[0-9a-f]*\)).*/\1/p' | tail -n 1)
+# test_bin NAME: build the test binary NAME and print its path.
+test_bin() {
+  cargo test --locked --test "$1" --no-run 2>&1 |
+    sed -n "s/.*(\(target\/[^)]*$1-[0-9a-f]*\)).*/\1/p" | tail -n 1
+}
+bin=$(test_bin net_failover)
 [ -x "$bin" ] || { say "skipped: could not build the namespace tests"; exit 0; }
 mkdir -p bench-results
 raw=bench-results/failover-raw.txt
@@ -63,3 +68,10 @@ run "outage, bongoyo release web (planned move)" \
 say "(outage: last answered TCP connection before the failure to the first after,"
 say " 20 ms resolution; two boxes: ARP probes every 50 ms answered by two MACs;"
 say " targets: outage < 700 ms at the defaults, two boxes 0 ms; raw runs in $raw)"
+
+bin=$(test_bin os_netns)
+if [ -x "$bin" ]; then
+  run "kernel removal of an unrenewed alias (1 s lifetime)" \
+    kernel_lifetime_removes_an_unrenewed_alias kernel_removal_ms
+  say "(fencing layer 2 counts on 1-2 s)"
+fi

@@ -28,6 +28,7 @@ use std::fmt::Display;
 use std::rc::Rc;
 
 use bongoyo::cluster::{lease::DRIFT_PPM, Dest};
+use bongoyo::config::NodeId;
 use bongoyo::limits::MAX_DATAGRAM;
 use bongoyo::proto::{Body, Codec, DecodeError, Drops, EncodeError, Received};
 use bongoyo::time::Instant;
@@ -340,6 +341,112 @@ pub fn receivers(to: Dest, from: usize, n: usize) -> Vec<usize> {
         Dest::All => (0..n).filter(|&j| j != from).collect(),
         Dest::Node(j) => vec![j as usize],
     }
+}
+
+/// What the sending side of the wire needs of a world: [`flush_codec`],
+/// [`send`] and [`transmit`] are written once against it. Each world keeps
+/// its own trace, event and violation list.
+pub trait Wired {
+    /// The real time now, in microseconds.
+    fn now_us(&self) -> u64;
+    /// How many boxes.
+    fn n(&self) -> usize;
+    /// Box `i`'s codec, if its daemon runs, and the run's counts.
+    fn codec_and_wire(&mut self, i: usize) -> (Option<&mut Codec>, &mut Wire);
+    /// The network and the random numbers its delays are drawn from.
+    fn net_and_rng(&mut self) -> (&Net, &mut Rng);
+    /// Trace: box `i`'s codec sent its own `kind` (a challenge or a
+    /// response) to box `to`.
+    fn note_codec(&mut self, i: usize, to: NodeId, kind: &'static str);
+    /// A datagram arrives at box `to` at real time `t_us`.
+    fn arrive(&mut self, t_us: u64, to: usize, datagram: Datagram);
+    /// Record a violation.
+    fn violation(&mut self, what: String);
+}
+
+/// `impl Wired for $world`, for a world whose fields are named as both
+/// worlds name them (`now_us`, `boxes[i].codec`, `wire`, `net`, `rng`) and
+/// that has `n`, `note` and `violation` of its own: `$trace` is its trace's
+/// enum (with a `Codec` variant), `$arrive` queues a datagram for a box.
+macro_rules! wired {
+    ($world:ident, $trace:ident, |$w:ident, $t_us:ident, $to:ident, $datagram:ident| $arrive:expr) => {
+        impl net::Wired for $world {
+            fn now_us(&self) -> u64 {
+                self.now_us
+            }
+
+            fn n(&self) -> usize {
+                $world::n(self)
+            }
+
+            fn codec_and_wire(&mut self, i: usize) -> (Option<&mut Codec>, &mut Wire) {
+                (self.boxes[i].codec.as_mut(), &mut self.wire)
+            }
+
+            fn net_and_rng(&mut self) -> (&Net, &mut Rng) {
+                (&self.net, &mut self.rng)
+            }
+
+            fn note_codec(&mut self, i: usize, to: u8, kind: &'static str) {
+                self.note(i, $trace::Codec { to, kind });
+            }
+
+            fn arrive(&mut self, $t_us: u64, $to: usize, $datagram: Datagram) {
+                let $w = self;
+                $arrive
+            }
+
+            fn violation(&mut self, what: String) {
+                $world::violation(self, what);
+            }
+        }
+    };
+}
+pub(crate) use wired;
+
+/// Send what box i's codec asks for (challenges, responses), each to
+/// its one box, as the shell's flush does.
+pub fn flush_codec(w: &mut impl Wired, i: usize) {
+    while let Some((to, body)) = w.codec_and_wire(i).0.and_then(|c| c.poll_transmit()) {
+        w.codec_and_wire(i).1.codec_sent += 1;
+        w.note_codec(i, to, body.kind());
+        send(w, i, Dest::Node(to), &body);
+    }
+}
+
+/// Seal `body` with box i's codec and put the datagram on the wire to
+/// every receiver; a body the codec refuses is lost, as in the daemon,
+/// and is a violation (nothing a box sends may be too large).
+pub fn send(w: &mut impl Wired, i: usize, to: Dest, body: &Body) {
+    let sealed = match w.codec_and_wire(i) {
+        (Some(codec), wire) => wire.seal(codec, to, body),
+        (None, _) => return,
+    };
+    match sealed {
+        Ok(datagram) => {
+            for j in receivers(to, i, w.n()) {
+                transmit(w, i, j, datagram.clone());
+            }
+        }
+        Err(e) => {
+            let now_us = w.now_us();
+            w.violation(format!(
+                "box {i} could not seal a {} at t={now_us}us: {e}",
+                body.kind(),
+            ))
+        }
+    }
+}
+
+/// Put `datagram` on the way from box `from` to box `to`: it arrives after
+/// the network's delay (one draw), or never on a cut or a loss.
+pub fn transmit(w: &mut impl Wired, from: usize, to: usize, datagram: Datagram) {
+    let (net, rng) = w.net_and_rng();
+    let Some(d) = net.delay(rng, from, to) else {
+        return;
+    };
+    let t_us = w.now_us() + d;
+    w.arrive(t_us, to, datagram);
 }
 
 /// An event queued for real time `t_us`; `seq` keeps events due at the

@@ -72,7 +72,7 @@ use bongoyo::time::Instant;
 use bongoyo::vserver::monitor::CheckKind;
 
 use super::world::net::{
-    self, expected_drop, receivers, Clock, Cut, Datagram, Net, Queue, Rng, Timer, Trace, Wire,
+    self, expected_drop, Clock, Cut, Datagram, Net, Queue, Rng, Timer, Trace, Wire,
 };
 
 /// ARP requests in one reachability probe (docs/MODEL.md, layer 3).
@@ -298,6 +298,12 @@ pub struct VWorld {
     /// What the codecs did.
     pub wire: Wire,
 }
+
+// Datagrams are not tied to the receiver's incarnation.
+net::wired!(VWorld, VTrace, |w, t_us, to, datagram| {
+    let input = Input::Datagram(datagram);
+    w.queue.push(t_us, Ev::Input { to, inc: 0, input })
+});
 
 impl VWorld {
     pub fn new(cfg: Config, seed: u64) -> VWorld {
@@ -839,51 +845,12 @@ impl VWorld {
         self.queue.push(t_us, Ev::Input { to: i, inc, input });
     }
 
-    /// Send what box i's codec asks for (challenges, responses), each to
-    /// its one box, as the shell's flush does.
     fn flush_codec(&mut self, i: usize) {
-        while let Some((to, body)) = self.boxes[i].codec.as_mut().and_then(|c| c.poll_transmit()) {
-            self.wire.codec_sent += 1;
-            let kind = body.kind();
-            self.note(i, VTrace::Codec { to, kind });
-            self.send(i, Dest::Node(to), &body);
-        }
+        net::flush_codec(self, i);
     }
 
-    /// Seal `body` with box i's codec and put the datagram on the wire to
-    /// every receiver; a body the codec refuses is lost, as in the daemon,
-    /// and is a violation (nothing the nodes send may be too large).
     fn send(&mut self, i: usize, to: Dest, body: &Body) {
-        let Some(codec) = self.boxes[i].codec.as_mut() else {
-            return;
-        };
-        match self.wire.seal(codec, to, body) {
-            Ok(datagram) => {
-                for j in receivers(to, i, self.n()) {
-                    self.transmit(i, j, datagram.clone());
-                }
-            }
-            Err(e) => self.violation(format!(
-                "box {i} could not seal a {} at t={}us: {e}",
-                body.kind(),
-                self.now_us
-            )),
-        }
-    }
-
-    fn transmit(&mut self, from: usize, to: usize, datagram: Datagram) {
-        let Some(d) = self.net.delay(&mut self.rng, from, to) else {
-            return;
-        };
-        // Datagrams are not tied to the receiver's incarnation.
-        self.queue.push(
-            self.now_us + d,
-            Ev::Input {
-                to,
-                inc: 0,
-                input: Input::Datagram(datagram),
-            },
-        );
+        net::send(self, i, to, body);
     }
 
     /// A datagram reaches box `i`'s running daemon: its codec opens it, as

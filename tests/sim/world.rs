@@ -31,7 +31,7 @@ use std::fmt;
 use std::time::Duration;
 
 use bongoyo::cluster::{Action, Control, Core, Dest};
-use bongoyo::config::{Config, Fencing, Key, Node, DEFAULT_GROUP, DEFAULT_PORT};
+use bongoyo::config::{Config, Fencing, Key, NodeConf, DEFAULT_GROUP, DEFAULT_PORT};
 use bongoyo::proto::{Body, Codec, Role};
 use bongoyo::time::Instant;
 
@@ -39,7 +39,7 @@ use bongoyo::time::Instant;
 pub mod net;
 
 pub use net::Rng;
-use net::{expected_drop, receivers, Clock, Cut, Datagram, Net, Queue, Timer, Trace, Wire};
+use net::{expected_drop, Clock, Cut, Datagram, Net, Queue, Timer, Trace, Wire};
 
 /// The cluster key of every simulated box: datagrams are authenticated as
 /// in production (`key-file insecure` is the exception), so a seal pays for
@@ -54,7 +54,7 @@ pub fn config(n: usize, hello_ms: u64, dead_ms: u64, quorum: u8, fencing: Fencin
     for i in 0..n {
         let mut name = heapless::String::new();
         let _ = core::fmt::Write::write_fmt(&mut name, format_args!("f{}", i + 1));
-        let _ = nodes.push(Node {
+        let _ = nodes.push(NodeConf {
             name,
             address: core::net::Ipv4Addr::new(10, 0, 0, 11 + i as u8),
             priority: 100,
@@ -179,7 +179,6 @@ pub struct World {
     pub check_acting: bool,
     /// Real time from which some box acts (for election measurements).
     pub last_acting: Vec<Option<u64>>,
-    pub sent: u64,
     /// What the codecs did.
     pub wire: Wire,
     /// Optional extra invariant, called after every step (the vserver
@@ -188,6 +187,10 @@ pub struct World {
     /// The trace as it was at the first violation.
     pub first_trace: String,
 }
+
+net::wired!(World, TraceKind, |w, t_us, to, datagram| {
+    w.queue.push(t_us, Ev::Deliver { to, datagram })
+});
 
 impl World {
     pub fn new(cfg: Config, seed: u64) -> World {
@@ -225,7 +228,6 @@ impl World {
             steps: 0,
             check_acting,
             last_acting: vec![None; n],
-            sent: 0,
             wire: Wire::default(),
             hook: None,
             first_trace: String::new(),
@@ -447,45 +449,12 @@ impl World {
         self.check_lapse_proofs(i);
     }
 
-    /// Send what box i's codec asks for (challenges, responses), each to
-    /// its one box, as the shell's flush does.
     fn flush_codec(&mut self, i: usize) {
-        while let Some((to, body)) = self.boxes[i].codec.as_mut().and_then(|c| c.poll_transmit()) {
-            self.wire.codec_sent += 1;
-            let kind = body.kind();
-            self.note(i, TraceKind::Codec { to, kind });
-            self.send(i, Dest::Node(to), &body);
-        }
+        net::flush_codec(self, i);
     }
 
-    /// Seal `body` with box i's codec and put the datagram on the wire to
-    /// every receiver; a body the codec refuses is lost, as in the daemon,
-    /// and is a violation (nothing the cores send may be too large).
     fn send(&mut self, i: usize, to: Dest, body: &Body) {
-        let Some(codec) = self.boxes[i].codec.as_mut() else {
-            return;
-        };
-        match self.wire.seal(codec, to, body) {
-            Ok(datagram) => {
-                for j in receivers(to, i, self.n()) {
-                    self.transmit(i, j, datagram.clone());
-                }
-            }
-            Err(e) => self.violation(format!(
-                "box {i} could not seal a {} at t={}us: {e}",
-                body.kind(),
-                self.now_us
-            )),
-        }
-    }
-
-    fn transmit(&mut self, from: usize, to: usize, datagram: Datagram) {
-        self.sent += 1;
-        let Some(d) = self.net.delay(&mut self.rng, from, to) else {
-            return;
-        };
-        self.queue
-            .push(self.now_us + d, Ev::Deliver { to, datagram });
+        net::send(self, i, to, body);
     }
 
     /// A datagram reaches box `to`'s running daemon: its codec opens it, as

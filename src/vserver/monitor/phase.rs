@@ -321,6 +321,7 @@ pub(super) fn round_over(v: &mut Vs, cx: &Cx<'_, '_>, round: &Round, out: &mut O
 
 #[cfg(test)]
 mod tests {
+    use super::super::rig::{releases, three_boxes};
     use super::super::{Monitor, View};
     use super::*;
     use crate::config::parse;
@@ -329,8 +330,6 @@ mod tests {
     const CONF: &str = "cluster t\nkey-file insecure\ninterface eth0\n\
         node f1 10.0.0.11\nnode f2 10.0.0.12\nnode f3 10.0.0.13\n\
         vserver web {\n address 10.0.0.50/24\n interface eth0\n service tcp 80\n check 200ms\n takeover-timeout 1s\n}\n";
-    const MACS: [[u8; 6]; 3] = [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 3]];
-    const LIST: [NodeId; 3] = [0, 1, 2];
 
     /// The vserver of [`CONF`] as a fresh monitor keeps it.
     fn vs() -> Vs {
@@ -343,15 +342,9 @@ mod tests {
         let claimers = [claim];
         let view = View {
             volunteers: 0b111 & !lost,
-            claimers: &claimers,
-            list: &LIST,
-            macs: &MACS,
             lost,
-            unknown: 0,
-            held: 0,
-            kernel_gone: 0,
             silent: lost,
-            generation: 4,
+            ..three_boxes(&claimers)
         };
         let cx = Cx {
             now: Instant(now),
@@ -360,18 +353,6 @@ mod tests {
             view: &view,
         };
         f(&cx)
-    }
-
-    fn releases(out: &Out) -> std::vec::Vec<NodeId> {
-        out.iter()
-            .filter_map(|a| match a {
-                MonitorAction::Send {
-                    to: Dest::Node(n),
-                    order: Order::Release { .. },
-                } => Some(*n),
-                _ => None,
-            })
-            .collect()
     }
 
     fn takeover(node: NodeId, inherited: bool) -> Phase {
