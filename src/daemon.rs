@@ -69,6 +69,7 @@ use crate::config::{self, Config, Key, NodeId, VsId};
 use crate::limits::{MAX_DATAGRAM, MAX_NODES, MAX_VSERVERS};
 use crate::node::Node;
 use crate::os::control::SocketFile;
+use crate::os::ifaddr::Rtnl;
 use crate::os::signals::{self, Signal, Signals};
 use crate::os::{clock, net, process, random};
 use crate::proto::Codec;
@@ -249,6 +250,8 @@ struct Daemon {
     node: Box<Node>,
     multicast: UdpSocket,
     unicast: UdpSocket,
+    /// Address requests (add a lifetime, renew it, remove).
+    rtnl: Rtnl,
     signals: Signals,
     listener: UnixListener,
     /// The control socket's file, removed when the daemon is dropped.
@@ -298,7 +301,9 @@ impl Daemon {
 
         // Addresses a crashed run left behind go before this box says
         // anything: the boss must not count a claim nobody makes.
-        setup::startup_cleanup(&config);
+        let mut rtnl =
+            Rtnl::open().map_err(|e| Failure::os(format_args!("rtnetlink socket"), e))?;
+        setup::startup_cleanup(&config, &mut rtnl);
 
         let mut work = Work::new();
         let vs_if = setup::arp_sockets(&config, &mut work)?;
@@ -335,6 +340,7 @@ impl Daemon {
             node,
             multicast,
             unicast,
+            rtnl,
             signals,
             listener,
             _socket_file: socket_file,

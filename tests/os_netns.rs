@@ -71,12 +71,13 @@ fn alias_add_list_remove() {
     });
     assert_eq!(second, "a0:1");
 
-    run_in(&ns.name, || {
-        let idx = ifaddr::ifindex("a0").expect("ifindex");
-        ifaddr::remove_address(idx, VIP, 24).expect("remove");
-        // Removing again is not an error: the kernel may have beaten us to it.
-        ifaddr::remove_address(idx, VIP, 24).expect("remove twice");
-    });
+    // The rtnetlink socket belongs to the namespace it was opened in,
+    // whichever thread uses it.
+    let mut rtnl = run_in(&ns.name, || ifaddr::Rtnl::open().expect("rtnl"));
+    let idx = run_in(&ns.name, || ifaddr::ifindex("a0").expect("ifindex"));
+    rtnl.remove_address(idx, VIP, 24).expect("remove");
+    // Removing again is not an error: the kernel may have beaten us to it.
+    rtnl.remove_address(idx, VIP, 24).expect("remove twice");
     let shown = addr_show(&ns);
     assert!(!shown.contains("10.66.0.5/"), "{shown}");
     assert!(
@@ -97,11 +98,13 @@ fn kernel_lifetime_removes_an_unrenewed_alias() {
         return;
     }
     let ns = veth_ns("life");
-    run_in(&ns.name, || {
+    let mut rtnl = run_in(&ns.name, || ifaddr::Rtnl::open().expect("rtnl"));
+    let idx = run_in(&ns.name, || {
         ifaddr::add_alias("a0:0", VIP, 24).expect("add alias");
-        let idx = ifaddr::ifindex("a0").expect("ifindex");
-        ifaddr::set_lifetime(idx, "a0:0", VIP, 24, 1).expect("lifetime");
+        ifaddr::ifindex("a0").expect("ifindex")
     });
+    rtnl.set_lifetime(idx, "a0:0", VIP, 24, 1)
+        .expect("lifetime");
     let shown = addr_show(&ns);
     assert!(shown.contains("10.66.0.5/24"), "{shown}");
     assert!(shown.contains("valid_lft 1sec"), "lifetime set: {shown}");
@@ -110,10 +113,7 @@ fn kernel_lifetime_removes_an_unrenewed_alias() {
     // Renewing keeps it: renew every 200 ms for 2.5 s (more than the lifetime).
     for _ in 0..12 {
         std::thread::sleep(Duration::from_millis(200));
-        run_in(&ns.name, || {
-            let idx = ifaddr::ifindex("a0").expect("ifindex");
-            ifaddr::set_lifetime(idx, "a0:0", VIP, 24, 1).expect("renew");
-        });
+        rtnl.set_lifetime(idx, "a0:0", VIP, 24, 1).expect("renew");
     }
     assert!(
         addr_show(&ns).contains("10.66.0.5/24"),
@@ -134,10 +134,8 @@ fn kernel_lifetime_removes_an_unrenewed_alias() {
     // A renewal after the kernel removed it adds it again (IPv4 does not
     // ask for NLM_F_CREATE): a daemon frozen longer than the lifetime but
     // not its lease gets its address back at its next renewal.
-    run_in(&ns.name, || {
-        let idx = ifaddr::ifindex("a0").expect("ifindex");
-        ifaddr::set_lifetime(idx, "a0:0", VIP, 24, 1).expect("renew after expiry");
-    });
+    rtnl.set_lifetime(idx, "a0:0", VIP, 24, 1)
+        .expect("renew after expiry");
     let shown = addr_show(&ns);
     assert!(
         shown.contains("10.66.0.5/24") && shown.contains("a0:0"),

@@ -336,7 +336,8 @@ impl Daemon {
         let lifetime = alias_lifetime_s(self.config.hello);
         let r = ifaddr::add_alias(&label, v.address, v.prefix).and_then(|_| {
             // At once: from here on a dead daemon's address dies with it.
-            ifaddr::set_lifetime(ifindex, &label, v.address, v.prefix, lifetime)
+            self.rtnl
+                .set_lifetime(ifindex, &label, v.address, v.prefix, lifetime)
         });
         match r {
             Ok(()) => {
@@ -359,7 +360,7 @@ impl Daemon {
                     addr_text(v)
                 );
                 // Half-added (address set, lifetime not): take it away again.
-                let _ = ifaddr::remove_address(ifindex, v.address, v.prefix);
+                let _ = self.rtnl.remove_address(ifindex, v.address, v.prefix);
                 false
             }
         }
@@ -396,7 +397,7 @@ impl Daemon {
             return false;
         };
         let ifindex = self.vs_if.get(vs as usize).map_or(0, |i| i.ifindex);
-        match ifaddr::remove_address(ifindex, v.address, v.prefix) {
+        match self.rtnl.remove_address(ifindex, v.address, v.prefix) {
             Ok(()) => {
                 let label = self.aliases[vs as usize].take().map(|a| a.label);
                 info!(
@@ -427,7 +428,10 @@ impl Daemon {
             return;
         };
         let lifetime = alias_lifetime_s(self.config.hello);
-        if let Err(e) = ifaddr::set_lifetime(a.ifindex, &a.label, v.address, v.prefix, lifetime) {
+        if let Err(e) = self
+            .rtnl
+            .set_lifetime(a.ifindex, &a.label, v.address, v.prefix, lifetime)
+        {
             // Not for an address the kernel removed (this daemon was frozen
             // longer than the lifetime): a renewal adds it again, as IPv4
             // does not ask for NLM_F_CREATE (tests/os_netns.rs). Something

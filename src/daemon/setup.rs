@@ -22,9 +22,10 @@ use super::{Failure, EX_CANTCREAT, EX_NOPERM, EX_OSERR, LISTENER, MULTICAST, SIG
 use crate::config::{self, Config, Key, NodeId};
 use crate::os::arp::ArpSocket;
 use crate::os::control::{self, ListenError, SocketFile};
+use crate::os::ifaddr::{self, Rtnl};
 use crate::os::net::{self, Interface};
+use crate::os::process;
 use crate::os::signals::Signals;
-use crate::os::{ifaddr, process};
 
 /// Vservers need CAP_NET_ADMIN (their addresses) and CAP_NET_RAW (the ARP
 /// packet socket). Without one, `run` stops here, exit 77, before it claims
@@ -104,7 +105,7 @@ pub(super) fn cluster_sockets(
 /// Start-up (docs/MODEL.md, fencing layer 2 covers the rest): a vserver
 /// address found on its interface belongs to an earlier run of this daemon
 /// that crashed; nobody renews it, so remove it now instead of in 1-2 s.
-pub(super) fn startup_cleanup(config: &Config) {
+pub(super) fn startup_cleanup(config: &Config, rtnl: &mut Rtnl) {
     let found = match ifaddr::list_addresses() {
         Ok(f) => f,
         Err(e) => {
@@ -124,8 +125,7 @@ pub(super) fn startup_cleanup(config: &Config) {
                 addr_text(v),
                 a.label
             );
-            let r =
-                ifaddr::ifindex(base).and_then(|i| ifaddr::remove_address(i, v.address, v.prefix));
+            let r = ifaddr::ifindex(base).and_then(|i| rtnl.remove_address(i, v.address, v.prefix));
             if let Err(e) = r {
                 error!("startup-cleanup-failed address={} error={e}", v.address);
             }

@@ -176,54 +176,158 @@ pub fn promote_secondaries(ifname: &str) -> io::Result<()> {
     std::fs::write(path.as_str(), b"1")
 }
 
-/// Remove the address `addr/prefix` from interface `ifindex` with an
-/// `RTM_DELADDR`: exact (it names the address), and the same for alias labels
-/// and dedicated interfaces. Removing an address that is already gone (the
-/// kernel's lifetime took it) is not an error.
-pub fn remove_address(ifindex: u32, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
-    let mut msg = NlMsg::new(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, ifindex, prefix);
-    msg.attr(IFA_LOCAL, &addr.octets());
-    msg.attr(IFA_ADDRESS, &addr.octets());
-    match netlink_request(&msg) {
-        Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(()),
-        r => r,
+/// An rtnetlink socket for address requests, opened once and kept: the
+/// daemon renews every held address's lifetime every hello, and a socket
+/// per request cost three more system calls each time (about a third of
+/// the renewal's CPU). It belongs to the network namespace it was opened
+/// in. Requests are numbered; an acknowledgement of an earlier request (one
+/// whose read timed out) is skipped.
+pub struct Rtnl {
+    fd: OwnedFd,
+    seq: u32,
+}
+
+impl Rtnl {
+    /// A new socket, with a 1 s receive timeout as a belt and braces (the
+    /// kernel answers an `NLM_F_ACK` request at once).
+    pub fn open() -> io::Result<Rtnl> {
+        // SAFETY: plain socket(2).
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                NETLINK_ROUTE,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fresh descriptor, owned from here on.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let tv = libc::timeval {
+            tv_sec: 1,
+            tv_usec: 0,
+        };
+        // SAFETY: valid option buffer of the right size.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                &tv as *const _ as *const libc::c_void,
+                core::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Rtnl { fd, seq: 0 })
+    }
+
+    /// Remove the address `addr/prefix` from interface `ifindex` with an
+    /// `RTM_DELADDR`: exact (it names the address), and the same for alias
+    /// labels and dedicated interfaces. Removing an address that is already
+    /// gone (the kernel's lifetime took it) is not an error.
+    pub fn remove_address(&mut self, ifindex: u32, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
+        let mut msg = NlMsg::new(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, ifindex, prefix);
+        msg.attr(IFA_LOCAL, &addr.octets());
+        msg.attr(IFA_ADDRESS, &addr.octets());
+        match self.request(&mut msg) {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Give `addr/prefix` on `ifindex` a kernel lifetime: after `valid_s`
+    /// seconds without renewal the kernel removes the address by itself
+    /// (fencing layer 2). `valid_s` must be at least 1; the preferred
+    /// lifetime is set equal to it.
+    pub fn set_lifetime(
+        &mut self,
+        ifindex: u32,
+        label: &str,
+        addr: Ipv4Addr,
+        prefix: u8,
+        valid_s: u32,
+    ) -> io::Result<()> {
+        let valid = valid_s.max(1);
+        let mut msg = NlMsg::new(
+            RTM_NEWADDR,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE,
+            ifindex,
+            prefix,
+        );
+        msg.attr(IFA_LOCAL, &addr.octets());
+        msg.attr(IFA_ADDRESS, &addr.octets());
+        if prefix < 31 {
+            msg.attr(IFA_BROADCAST, &broadcast(addr, prefix).octets());
+        }
+        let mut label_z = [0u8; IFNAMSIZ];
+        let lb = ifname_bytes(label)?;
+        let n = lb.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ - 1);
+        label_z[..n].copy_from_slice(&lb[..n]);
+        msg.attr(IFA_LABEL, &label_z[..n + 1]);
+        // struct ifa_cacheinfo { ifa_prefered, ifa_valid, cstamp, tstamp } (u32 each).
+        let mut ci = [0u8; 16];
+        ci[0..4].copy_from_slice(&valid.to_ne_bytes());
+        ci[4..8].copy_from_slice(&valid.to_ne_bytes());
+        msg.attr(IFA_CACHEINFO, &ci);
+        self.request(&mut msg)
+    }
+
+    /// Send one request and read its acknowledgement (skipping those of
+    /// earlier requests, at most a few).
+    fn request(&mut self, msg: &mut NlMsg) -> io::Result<()> {
+        self.seq = self.seq.wrapping_add(1);
+        msg.buf[8..12].copy_from_slice(&self.seq.to_ne_bytes());
+        // SAFETY: an all-zero sockaddr_nl addresses the kernel.
+        let mut kernel: libc::sockaddr_nl = unsafe { core::mem::zeroed() };
+        kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        let bytes = msg.bytes();
+        // SAFETY: buffer and address are valid for the call.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                bytes.as_ptr() as *const libc::c_void,
+                bytes.len(),
+                0,
+                &kernel as *const _ as *const libc::sockaddr,
+                core::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut reply = [0u8; 512];
+        for _ in 0..STALE_ACKS {
+            // SAFETY: reply is a valid writable buffer.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    reply.as_mut_ptr() as *mut libc::c_void,
+                    reply.len(),
+                    0,
+                )
+            };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let reply = &reply[..n as usize];
+            if reply.len() >= 12 && reply[8..12] != self.seq.to_ne_bytes() {
+                continue;
+            }
+            return parse_ack(reply);
+        }
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "no netlink acknowledgement of this request",
+        ))
     }
 }
 
-/// Give `addr/prefix` on `ifindex` a kernel lifetime: after `valid_s` seconds
-/// without renewal the kernel removes the address by itself (fencing layer 2).
-/// `valid_s` must be at least 1; the preferred lifetime is set equal to it.
-pub fn set_lifetime(
-    ifindex: u32,
-    label: &str,
-    addr: Ipv4Addr,
-    prefix: u8,
-    valid_s: u32,
-) -> io::Result<()> {
-    let valid = valid_s.max(1);
-    let mut msg = NlMsg::new(
-        RTM_NEWADDR,
-        NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE,
-        ifindex,
-        prefix,
-    );
-    msg.attr(IFA_LOCAL, &addr.octets());
-    msg.attr(IFA_ADDRESS, &addr.octets());
-    if prefix < 31 {
-        msg.attr(IFA_BROADCAST, &broadcast(addr, prefix).octets());
-    }
-    let mut label_z = [0u8; IFNAMSIZ];
-    let lb = ifname_bytes(label)?;
-    let n = lb.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ - 1);
-    label_z[..n].copy_from_slice(&lb[..n]);
-    msg.attr(IFA_LABEL, &label_z[..n + 1]);
-    // struct ifa_cacheinfo { ifa_prefered, ifa_valid, cstamp, tstamp } (u32 each).
-    let mut ci = [0u8; 16];
-    ci[0..4].copy_from_slice(&valid.to_ne_bytes());
-    ci[4..8].copy_from_slice(&valid.to_ne_bytes());
-    msg.attr(IFA_CACHEINFO, &ci);
-    netlink_request(&msg)
-}
+/// Acknowledgements of earlier requests [`Rtnl::request`] skips before it
+/// gives up on its own.
+const STALE_ACKS: usize = 8;
 
 /// One IPv4 address the kernel reports: its label (`eth0`, `eth0:3`) and address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -378,7 +482,7 @@ impl NlMsg {
         };
         m.buf[4..6].copy_from_slice(&kind.to_ne_bytes());
         m.buf[6..8].copy_from_slice(&flags.to_ne_bytes());
-        m.buf[8..12].copy_from_slice(&1u32.to_ne_bytes()); // sequence
+        m.buf[8..12].copy_from_slice(&1u32.to_ne_bytes()); // sequence (Rtnl::request sets it)
                                                            // ifaddrmsg { family, prefixlen, flags, scope, index }
         m.buf[16] = libc::AF_INET as u8;
         m.buf[17] = prefix;
@@ -406,75 +510,6 @@ impl NlMsg {
         self.buf[0..4].copy_from_slice(&len.to_ne_bytes());
         &self.buf[..self.len]
     }
-}
-
-/// Send one request on a fresh rtnetlink socket and read its acknowledgement.
-/// The kernel answers an `NLM_F_ACK` request at once, so the blocking read is
-/// bounded by a receive timeout as a belt and braces.
-fn netlink_request(msg: &NlMsg) -> io::Result<()> {
-    let mut msg = NlMsg {
-        buf: msg.buf,
-        len: msg.len,
-    };
-    // SAFETY: plain socket(2).
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            NETLINK_ROUTE,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fresh descriptor, owned from here on.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let tv = libc::timeval {
-        tv_sec: 1,
-        tv_usec: 0,
-    };
-    // SAFETY: valid option buffer of the right size.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &tv as *const _ as *const libc::c_void,
-            core::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        );
-    }
-    // SAFETY: an all-zero sockaddr_nl addresses the kernel.
-    let mut kernel: libc::sockaddr_nl = unsafe { core::mem::zeroed() };
-    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    let bytes = msg.bytes();
-    // SAFETY: buffer and address are valid for the call.
-    let n = unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            bytes.as_ptr() as *const libc::c_void,
-            bytes.len(),
-            0,
-            &kernel as *const _ as *const libc::sockaddr,
-            core::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut reply = [0u8; 512];
-    // SAFETY: reply is a valid writable buffer.
-    let n = unsafe {
-        libc::recv(
-            fd.as_raw_fd(),
-            reply.as_mut_ptr() as *mut libc::c_void,
-            reply.len(),
-            0,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    parse_ack(&reply[..n as usize])
 }
 
 /// The status in a netlink acknowledgement: `NLMSG_ERROR` with error 0 is
