@@ -78,7 +78,7 @@ fn broken_fixture_reports_every_error_in_place() {
 broken.conf:3:17: unexpected `nas` at end of line
 broken.conf:4:10: key file `etc/bongoyo.key` must be an absolute path
 broken.conf:6:11: 10.0.0.1 is not a multicast group (224.0.0.0/4)
-broken.conf:7:7: hello 10ms is too short (at least 20ms)
+broken.conf:7:7: hello 5ms is too short (at least 10ms)
 broken.conf:8:7: bad duration unit `x` (ms, s, m or h)
 broken.conf:9:8: quorum 5 is larger than the 1 node line
 broken.conf:10:1: unknown keyword `colour`

@@ -17,7 +17,7 @@
 //! interface IFACE                      required; where the cluster talks
 //! multicast GROUP [port N]             default 239.255.76.7 port 7607; GROUP in 224.0.0.0/4
 //! peer ADDR                            repeatable, at most MAX_PEERS
-//! hello DURATION                       default 200ms; at least 20ms
+//! hello DURATION                       default 200ms; at least 10ms
 //! dead DURATION                        default 3 x hello; at least 2 x hello
 //! lost-alert DURATION                  a box lost this long raises an alert; default 30s
 //! quorum auto | N                      default auto = (node lines / 2) + 1; 1 <= N <= node lines
@@ -33,7 +33,7 @@
 //!     interface IFACE [dedicated]      required
 //!     service tcp PORT | exec PATH [ARG...] | none       default none
 //!     reachability arp | tcp PORT                        default arp
-//!     check DURATION                                     default 200ms; at least 20ms
+//!     check DURATION                                     default 200ms; at least 10ms
 //!     self-check tcp PORT | exec PATH [ARG...] | none    default none
 //!     takeover-timeout DURATION                          default 3s
 //!     pre-takeover | post-takeover | pre-release | post-release PATH [ARG...]
@@ -57,7 +57,7 @@
 //!   may not be the cluster interface (its own address would be replaced).
 //! * **Durations** are digits immediately followed by a unit: `ms`, `s`, `m`
 //!   or `h` (`200ms`, `3s`); no unit, no space, no fractions. Every duration is
-//!   greater than zero and at most 24h. `hello` and `check` are at least 20ms
+//!   greater than zero and at most 24h. `hello` and `check` are at least 10ms
 //!   (below that, scheduling jitter alone looks like a lost box). `dead` must be
 //!   at least twice `hello`, so one lost hello never makes a peer suspected.
 //!   `garp-refresh` is at least 1s: it keeps caches that missed every other
@@ -127,7 +127,7 @@ use crate::limits::{
 };
 
 /// Shortest `hello` and `check` interval accepted.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(20);
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
 /// Longest duration accepted anywhere in the file.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 /// Bytes of one error message (longer ones are cut).
@@ -2661,8 +2661,8 @@ vserver web {
                 &["t.conf:5:7: duration `18446744073709551615h` is too long (at most 24h)"],
             ),
             (
-                "hello 10ms",
-                &["t.conf:5:7: hello 10ms is too short (at least 20ms)"],
+                "hello 9ms",
+                &["t.conf:5:7: hello 9ms is too short (at least 10ms)"],
             ),
             (
                 "dead 300ms",
@@ -2674,7 +2674,7 @@ vserver web {
             ),
             (
                 "vserver v {\naddress 10.1.0.1/16\ninterface e\ncheck 5ms\n}",
-                &["t.conf:8:7: check 5ms is too short (at least 20ms)"],
+                &["t.conf:8:7: check 5ms is too short (at least 10ms)"],
             ),
             (
                 "vserver v {\naddress 10.1.0.1/16\ninterface e\ntakeover-timeout 0ms\n}",
