@@ -210,6 +210,12 @@ fn the_holder_box_dies_and_another_box_serves() {
     figure("box_death_outage_ms", m.outage);
     figure("box_death_duplicate_ms", m.v.duplicate_ms(mark));
     println!("{holder} died, {} serves after {} ms", m.next, m.outage);
+    // BONGOYO_NET_TRACE=1: the client's view and the daemons' log of this
+    // fail-over, phase by phase (docs/BENCHMARKS.md, "Where a fail-over's
+    // time goes").
+    if std::env::var_os("BONGOYO_NET_TRACE").is_some() {
+        println!("{}", lan.report(&m.v, mark));
+    }
     m.assert_clean(&lan, mark, MAX_OUTAGE_MS);
     assert_eq!(m.v.answer_sequence(dead), vec![m.next.clone()]);
     // The dead box's kernel keeps its alias until the lifetime the daemon
