@@ -285,11 +285,20 @@ impl Core {
         peer.lapsed_since = None;
     }
 
-    /// Any other message from a known incarnation proves it alive.
+    /// Any other message from a known incarnation proves it alive, unless
+    /// it is lost: a lost box comes back only through a hello, which says
+    /// what it is now. Taken back through another message, it kept the
+    /// role its last hello before the loss announced: a boss cut off for
+    /// seconds, whose probe request came before its first hello after the
+    /// heal, was followed again as boss at its old generation by boxes
+    /// that had moved on, and nobody claimed (sim seed 5709372906).
     pub(super) fn heard_other(&mut self, now: Instant, from: NodeId, incarnation: u64) {
         let p = from as usize;
         let peer = &self.peers[p];
-        if peer.state != MemberState::Unknown && peer.incarnation == incarnation && !peer.mismatch {
+        if !matches!(peer.state, MemberState::Unknown | MemberState::Lost)
+            && peer.incarnation == incarnation
+            && !peer.mismatch
+        {
             let role = peer.role;
             self.back(now, p);
             self.mark_heard(now, p, role);
@@ -687,6 +696,9 @@ impl Core {
         };
         if endorse.is_some() && endorse == Some(self.me) {
             self.self_endorsed = Some(now);
+        }
+        if let Some(b) = endorse.filter(|&b| b != self.me) {
+            self.endorsed_at[b as usize] = Some(now);
         }
         let mut hears = 0u32;
         let mut acks: Vec<Ack, MAX_NODES> = Vec::new();

@@ -206,6 +206,13 @@ pub struct Core {
     /// A block is running: send a hello the moment it ends, so the new boss
     /// gets its endorsement without waiting for the next interval.
     endorse_pending: bool,
+    /// Per box: when this box last sent a hello endorsing it as boss (this
+    /// run). Leaving a boss blocks endorsing another only for W after the
+    /// newest of these (see [`Core::switch_boss`]).
+    endorsed_at: [Option<Instant>; MAX_NODES],
+    /// The block every run starts with (it may have endorsed a boss in a
+    /// previous life): no endorsement before this.
+    boot_block: Instant,
     held: bool,
     health: u8,
     /// A role or boss change wants an early hello.
@@ -295,6 +302,8 @@ impl Core {
             max_generation: 0,
             boss_gone_at: None,
             endorse_pending: false,
+            endorsed_at: [None; MAX_NODES],
+            boot_block: now + ms(t.block),
             held: false,
             health: 100,
             want_hello: false,
@@ -514,6 +523,14 @@ impl Core {
     /// Every configured box with its state, in node order.
     pub fn members(&self) -> impl Iterator<Item = (NodeId, MemberState)> + '_ {
         (0..self.n).map(|i| (i, self.member(i)))
+    }
+
+    /// What box `node`'s newest hello said: role, boss, generation and its
+    /// sequence number. Test support.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn peer_said(&self, node: NodeId) -> (Role, Option<NodeId>, u32, u32) {
+        let p = &self.peers[node as usize % MAX_NODES];
+        (p.role, p.boss, p.generation, p.seq)
     }
 
     /// The boss's record of box `node` (meaningful on the boss and deputies).

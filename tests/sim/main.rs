@@ -170,6 +170,9 @@ fn run_seed(seed: u64) -> Outcome {
                 let c = w.core(i);
                 let m: Vec<_> = c.members().collect();
                 eprintln!("box{i} t={} role={:?} boss={:?} endorsers={:b} acting_until={:?} local={:?} list={:?} members={m:?}", w.now_us, c.role(), c.boss(), c.endorsers(), c.acting_until(), w.local(i), c.list());
+                for j in 0..n {
+                    eprintln!("  box{i} heard box{j} say {:?}", c.peer_said(j as u8));
+                }
             }
         }
     }
@@ -223,6 +226,19 @@ fn run_seed(seed: u64) -> Outcome {
 /// Vserver seeds that once failed, run by every `make test` and `make sim`
 /// (`docs/DECISIONS.md`, "Simulator", says what each found).
 const REGRESSION_SEEDS: &[(u64, &str)] = &[
+    (
+        4252888721,
+        "cluster world, no acting boss in the quiet: a box paused through a \
+         heal read a burst of hellos, followed the other side's boss for an \
+         instant and came back, and was blocked from endorsing the boss it \
+         came back to for a whole W although it never endorsed the other",
+    ),
+    (
+        5709372906,
+        "cluster world, nobody claimed in the quiet: a boss cut off for three \
+         seconds sent a probe request before its first hello after the heal, \
+         and the others took it back as boss at its old generation",
+    ),
     (
         137107135,
         "two boxes on one vserver: a box the boss could no longer hear (a \
@@ -375,12 +391,18 @@ fn sim() {
     let (mut cluster_wire, mut vserver_wire) = (Wire::default(), Wire::default());
     let started = std::time::Instant::now();
     // SIM_VSERVER_ONLY=1 skips the cluster world (hunting vserver seeds).
-    let cluster_seeds = if env("SIM_VSERVER_ONLY", 0) == 1 {
-        0
+    let vserver_only = env("SIM_VSERVER_ONLY", 0) == 1;
+    let cluster_seeds = if vserver_only { 0 } else { seeds };
+    // The regression seeds run first, every time, in every world (some
+    // were found in the cluster world, some in a vserver family).
+    let regressions: &[(u64, &str)] = if env("SIM_NO_REGRESSIONS", 0) == 1 {
+        &[]
     } else {
-        seeds
+        REGRESSION_SEEDS
     };
-    for seed in first..first + cluster_seeds {
+    let cluster = regressions.iter().filter(|_| !vserver_only).map(|r| r.0);
+    let cluster = cluster.chain(first..first + cluster_seeds);
+    for seed in cluster {
         let o = run_seed(seed);
         if let Some(ms) = o.election_ms {
             elections.push(ms);
@@ -388,12 +410,6 @@ fn sim() {
         cluster_wire.add(&o.wire);
         report("seed", seed, &o.violations, &o.trace, &mut violations);
     }
-    // The regression seeds run first, every time.
-    let regressions: &[(u64, &str)] = if env("SIM_NO_REGRESSIONS", 0) == 1 {
-        &[]
-    } else {
-        REGRESSION_SEEDS
-    };
     let mut failovers = Vec::new();
     let mut moves = 0u64;
     let mut excused = 0u64;
