@@ -3,6 +3,7 @@
 #
 #   make build          static x86_64 musl binary  -> target/x86_64-unknown-linux-musl/release/bongoyo
 #   make build-aarch64  static aarch64 musl binary -> target/aarch64-unknown-linux-musl/release/bongoyo
+#   make tiny           the firmware build (nightly, std rebuilt): target/tiny/TRIPLE/release/bongoyo
 #   make test           format, lints, unit + simulator + namespace tests (as root)
 #   make sim SEEDS=N [SEED=S]  N random simulator scenarios from seed S (default: a fresh base, printed)
 #   make chaos [CHAOS_FAULTS=N] [CHAOS_SEED=S]  N random faults on the namespace cluster (default 300, a fresh seed, printed)
@@ -24,6 +25,16 @@ CHAOS_SEED ?=
 APT_PKGS := nftables iproute2 procps psmisc file
 
 CARGO ?= cargo
+
+# Paths the binaries would otherwise carry (panic locations, debug info):
+# the registry, the toolchain and this directory, replaced by fixed names
+# so two builds of one commit are the same bytes wherever they ran.
+CARGO_HOME_DIR := $(or $(CARGO_HOME),$(HOME)/.cargo)
+REMAP = --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo --remap-path-prefix=$(CURDIR)=/bongoyo \
+	--remap-path-prefix=$(shell rustc $(1) --print sysroot 2>/dev/null)=/rustc
+# For the stable builds: added to .cargo/config.toml's rustflags (cargo
+# joins --config arrays with the file's).
+remap_config = --config 'target.$(1).rustflags=[$(foreach f,$(call REMAP),"$(f)",)]'
 
 .PHONY: initramfs qemu qemu-deps test-aarch64
 
@@ -67,12 +78,46 @@ deps:
 	fi
 
 build: targets
-	$(CARGO) build --release --locked --target $(X86)
-	@ls -l $(BIN_X86); file $(BIN_X86) 2>/dev/null || true
+	$(CARGO) build --release --locked --target $(X86) $(call remap_config,$(X86))
+	@echo "build: $(BIN_X86) $$(stat -c %s $(BIN_X86)) bytes"; file $(BIN_X86) 2>/dev/null || true
 
 build-aarch64: targets
-	$(CARGO) build --release --locked --target $(ARM)
-	@ls -l $(BIN_ARM); file $(BIN_ARM) 2>/dev/null || true
+	$(CARGO) build --release --locked --target $(ARM) $(call remap_config,$(ARM))
+	@echo "build: $(BIN_ARM) $$(stat -c %s $(BIN_ARM)) bytes"; file $(BIN_ARM) 2>/dev/null || true
+
+# The firmware build: the nightly toolchain rebuilds std (-Z build-std)
+# with the release profile's size settings, panics abort at once with no
+# message (immediate-abort: no panic or backtrace printer), no source
+# locations and no Debug formatting are compiled in, no unwind tables
+# (nothing unwinds), identical functions folded by the linker. Its own
+# target directory: the stable builds are not touched. aarch64 is built
+# when the nightly's aarch64 musl standard library (its crt start files
+# and libc.a) can be installed, and skipped with a note when not.
+NIGHTLY ?= nightly
+TINY_DIR := target/tiny
+TINY_BIN_X86 := $(TINY_DIR)/$(X86)/release/bongoyo
+TINY_RUSTFLAGS = -C target-feature=+crt-static -C relocation-model=static \
+	-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none \
+	-Cforce-unwind-tables=no -Clink-arg=--icf=all $(call REMAP,+$(NIGHTLY))
+TINY_CARGO = RUSTFLAGS="$(TINY_RUSTFLAGS)" CARGO_TARGET_DIR=$(TINY_DIR) \
+	$(CARGO) +$(NIGHTLY) build --release --locked \
+	-Z build-std=std,panic_abort -Z build-std-features=optimize_for_size
+
+.PHONY: tiny tiny-toolchain
+tiny-toolchain:
+	@rustup toolchain list | grep -q '^$(NIGHTLY)' || rustup toolchain install $(NIGHTLY) --profile minimal
+	@rustup component list --toolchain $(NIGHTLY) --installed | grep -q '^rust-src' || rustup component add rust-src --toolchain $(NIGHTLY)
+	@rustup target list --toolchain $(NIGHTLY) --installed | grep -qx $(X86) || rustup target add $(X86) --toolchain $(NIGHTLY)
+
+tiny: tiny-toolchain
+	$(TINY_CARGO) --target $(X86)
+	@if rustup target list --toolchain $(NIGHTLY) --installed | grep -qx $(ARM) || \
+	    rustup target add $(ARM) --toolchain $(NIGHTLY) >/dev/null 2>&1; then \
+	  echo '$(TINY_CARGO) --target $(ARM)'; $(TINY_CARGO) --target $(ARM); \
+	else \
+	  echo "tiny: aarch64 skipped: rustup cannot install $(NIGHTLY)'s $(ARM) standard library here"; \
+	fi
+	@for b in $(TINY_DIR)/*-unknown-linux-musl/release/bongoyo; do echo "tiny: $$b $$(stat -c %s $$b) bytes"; done
 
 lint: targets
 	$(CARGO) fmt --all -- --check
