@@ -27,6 +27,7 @@ impl Daemon {
                             self.aliases.iter().flatten().count()
                         );
                         self.stop = Some((sig, now + STOP_GRACE));
+                        self.tell_manager("STOPPING=1");
                         self.stop_tally.begin();
                         self.node.shutdown(now);
                     }
@@ -47,6 +48,24 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// Tell the service manager `state` (`READY=1`, `WATCHDOG=1`,
+    /// `STOPPING=1`), if the daemon runs under one. A failure is logged at
+    /// debug level: the manager's own timeouts tell the operator more.
+    pub(super) fn tell_manager(&self, state: &str) {
+        if let Some(n) = &self.notify {
+            if let Err(e) = n.send(state) {
+                debug!("sd-notify-failed state={state} error={e}");
+            }
+        }
+    }
+
+    /// When the next `WATCHDOG=1` is due after `now`, if the manager
+    /// asked for them.
+    pub(super) fn watchdog_after(&self, now: Instant) -> Option<Instant> {
+        let every = self.notify.as_ref()?.watchdog_every()?;
+        Some(now + every)
     }
 
     /// SIGHUP: parse and validate the whole file; report, change nothing yet.
