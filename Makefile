@@ -5,6 +5,7 @@
 #   make build-aarch64  static aarch64 musl binary -> target/aarch64-unknown-linux-musl/release/bongoyo
 #   make tiny           the firmware build (nightly, std rebuilt): target/tiny/TRIPLE/release/bongoyo
 #   make size           every binary against its size budget (tiny too when the nightly toolchain is here)
+#   make packaging      shellcheck on every script; the OpenWrt, Buildroot and systemd files on sample inputs
 #   make test           format, lints, unit + simulator + namespace tests (as root)
 #   make sim SEEDS=N [SEED=S]  N random simulator scenarios from seed S (default: a fresh base, printed)
 #   make chaos [CHAOS_FAULTS=N] [CHAOS_SEED=S]  N random faults on the namespace cluster (default 300, a fresh seed, printed)
@@ -60,7 +61,7 @@ qemu: qemu-deps build
 	bash initramfs/qemu.sh $(BIN_X86)
 
 .PHONY: all build build-aarch64 targets deps test lint unit sim bench demo fuzz clean size size-stable
-.PHONY: chaos
+.PHONY: chaos shellcheck packaging
 
 all: build
 
@@ -134,7 +135,7 @@ unit: targets
 	SIM_SEEDS=$(CI_SEEDS) $(CARGO) test --locked --test sim -- --nocapture
 	SIM_SEEDS=0 CHAOS_FAULTS=$(CI_CHAOS_FAULTS) $(CARGO) test --locked
 
-test: deps lint build unit qemu test-aarch64 size-stable
+test: deps lint build unit qemu test-aarch64 size-stable packaging
 	@echo "make test: all passed"
 
 sim: targets
@@ -186,6 +187,20 @@ size: size-stable
 	@if rustup toolchain list | grep -q '^$(NIGHTLY)'; then \
 	  $(MAKE) --no-print-directory tiny && { $(call check_size,$(TINY_BIN_X86),$(BUDGET_TINY_X86)); }; \
 	else echo "size: tiny skipped: no $(NIGHTLY) toolchain (make tiny installs it)"; fi
+
+# The packaging recipes and init scripts: shellcheck on every shell script
+# in board/, packaging/, initramfs/ and tests/; the OpenWrt package's UCI
+# translation, init script, hotplug and rpcd parts against stand-ins; the
+# Buildroot recipe's hashes; systemd-analyze verify on the unit.
+SHELL_SCRIPTS = $(shell grep -rlE '^\#!(/usr/bin/env )?(/bin/)?(busybox )?(ba|da|a)?sh|^\# shellcheck shell=' board packaging initramfs tests --include='*' 2>/dev/null | grep -v '/data/' | sort)
+shellcheck:
+	@command -v shellcheck >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null)
+	shellcheck -x $(SHELL_SCRIPTS)
+
+packaging: shellcheck build
+	bash tests/openwrt.sh $(BIN_X86)
+	bash tests/buildroot.sh
+	bash tests/systemd.sh $(BIN_X86)
 
 clean:
 	$(CARGO) clean
