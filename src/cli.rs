@@ -20,7 +20,7 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use crate::config::{Count, Errors};
-use crate::daemon::{self, EX_DATAERR, EX_NOPERM, EX_OSERR, EX_UNAVAILABLE};
+use crate::daemon::{self, Quoted, EX_DATAERR, EX_NOPERM, EX_OSERR, EX_UNAVAILABLE};
 use crate::os::{control, process, random};
 
 /// sysexits: the command was used incorrectly.
@@ -220,8 +220,8 @@ fn utf8_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Vec<S
             Err(_) if i == 0 => out.push("bongoyo".to_owned()),
             Err(bad) => {
                 return Err(format!(
-                    "argument {i} is not UTF-8: {:?} (paths and names must be UTF-8)",
-                    bad.to_string_lossy()
+                    "argument {i} is not UTF-8: {} (paths and names must be UTF-8)",
+                    Quoted(&bad.to_string_lossy())
                 ))
             }
         }
@@ -239,7 +239,7 @@ pub fn execute(cmd: Command) -> u8 {
         Command::Resume(r) => ask(&r.socket, "resume"),
         Command::Release(r) => {
             if r.vserver.is_empty() || r.vserver.contains(char::is_whitespace) {
-                eprintln!("bongoyo: bad vserver name {:?}", r.vserver);
+                eprintln!("bongoyo: bad vserver name {}", Quoted(&r.vserver));
                 return EX_USAGE;
             }
             ask(&r.socket, &format!("release {}", r.vserver))

@@ -77,7 +77,7 @@ use crate::time::Instant;
 use control::Conn;
 use datagrams::{Counters, Heard};
 use exec::{Alias, VsIf};
-pub use status::{json_str, member_name, role_name};
+pub use status::{json_str, member_name, role_name, Quoted};
 use work::{Purpose, Work, ARP_BASE, CHECK_BASE, CHILD_BASE, MAX_CHECKS};
 
 /// Accepted control connections served at once; more are refused.

@@ -15,7 +15,7 @@ use mio::net::UnixStream;
 use mio::{Interest, Token};
 
 use super::request::{self, Request, REQUEST_BYTES};
-use super::{Daemon, CONN_BASE, CONTROL_TIMEOUT};
+use super::{Daemon, Quoted, CONN_BASE, CONTROL_TIMEOUT};
 use crate::cluster::Control;
 use crate::node::MoveAnswer;
 use crate::os::control;
@@ -244,7 +244,8 @@ impl Daemon {
             Request::Release(name) => match self.config.vserver_id(name) {
                 None => writeln!(
                     w,
-                    "error 65 no vserver named {name:?} in {}",
+                    "error 65 no vserver named {} in {}",
+                    Quoted(name),
                     self.config_path
                 ),
                 Some(vs) => {
@@ -293,7 +294,7 @@ impl Daemon {
                 "error 69 a box is not heard and its lease is not proven lapsed: nothing is moved until it is"
             ),
             MoveAnswer::Boss(MoveStart::Unknown) | MoveAnswer::Unknown => {
-                writeln!(w, "error 65 no vserver named {name:?} in {}", self.config_path)
+                writeln!(w, "error 65 no vserver named {} in {}", Quoted(name), self.config_path)
             }
             MoveAnswer::NoBoss => writeln!(
                 w,

@@ -38,7 +38,7 @@ impl Daemon {
                     let work = &mut self.work;
                     process::reap(|pid, how| {
                         if !work.exited(reg, pid, how) {
-                            debug!("child-exit pid={pid} how={how:?} (not ours)");
+                            debug!("child-exit pid={pid} how={how} (not ours)");
                         }
                     });
                 }
