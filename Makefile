@@ -3,6 +3,9 @@
 #
 #   make build          static x86_64 musl binary  -> target/x86_64-unknown-linux-musl/release/bongoyo
 #   make build-aarch64  static aarch64 musl binary -> target/aarch64-unknown-linux-musl/release/bongoyo
+#   make tiny           the firmware build (nightly, std rebuilt): target/tiny/TRIPLE/release/bongoyo
+#   make size           every binary against its size budget (tiny too when the nightly toolchain is here)
+#   make packaging      shellcheck on every script; the OpenWrt, Buildroot and systemd files on sample inputs
 #   make test           format, lints, unit + simulator + namespace tests (as root)
 #   make sim SEEDS=N [SEED=S]  N random simulator scenarios from seed S (default: a fresh base, printed)
 #   make chaos [CHAOS_FAULTS=N] [CHAOS_SEED=S]  N random faults on the namespace cluster (default 300, a fresh seed, printed)
@@ -24,6 +27,16 @@ CHAOS_SEED ?=
 APT_PKGS := nftables iproute2 procps psmisc file
 
 CARGO ?= cargo
+
+# Paths the binaries would otherwise carry (panic locations, debug info):
+# the registry, the toolchain and this directory, replaced by fixed names
+# so two builds of one commit are the same bytes wherever they ran.
+CARGO_HOME_DIR := $(or $(CARGO_HOME),$(HOME)/.cargo)
+REMAP = --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo --remap-path-prefix=$(CURDIR)=/bongoyo \
+	--remap-path-prefix=$(shell rustc $(1) --print sysroot 2>/dev/null)=/rustc
+# For the stable builds: added to .cargo/config.toml's rustflags (cargo
+# joins --config arrays with the file's).
+remap_config = --config 'target.$(1).rustflags=[$(foreach f,$(call REMAP),"$(f)",)]'
 
 .PHONY: initramfs qemu qemu-deps test-aarch64
 
@@ -47,8 +60,8 @@ initramfs: qemu-deps build
 qemu: qemu-deps build
 	bash initramfs/qemu.sh $(BIN_X86)
 
-.PHONY: all build build-aarch64 targets deps test lint unit sim bench demo fuzz clean size
-.PHONY: chaos
+.PHONY: all build build-aarch64 targets deps test lint unit sim bench demo fuzz clean size size-stable
+.PHONY: chaos shellcheck packaging
 
 all: build
 
@@ -67,12 +80,46 @@ deps:
 	fi
 
 build: targets
-	$(CARGO) build --release --locked --target $(X86)
-	@ls -l $(BIN_X86); file $(BIN_X86) 2>/dev/null || true
+	$(CARGO) build --release --locked --target $(X86) $(call remap_config,$(X86))
+	@echo "build: $(BIN_X86) $$(stat -c %s $(BIN_X86)) bytes"; file $(BIN_X86) 2>/dev/null || true
 
 build-aarch64: targets
-	$(CARGO) build --release --locked --target $(ARM)
-	@ls -l $(BIN_ARM); file $(BIN_ARM) 2>/dev/null || true
+	$(CARGO) build --release --locked --target $(ARM) $(call remap_config,$(ARM))
+	@echo "build: $(BIN_ARM) $$(stat -c %s $(BIN_ARM)) bytes"; file $(BIN_ARM) 2>/dev/null || true
+
+# The firmware build: the nightly toolchain rebuilds std (-Z build-std)
+# with the release profile's size settings, panics abort at once with no
+# message (immediate-abort: no panic or backtrace printer), no source
+# locations and no Debug formatting are compiled in, no unwind tables
+# (nothing unwinds), identical functions folded by the linker. Its own
+# target directory: the stable builds are not touched. aarch64 is built
+# when the nightly's aarch64 musl standard library (its crt start files
+# and libc.a) can be installed, and skipped with a note when not.
+NIGHTLY ?= nightly
+TINY_DIR := target/tiny
+TINY_BIN_X86 := $(TINY_DIR)/$(X86)/release/bongoyo
+TINY_RUSTFLAGS = -C target-feature=+crt-static -C relocation-model=static \
+	-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none \
+	-Cforce-unwind-tables=no -Clink-arg=--icf=all $(call REMAP,+$(NIGHTLY))
+TINY_CARGO = RUSTFLAGS="$(TINY_RUSTFLAGS)" CARGO_TARGET_DIR=$(TINY_DIR) \
+	$(CARGO) +$(NIGHTLY) build --release --locked \
+	-Z build-std=std,panic_abort -Z build-std-features=optimize_for_size
+
+.PHONY: tiny tiny-toolchain
+tiny-toolchain:
+	@rustup toolchain list | grep -q '^$(NIGHTLY)' || rustup toolchain install $(NIGHTLY) --profile minimal
+	@rustup component list --toolchain $(NIGHTLY) --installed | grep -q '^rust-src' || rustup component add rust-src --toolchain $(NIGHTLY)
+	@rustup target list --toolchain $(NIGHTLY) --installed | grep -qx $(X86) || rustup target add $(X86) --toolchain $(NIGHTLY)
+
+tiny: tiny-toolchain
+	$(TINY_CARGO) --target $(X86)
+	@if rustup target list --toolchain $(NIGHTLY) --installed | grep -qx $(ARM) || \
+	    rustup target add $(ARM) --toolchain $(NIGHTLY) >/dev/null 2>&1; then \
+	  echo '$(TINY_CARGO) --target $(ARM)'; $(TINY_CARGO) --target $(ARM); \
+	else \
+	  echo "tiny: aarch64 skipped: rustup cannot install $(NIGHTLY)'s $(ARM) standard library here"; \
+	fi
+	@for b in $(TINY_DIR)/*-unknown-linux-musl/release/bongoyo; do echo "tiny: $$b $$(stat -c %s $$b) bytes"; done
 
 lint: targets
 	$(CARGO) fmt --all -- --check
@@ -88,7 +135,7 @@ unit: targets
 	SIM_SEEDS=$(CI_SEEDS) $(CARGO) test --locked --test sim -- --nocapture
 	SIM_SEEDS=0 CHAOS_FAULTS=$(CI_CHAOS_FAULTS) $(CARGO) test --locked
 
-test: deps lint build unit qemu test-aarch64
+test: deps lint build unit qemu test-aarch64 size-stable packaging
 	@echo "make test: all passed"
 
 sim: targets
@@ -115,6 +162,45 @@ fuzz:
 	  cargo +nightly fuzz run decode corpus/decode seeds/decode -- -max_total_time=$(FUZZ_SECONDS) -max_len=1500 && \
 	  cargo +nightly fuzz run config corpus/config seeds/config -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 && \
 	  cargo +nightly fuzz run control corpus/control seeds/control -- -max_total_time=$(FUZZ_SECONDS) -max_len=256
+
+# Size budgets, bytes. The stable ones are the sizes of 2026-12-03
+# (x86_64 668,656 B, aarch64 610,352 B) plus about 1.5 %: a change that
+# grows the binary past them must say why, and move the budget in the same
+# commit. The tiny one is the firmware target (issue 14): 250,000 B.
+BUDGET_X86 ?= 679000
+BUDGET_ARM ?= 620000
+BUDGET_TINY_X86 ?= 250000
+# FILE BUDGET: fail with a clear message when FILE is larger.
+check_size = s=$$(stat -c %s $(1)); \
+	if [ "$$s" -gt $(2) ]; then \
+	  echo "size: FAIL: $(1) is $$s bytes, over its budget of $(2) by $$((s - $(2)))"; exit 1; \
+	else echo "size: ok: $(1) $$s bytes (budget $(2), $$(($(2) - s)) to spare)"; fi
+
+# `make test` checks these: stable Rust is all a fresh machine has.
+size-stable: build build-aarch64
+	@$(call check_size,$(BIN_X86),$(BUDGET_X86))
+	@$(call check_size,$(BIN_ARM),$(BUDGET_ARM))
+
+# Also the tiny build when the nightly toolchain is installed (`make tiny`
+# installs it; it takes minutes, so `make test` leaves it out).
+size: size-stable
+	@if rustup toolchain list | grep -q '^$(NIGHTLY)'; then \
+	  $(MAKE) --no-print-directory tiny && { $(call check_size,$(TINY_BIN_X86),$(BUDGET_TINY_X86)); }; \
+	else echo "size: tiny skipped: no $(NIGHTLY) toolchain (make tiny installs it)"; fi
+
+# The packaging recipes and init scripts: shellcheck on every shell script
+# in board/, packaging/, initramfs/ and tests/; the OpenWrt package's UCI
+# translation, init script, hotplug and rpcd parts against stand-ins; the
+# Buildroot recipe's hashes; systemd-analyze verify on the unit.
+SHELL_SCRIPTS = $(shell grep -rlE '^\#!(/usr/bin/env )?(/bin/)?(busybox )?(ba|da|a)?sh|^\# shellcheck shell=' board packaging initramfs tests --include='*' 2>/dev/null | grep -v '/data/' | sort)
+shellcheck:
+	@command -v shellcheck >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null)
+	shellcheck -x $(SHELL_SCRIPTS)
+
+packaging: shellcheck build
+	bash tests/openwrt.sh $(BIN_X86)
+	bash tests/buildroot.sh
+	bash tests/systemd.sh $(BIN_X86)
 
 clean:
 	$(CARGO) clean

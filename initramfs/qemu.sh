@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-target/x86_64-unknown-linux-musl/release/bongoyo}
+# shellcheck disable=SC2012  # kernel file names are plain
 kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort | tail -1)
 [ -n "$kernel" ] || { echo "qemu: no kernel in /boot (apt-get install linux-image-cloud-amd64)" >&2; exit 69; }
 kver=${kernel#/boot/vmlinuz-}

@@ -20,7 +20,7 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use crate::config::{Count, Errors};
-use crate::daemon::{self, EX_DATAERR, EX_NOPERM, EX_OSERR, EX_UNAVAILABLE};
+use crate::daemon::{self, Quoted, EX_DATAERR, EX_NOPERM, EX_OSERR, EX_UNAVAILABLE};
 use crate::os::{control, process, random};
 
 /// sysexits: the command was used incorrectly.
@@ -240,8 +240,8 @@ fn utf8_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Vec<S
             Err(_) if i == 0 => out.push("bongoyo".to_owned()),
             Err(bad) => {
                 return Err(format!(
-                    "argument {i} is not UTF-8: {:?} (paths and names must be UTF-8)",
-                    bad.to_string_lossy()
+                    "argument {i} is not UTF-8: {} (paths and names must be UTF-8)",
+                    Quoted(&bad.to_string_lossy())
                 ))
             }
         }
@@ -259,7 +259,7 @@ pub fn execute(cmd: Command) -> u8 {
         Command::Resume(r) => ask(&r.socket, "resume"),
         Command::Release(r) => {
             if r.vserver.is_empty() || r.vserver.contains(char::is_whitespace) {
-                eprintln!("bongoyo: bad vserver name {:?}", r.vserver);
+                eprintln!("bongoyo: bad vserver name {}", Quoted(&r.vserver));
                 return EX_USAGE;
             }
             ask(&r.socket, &format!("release {}", r.vserver))
@@ -290,7 +290,8 @@ fn reload(r: &Reload) -> u8 {
     let text = path.to_string_lossy();
     if text.contains(char::is_whitespace) || text.len() > 500 {
         eprintln!(
-            "bongoyo: {text:?}: a reloaded file's path must have no blanks and at most 500 bytes"
+            "bongoyo: {}: a reloaded file's path must have no blanks and at most 500 bytes",
+            Quoted(&text)
         );
         return EX_USAGE;
     }

@@ -70,6 +70,7 @@ use crate::limits::{MAX_DATAGRAM, MAX_NODES, MAX_VSERVERS};
 use crate::node::Node;
 use crate::os::control::SocketFile;
 use crate::os::ifaddr::Rtnl;
+use crate::os::notify::Notify;
 use crate::os::signals::{self, Signal, Signals};
 use crate::os::{clock, net, process, random};
 use crate::proto::Codec;
@@ -78,7 +79,7 @@ use crate::time::Instant;
 use control::Conn;
 use datagrams::{Counters, Heard};
 use exec::{Alias, VsIf};
-pub use status::{json_str, member_name, role_name};
+pub use status::{json_str, member_name, role_name, Quoted};
 use work::{Purpose, Work, ARP_BASE, CHECK_BASE, CHILD_BASE, MAX_CHECKS};
 
 /// Accepted control connections served at once; more are refused.
@@ -176,6 +177,8 @@ impl Failure {
 /// Run the daemon until SIGTERM or SIGINT. Logging must already be set up
 /// ([`crate::os::log::init`]).
 pub fn run(opts: &Options) -> Result<(), Failure> {
+    // The service manager's socket, if the daemon runs under one.
+    let notify = Notify::from_env().map_err(|e| Failure::os(format_args!("NOTIFY_SOCKET"), e))?;
     // A reload asked for while starting waits for the loop.
     signals::hold_reload().map_err(|e| Failure::os(format_args!("sigprocmask"), e))?;
     let path = opts.config.to_string_lossy().into_owned();
@@ -201,7 +204,9 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
     let signals = Signals::new().map_err(|e| Failure::os(format_args!("signalfd"), e))?;
     // Dropping the daemon removes its control socket file.
     let file = ConfigFile { path, revision };
-    Daemon::start(config, me, signals, &opts.socket, file)?.run_loop()
+    let mut daemon = Daemon::start(config, me, signals, &opts.socket, file)?;
+    daemon.notify = notify;
+    daemon.run_loop()
 }
 
 /// The configuration at `path` on the heap, and its revision. In a frame
@@ -274,6 +279,11 @@ struct Daemon {
     stop_tally: status::StopTally,
     /// This box's health, measured every second and fed to the node.
     health: health::Health,
+    /// The service manager's notify socket (systemd `Type=notify`), if
+    /// the daemon runs under one.
+    notify: Option<Notify>,
+    /// When the loop next tells the manager's watchdog it is alive.
+    next_watchdog: Option<Instant>,
 }
 
 impl Daemon {
@@ -358,6 +368,8 @@ impl Daemon {
             stop: None,
             stop_tally: status::StopTally::default(),
             health: health::Health::new(now),
+            notify: None,
+            next_watchdog: None,
         }))
     }
 
@@ -370,6 +382,9 @@ impl Daemon {
         self.measure_health(now);
         // The node may want to speak at once (a first hello).
         self.flush(now);
+        // Sockets open, control socket answering: started.
+        self.tell_manager("READY=1");
+        self.next_watchdog = self.watchdog_after(now);
         // Sockets a burst left unread (multicast, unicast): epoll reports
         // an edge only once, so the loop itself comes back to them.
         let mut more = [false; 2];
@@ -446,6 +461,9 @@ impl Daemon {
             earliest(until);
         }
         earliest(self.health.poll_timeout());
+        if let Some(t) = self.next_watchdog {
+            earliest(t);
+        }
         d
     }
 
@@ -455,6 +473,10 @@ impl Daemon {
         }
         self.work.timers(self.poll.registry(), now);
         self.measure_health(now);
+        if self.next_watchdog.is_some_and(|t| t <= now) {
+            self.tell_manager("WATCHDOG=1");
+            self.next_watchdog = self.watchdog_after(now);
+        }
         for i in 0..MAX_CONTROL {
             if self.conns[i].stream.is_some() && self.conns[i].deadline <= now {
                 debug!("control-timeout slot={i}");

@@ -21,4 +21,5 @@ rc=$?
 set -e
 [ "$rc" = 65 ] || { echo "aarch64: broken config exit $rc"; exit 1; }
 echo "$out" | grep -qE '^tests/data/broken.conf:[0-9]+:[0-9]+: ' || { echo "aarch64: no FILE:LINE:COL in: $out"; exit 1; }
+# shellcheck disable=SC2012  # counting plain file names
 echo "aarch64: $(stat -c %s "$bin") bytes; keygen, check of $(ls board/*.conf | wc -l) example configs and a broken one OK under qemu-aarch64"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Network namespaces for the demo and the benchmarks (the network-test rules in README.md).
 # Source this file. Everything lives in namespaces named "$NS_PREFIX-*":
 # a switch namespace holding a bridge, and one namespace per box, each joined

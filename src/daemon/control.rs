@@ -17,7 +17,7 @@ use mio::{Interest, Token};
 
 use super::lifecycle::{Reloaded, Words};
 use super::request::{self, Request, REQUEST_BYTES};
-use super::{Daemon, CONN_BASE, CONTROL_TIMEOUT};
+use super::{Daemon, Quoted, CONN_BASE, CONTROL_TIMEOUT};
 use crate::cluster::Control;
 use crate::node::MoveAnswer;
 use crate::os::control;
@@ -251,7 +251,8 @@ impl Daemon {
             Request::Release(name) => match self.config.vserver_id(name) {
                 None => writeln!(
                     w,
-                    "error 65 no vserver named {name:?} in {}",
+                    "error 65 no vserver named {} in {}",
+                    Quoted(name),
                     self.config_path
                 ),
                 Some(vs) => {
@@ -273,14 +274,14 @@ impl Daemon {
         match r {
             Reloaded::Applied { changed } if changed.is_empty() => writeln!(
                 w,
-                "ok applied {file} revision {:?} digest {:08x}: nothing this box uses changed",
-                self.revision.as_str(),
+                "ok applied {file} revision {} digest {:08x}: nothing this box uses changed",
+                Quoted(&self.revision),
                 self.config.digest()
             ),
             Reloaded::Applied { changed } => writeln!(
                 w,
-                "ok applied {file} revision {:?} digest {:08x}: changed {}",
-                self.revision.as_str(),
+                "ok applied {file} revision {} digest {:08x}: changed {}",
+                Quoted(&self.revision),
                 self.config.digest(),
                 Words(&changed)
             ),
@@ -331,7 +332,7 @@ impl Daemon {
                 self.name(unheard)
             ),
             MoveAnswer::Boss(MoveStart::Unknown) | MoveAnswer::Unknown => {
-                writeln!(w, "error 65 no vserver named {name:?} in {}", self.config_path)
+                writeln!(w, "error 65 no vserver named {} in {}", Quoted(name), self.config_path)
             }
             MoveAnswer::NoBoss => writeln!(
                 w,

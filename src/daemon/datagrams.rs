@@ -92,7 +92,7 @@ impl Daemon {
             Ok(len) => len,
             Err(e) => {
                 self.counters.send_errors += 1;
-                debug!("seal-failed kind={} error={e:?}", body.kind());
+                debug!("seal-failed kind={} error={}", body.kind(), e.name());
                 return;
             }
         };

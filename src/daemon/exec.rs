@@ -449,7 +449,7 @@ impl Daemon {
     /// queue it (policy when the queue is full: it fails at once).
     fn queue_child(&mut self, p: Purpose) {
         if self.waiting.push_back(p).is_err() {
-            warn!("child-queue-full purpose={p:?}");
+            warn!("child-queue-full purpose={p}");
             self.work.fail_now(p);
         }
     }
@@ -541,7 +541,7 @@ impl Daemon {
             Purpose::SelfCheck(vs) => self.node.handle_self_check(now, vs, d.ok),
             Purpose::Step(vs, step) => {
                 if !d.ok {
-                    warn!("step-failed vserver={} step={step:?}", self.vs_name(vs));
+                    warn!("step-failed vserver={} step={step}", self.vs_name(vs));
                 }
                 self.node.handle_step(now, vs, step, d.ok)
             }

@@ -5,7 +5,7 @@
 
 use log::{debug, error, info, warn};
 
-use super::{Daemon, STOP_GRACE};
+use super::{Daemon, Quoted, STOP_GRACE};
 use crate::cluster::Dest;
 use crate::config::{self, check, Config, Errors, VsId, MAX_REVISION};
 use crate::limits::MAX_VSERVERS;
@@ -69,6 +69,7 @@ impl Daemon {
                             self.aliases.iter().flatten().count()
                         );
                         self.stop = Some((sig, now + STOP_GRACE));
+                        self.tell_manager("STOPPING=1");
                         self.stop_tally.begin();
                         self.node.shutdown(now);
                     }
@@ -81,7 +82,7 @@ impl Daemon {
                     let work = &mut self.work;
                     process::reap(|pid, how| {
                         if !work.exited(reg, pid, how) {
-                            debug!("child-exit pid={pid} how={how:?} (not ours)");
+                            debug!("child-exit pid={pid} how={how} (not ours)");
                         }
                     });
                 }
@@ -91,6 +92,24 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// Tell the service manager `state` (`READY=1`, `WATCHDOG=1`,
+    /// `STOPPING=1`), if the daemon runs under one. A failure is logged at
+    /// debug level: the manager's own timeouts tell the operator more.
+    pub(super) fn tell_manager(&self, state: &str) {
+        if let Some(n) = &self.notify {
+            if let Err(e) = n.send(state) {
+                debug!("sd-notify-failed state={state} error={e}");
+            }
+        }
+    }
+
+    /// When the next `WATCHDOG=1` is due after `now`, if the manager
+    /// asked for them.
+    pub(super) fn watchdog_after(&self, now: Instant) -> Option<Instant> {
+        let every = self.notify.as_ref()?.watchdog_every()?;
+        Some(now + every)
     }
 
     /// SIGHUP or `bongoyo reload [-c FILE]`: read the file (`path`, else
@@ -117,7 +136,8 @@ impl Daemon {
         let digest = new.digest();
         if !changes.cluster.is_empty() {
             warn!(
-                "reload-not-applied file={path} revision={revision:?} digest={digest:08x} running={:08x} cluster-wide={} running configuration unchanged (cluster-wide settings change only by restarting every box with the new file)",
+                "reload-not-applied file={path} revision={} digest={digest:08x} running={:08x} cluster-wide={} running configuration unchanged (cluster-wide settings change only by restarting every box with the new file)",
+                Quoted(&revision),
                 self.config.digest(),
                 Words(&changes.cluster),
             );
@@ -126,7 +146,8 @@ impl Daemon {
             };
         }
         info!(
-            "reload-applied file={path} revision={revision:?} digest={digest:08x} changed={}",
+            "reload-applied file={path} revision={} digest={digest:08x} changed={}",
+            Quoted(&revision),
             Words(&changes.local)
         );
         self.config = new;

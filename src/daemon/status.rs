@@ -286,9 +286,9 @@ impl Daemon {
         writeln!(w, "cluster     {}", self.config.cluster)?;
         writeln!(
             w,
-            "config      {} revision {:?} digest {:08x}",
+            "config      {} revision {} digest {:08x}",
             self.config_path,
-            self.revision.as_str(),
+            Quoted(&self.revision),
             core.digest()
         )?;
         writeln!(w, "role        {}", role_name(core.role()))?;
@@ -509,6 +509,26 @@ pub fn role_name(r: Role) -> &'static str {
     }
 }
 
+/// `s` in double quotes with the escapes of `str`'s `Debug` (`"web\n"`),
+/// written out so a build without `Debug` formatting (`make tiny`) prints
+/// it too.
+pub struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            // str's Debug escapes like char's, except the single quote.
+            if c == '\'' {
+                f.write_char(c)?;
+            } else {
+                write!(f, "{}", c.escape_debug())?;
+            }
+        }
+        f.write_char('"')
+    }
+}
+
 /// Write `s` as a JSON string literal.
 pub fn json_str(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
     w.write_char('"')?;
@@ -543,6 +563,24 @@ mod tests {
     use crate::proto::DecodeError;
 
     const NAMES: [&str; 3] = ["ux1", "ux2", "ux3"];
+
+    #[test]
+    fn quoted_is_strs_debug() {
+        for s in [
+            "web",
+            "",
+            "it's",
+            "a\"b",
+            "back\\slash",
+            "tab\tnl\n",
+            "\u{7f}\u{0}",
+            "é\u{301}x",
+            "\u{301}",
+            "日本",
+        ] {
+            assert_eq!(Quoted(s).to_string(), format!("{s:?}"));
+        }
+    }
 
     fn name(n: NodeId) -> &'static str {
         NAMES.get(n as usize).copied().unwrap_or("?")

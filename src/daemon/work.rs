@@ -10,6 +10,7 @@
 //! Tokens: ARP sockets from [`ARP_BASE`], checks from [`CHECK_BASE`], child
 //! output pipes from [`CHILD_BASE`].
 
+use core::fmt;
 use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use core::time::Duration;
 use std::io;
@@ -62,6 +63,22 @@ pub enum Purpose {
     Step(VsId, Step),
     /// The notify hook (nobody waits for it; its failure is logged).
     Notify,
+}
+
+/// `Service(0)`, `Step(0, PreTakeover)`, `Notify`: the text of the derived
+/// `Debug` (`child-queue-full purpose=`, `check-table-full purpose=`),
+/// written out so a build without `Debug` formatting (`make tiny`) logs it
+/// too.
+impl fmt::Display for Purpose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Purpose::Service(vs) => write!(f, "Service({vs})"),
+            Purpose::Reach(vs) => write!(f, "Reach({vs})"),
+            Purpose::SelfCheck(vs) => write!(f, "SelfCheck({vs})"),
+            Purpose::Step(vs, step) => write!(f, "Step({vs}, {step})"),
+            Purpose::Notify => f.write_str("Notify"),
+        }
+    }
 }
 
 /// The result of one item.
@@ -220,7 +237,7 @@ impl Work {
         timeout: Duration,
     ) {
         let Some(i) = self.checks.iter().position(Option::is_none) else {
-            warn!("check-table-full purpose={purpose:?}");
+            warn!("check-table-full purpose={purpose}");
             return self.fail_now(purpose);
         };
         let mut s = match TcpStream::connect(SocketAddr::V4(to)) {
@@ -253,7 +270,7 @@ impl Work {
         window: Duration,
     ) {
         let Some(i) = self.checks.iter().position(Option::is_none) else {
-            warn!("check-table-full purpose={purpose:?}");
+            warn!("check-table-full purpose={purpose}");
             return self.fail_now(purpose);
         };
         let Some(a) = self.arps.get(sock) else {
@@ -440,7 +457,7 @@ impl Work {
         let ok = how == Exit::Code(0);
         if !ok || c.purpose == Purpose::Notify {
             info!(
-                "child-exit vserver={} event={} pid={pid} how={how:?}",
+                "child-exit vserver={} event={} pid={pid} how={how}",
                 c.name, c.event
             );
         }
@@ -537,6 +554,36 @@ impl Work {
 mod tests {
     use super::*;
     use mio::{Events, Poll};
+
+    /// What `make tiny` logs (no `Debug` there) is what `Debug` says.
+    #[test]
+    fn purpose_step_and_exit_print_as_their_debug() {
+        let steps = [
+            Step::PreTakeover,
+            Step::AddAlias,
+            Step::Garp,
+            Step::PostTakeover,
+            Step::PreRelease,
+            Step::RemoveAlias,
+            Step::PostRelease,
+        ];
+        for step in steps {
+            assert_eq!(step.to_string(), format!("{step:?}"));
+            let p = Purpose::Step(3, step);
+            assert_eq!(p.to_string(), format!("{p:?}"));
+        }
+        for p in [
+            Purpose::Service(0),
+            Purpose::Reach(63),
+            Purpose::SelfCheck(7),
+            Purpose::Notify,
+        ] {
+            assert_eq!(p.to_string(), format!("{p:?}"));
+        }
+        for e in [Exit::Code(0), Exit::Code(-1), Exit::Signal(9)] {
+            assert_eq!(e.to_string(), format!("{e:?}"));
+        }
+    }
 
     /// Run the loop (bounded: 50 turns of 20 ms) until a result is done.
     fn wait_done(poll: &mut Poll, w: &mut Work) -> Option<Done> {

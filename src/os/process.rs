@@ -1,6 +1,7 @@
 //! This process and its children: the host name (the default `-n NAME`),
 //! the pid, its capabilities, and reaping exited children after SIGCHLD.
 
+use core::fmt;
 use std::io;
 
 /// The host name from `uname(2)`, which picks this box's `node` line when
@@ -69,6 +70,18 @@ pub enum Exit {
     Code(i32),
     /// A signal killed it.
     Signal(i32),
+}
+
+/// `Code(1)`, `Signal(9)`: the text of the derived `Debug` (docs/LOGS.md,
+/// `child-exit how=`), written out so that a build without `Debug`
+/// formatting (`make tiny`) logs it too.
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "Code({c})"),
+            Exit::Signal(s) => write!(f, "Signal({s})"),
+        }
+    }
 }
 
 /// Reap every child that has exited, without blocking, calling `each` with

@@ -297,6 +297,19 @@ pub enum EncodeError {
     SequenceExhausted,
 }
 
+impl EncodeError {
+    /// The variant's name (`TooLarge`), as logged (`seal-failed error=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EncodeError::BufferTooSmall => "BufferTooSmall",
+            EncodeError::TooLarge => "TooLarge",
+            EncodeError::Serialize => "Serialize",
+            EncodeError::NoKey => "NoKey",
+            EncodeError::SequenceExhausted => "SequenceExhausted",
+        }
+    }
+}
+
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -833,6 +846,19 @@ fn be_u64(head: &[u8; HEADER_LEN], at: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encode_error_names_are_their_debug() {
+        for e in [
+            EncodeError::BufferTooSmall,
+            EncodeError::TooLarge,
+            EncodeError::Serialize,
+            EncodeError::NoKey,
+            EncodeError::SequenceExhausted,
+        ] {
+            assert_eq!(e.name(), format!("{e:?}"));
+        }
+    }
 
     const ID: u32 = 0x1234_5678;
     const NAME: &str = "office-nas";

@@ -12,6 +12,7 @@
 //! hook → stop claiming. The claim is dropped last, after the address is gone,
 //! so the boss never sees "nobody claims" while the address still answers.
 
+use core::fmt;
 use core::time::Duration;
 
 use crate::config::HookKind;
@@ -107,6 +108,19 @@ impl Step {
             Step::AddAlias | Step::Garp | Step::RemoveAlias => None,
         }
     }
+
+    /// The variant's name (`PreTakeover`), as logged (`step-failed step=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::PreTakeover => "PreTakeover",
+            Step::AddAlias => "AddAlias",
+            Step::Garp => "Garp",
+            Step::PostTakeover => "PostTakeover",
+            Step::PreRelease => "PreRelease",
+            Step::RemoveAlias => "RemoveAlias",
+            Step::PostRelease => "PostRelease",
+        }
+    }
 }
 
 /// A set of [`HookKind`]s: the hooks a vserver has configured.
@@ -131,6 +145,14 @@ impl HookSet {
     /// `kind` is in the set.
     pub fn contains(self, kind: HookKind) -> bool {
         self.0 & (1 << kind as u8) != 0
+    }
+}
+
+/// The variant's name: the text of the derived `Debug`, written out so a
+/// build without `Debug` formatting (`make tiny`) logs it too.
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

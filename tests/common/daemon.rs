@@ -93,12 +93,27 @@ impl Daemon {
         syslog: &Path,
         stderr: Stdio,
     ) -> Daemon {
+        Daemon::start_with_env(ns, conf, name, socket, syslog, stderr, &[])
+    }
+
+    /// [`Daemon::start`] with `env` added to the daemon's environment
+    /// (`NOTIFY_SOCKET`, a service manager's variables).
+    pub fn start_with_env(
+        ns: &str,
+        conf: &Path,
+        name: &str,
+        socket: &Path,
+        syslog: &Path,
+        stderr: Stdio,
+        env: &[(&str, &Path)],
+    ) -> Daemon {
         let child = Command::new("ip")
             .args(["netns", "exec", ns, BIN, "run", "-f", "-c"])
             .arg(conf)
             .args(["-n", name, "-s"])
             .arg(socket)
             .env("BONGOYO_SYSLOG_SOCKET", syslog)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
