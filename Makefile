@@ -163,12 +163,13 @@ fuzz:
 	  cargo +nightly fuzz run config corpus/config seeds/config -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 && \
 	  cargo +nightly fuzz run control corpus/control seeds/control -- -max_total_time=$(FUZZ_SECONDS) -max_len=256
 
-# Size budgets, bytes. The stable ones are the sizes of 2026-12-03
-# (x86_64 668,656 B, aarch64 610,352 B) plus about 1.5 %: a change that
-# grows the binary past them must say why, and move the budget in the same
-# commit. The tiny one is the firmware target (issue 14): 250,000 B.
-BUDGET_X86 ?= 679000
-BUDGET_ARM ?= 620000
+# Size budgets, bytes. The stable ones are the sizes at the end of
+# 2026-12-03 (x86_64 689,776 B, aarch64 625,136 B) plus about 1.5 %: a
+# change that grows the binary past them must say why, and move the budget
+# in the same commit (docs/DECISIONS.md, "Firmware builds and packages").
+# The tiny one is the firmware target (issue 14): 250,000 B.
+BUDGET_X86 ?= 700000
+BUDGET_ARM ?= 635000
 BUDGET_TINY_X86 ?= 250000
 # FILE BUDGET: fail with a clear message when FILE is larger.
 check_size = s=$$(stat -c %s $(1)); \
