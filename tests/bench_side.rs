@@ -36,18 +36,22 @@
 //! Knobs (environment): `BENCH_RUNS` (10), `BENCH_HELLOS` in ms (20,100,1000),
 //! `BENCH_DAEMONS` (bongoyo,keepalived), `BENCH_FAULTS`
 //! (death,kill9,pause,graceful), `BENCH_IDLE_SECS` (60; 0 skips the idle
-//! figures), `BENCH_IDLE_HELLOS` (100,20), `BENCH_BONGOYO` (the binary;
+//! figures), `BENCH_IDLE_HELLOS` (100,20), `BENCH_SCALE` (3,8,32: idle
+//! clusters of that many boxes on one switch; empty skips them),
+//! `BENCH_SCALE_SECS` (30), `BENCH_SCALE_HELLO` (100), `BENCH_BONGOYO` (the binary;
 //! default the test build, `make bench` passes the release one),
 //! `BENCH_OUT` (bench-results). Writes `side-raw.txt`, `side-summary.md`,
 //! `side-plot.dat`, `side-plot.gp` and (with gnuplot) `side-outage.png`.
 //!
-//! Namespaces are `bgy<pid>-k200-*`, removed by name when a run ends, and
+//! Namespaces are `bgy<pid>-k200-*` (and `-k201-*` for the many-box
+//! clusters), removed by name when a run ends, and
 //! every process is killed by pid; every wait is bounded.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -55,9 +59,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bongoyo::os::ifaddr;
-use common::daemon::BIN;
+use common::daemon::{Daemon, TempDir, BIN};
 use common::lan::{Lan, Opts, BOXES};
-use common::netns::{eventually, root_or_skip, spawn_in, Threads};
+use common::netns::{
+    eventually, eventually_every, has_addr, root_or_skip, spawn_in, Netns, Threads,
+};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
@@ -128,6 +134,9 @@ struct Bench {
     faults: Vec<Fault>,
     idle_secs: u64,
     idle_hellos: Vec<u64>,
+    scale: Vec<usize>,
+    scale_secs: u64,
+    scale_hello: u64,
     bongoyo: String,
     out: PathBuf,
 }
@@ -158,6 +167,13 @@ impl Bench {
                 .parse()
                 .expect("BENCH_IDLE_SECS"),
             idle_hellos: list(&env_or("BENCH_IDLE_HELLOS", "100,20"), |x| x.parse().ok()),
+            scale: list(&env_or("BENCH_SCALE", "3,8,32"), |x| x.parse().ok()),
+            scale_secs: env_or("BENCH_SCALE_SECS", "30")
+                .parse()
+                .expect("BENCH_SCALE_SECS"),
+            scale_hello: env_or("BENCH_SCALE_HELLO", "100")
+                .parse()
+                .expect("BENCH_SCALE_HELLO"),
             bongoyo: env_or("BENCH_BONGOYO", BIN),
             out: PathBuf::from(env_or("BENCH_OUT", "bench-results")),
         }
@@ -258,6 +274,64 @@ fn signal(pid: u32, sig: Signal) {
     let _ = nix::sys::signal::kill(Pid::from_raw(pid as i32), sig);
 }
 
+/// A keepalived.conf: one VRRPv3 instance for `vip`/24 on eth0, every
+/// box `state BACKUP` and `nopreempt`, `advert_int` the heartbeat.
+fn keepalived_conf(name: &str, prio: u8, hello_ms: u64, vip: Ipv4Addr) -> String {
+    let advert = hello_ms as f64 / 1000.0;
+    format!(
+        "global_defs {{\n\
+         \x20   router_id {name}\n\
+         \x20   vrrp_version 3\n\
+         }}\n\
+         vrrp_instance web {{\n\
+         \x20   state BACKUP\n\
+         \x20   interface eth0\n\
+         \x20   virtual_router_id 51\n\
+         \x20   priority {prio}\n\
+         \x20   advert_int {advert}\n\
+         \x20   nopreempt\n\
+         \x20   virtual_ipaddress {{\n\
+         \x20       {vip}/24 dev eth0\n\
+         \x20   }}\n\
+         }}\n"
+    )
+}
+
+/// The argv of keepalived for box `name` with its files in `dir`:
+/// foreground, console log, VRRP only, its own config and pid files.
+fn keepalived_argv(dir: &Path, name: &str) -> Vec<String> {
+    let path = |f: String| dir.join(f).display().to_string();
+    vec![
+        "keepalived".to_owned(),
+        "-n".into(),
+        "-l".into(),
+        "-D".into(),
+        "-G".into(),
+        "-P".into(),
+        "-f".into(),
+        path(format!("{name}.keepalived.conf")),
+        "-p".into(),
+        path(format!("{name}.keepalived.pid")),
+        "-r".into(),
+        path(format!("{name}.vrrp.pid")),
+    ]
+}
+
+/// The argv of bongoyo for box `name` with its files in `dir`.
+fn bongoyo_argv(bin: &str, conf: &Path, name: &str, sock: &Path) -> Vec<String> {
+    vec![
+        bin.to_owned(),
+        "run".into(),
+        "-f".into(),
+        "-c".into(),
+        conf.display().to_string(),
+        "-n".into(),
+        name.into(),
+        "-s".into(),
+        sock.display().to_string(),
+    ]
+}
+
 // ---------------------------------------------------------------------
 // A cluster of one kind on the LAN
 
@@ -297,38 +371,15 @@ impl Cluster {
         let log = std::fs::File::create(dir.join(format!("{name}.out"))).expect("log file");
         match self.kind {
             Kind::Bongoyo => {
-                let conf = self.lan.config(i).display().to_string();
-                let argv = [
-                    bongoyo.to_owned(),
-                    "run".into(),
-                    "-f".into(),
-                    "-c".into(),
-                    conf,
-                    "-n".into(),
-                    name.into(),
-                    "-s".into(),
-                    self.lan.socket(i).display().to_string(),
-                ];
+                let conf = self.lan.config(i);
+                let argv = bongoyo_argv(bongoyo, &conf, name, &self.lan.socket(i));
                 let env = [("BONGOYO_SYSLOG_SOCKET".to_owned(), path("log.sock"))];
                 self.lan.start_argv(i, &argv, &env, Stdio::from(log));
             }
             Kind::Keepalived => {
-                let conf = path(&format!("{name}.keepalived.conf"));
+                let conf = dir.join(format!("{name}.keepalived.conf"));
                 std::fs::write(&conf, self.keepalived_conf(i)).expect("write keepalived.conf");
-                let argv = [
-                    "keepalived".to_owned(),
-                    "-n".into(),
-                    "-l".into(),
-                    "-D".into(),
-                    "-G".into(),
-                    "-P".into(),
-                    "-f".into(),
-                    conf,
-                    "-p".into(),
-                    path(&format!("{name}.keepalived.pid")),
-                    "-r".into(),
-                    path(&format!("{name}.vrrp.pid")),
-                ];
+                let argv = keepalived_argv(&dir, name);
                 self.lan.start_argv(i, &argv, &[], Stdio::from(log));
             }
         }
@@ -336,27 +387,8 @@ impl Cluster {
 
     /// keepalived.conf of box `i`: see the module doc.
     fn keepalived_conf(&self, i: usize) -> String {
-        let advert = self.hello_ms as f64 / 1000.0;
-        format!(
-            "global_defs {{\n\
-             \x20   router_id {name}\n\
-             \x20   vrrp_version 3\n\
-             }}\n\
-             vrrp_instance web {{\n\
-             \x20   state BACKUP\n\
-             \x20   interface eth0\n\
-             \x20   virtual_router_id 51\n\
-             \x20   priority {prio}\n\
-             \x20   advert_int {advert}\n\
-             \x20   nopreempt\n\
-             \x20   virtual_ipaddress {{\n\
-             \x20       {vip}/24 dev eth0\n\
-             \x20   }}\n\
-             }}\n",
-            name = BOXES[i],
-            prio = if i == 0 { 200 } else { 100 },
-            vip = self.lan.vip(),
-        )
+        let prio = if i == 0 { 200 } else { 100 };
+        keepalived_conf(BOXES[i], prio, self.hello_ms, self.lan.vip())
     }
 
     /// Every process of box `i`'s daemon (the started one first).
@@ -577,10 +609,7 @@ fn idle(b: &Bench, kind: Kind, hello: u64) -> Result<Idle, String> {
     eventually(limit, || (c.lan.holders().len() == 1).then_some(()))
         .ok_or("nobody took the address")?;
     std::thread::sleep(Duration::from_secs(2));
-    let tick: f64 = command_text("getconf", &["CLK_TCK"])
-        .trim()
-        .parse()
-        .unwrap_or(100.0);
+    let tick = clock_tick();
     let look = |c: &Cluster| -> Vec<(u64, u64)> {
         (0..3)
             .map(|i| {
@@ -610,6 +639,173 @@ fn idle(b: &Bench, kind: Kind, hello: u64) -> Result<Idle, String> {
         return Err("a daemon exited".into());
     }
     Ok(r)
+}
+
+// ---------------------------------------------------------------------
+// Many boxes
+
+/// N boxes of one kind on one switch, idle: namespaces `bgy<pid>-k201-sw`
+/// and `-bI`, box I at 10.81.201.(10 + I), the address 10.81.201.250/24.
+/// On drop every process of theirs is killed, then the namespaces go (the
+/// switch last).
+struct Many {
+    daemons: Vec<Daemon>,
+    namespaces: Vec<Netns>,
+    _dir: TempDir,
+}
+
+impl Many {
+    fn start(kind: Kind, n: usize, hello_ms: u64, bongoyo: &str) -> Many {
+        let dir = TempDir::new("bench-many");
+        let sw = Netns::new("k201-sw");
+        sw.bridge("br0");
+        let mut conf = format!(
+            "cluster scale{}\nkey-file insecure\ninterface eth0\n\
+             multicast 239.255.76.7 port 7607\nhello {}\n",
+            std::process::id(),
+            duration_text(hello_ms)
+        );
+        let mut namespaces = Vec::new();
+        for b in 1..=n {
+            let ns = Netns::new(&format!("k201-b{b}"));
+            sw.plug("br0", &format!("p-b{b}"), &ns.name, "eth0");
+            ns.bring_up("eth0", &format!("10.81.201.{}/24", 10 + b));
+            let prio = if b == 1 { " priority 200" } else { "" };
+            let _ = writeln!(conf, "node b{b} 10.81.201.{}{prio}", 10 + b);
+            namespaces.push(ns);
+        }
+        // Deleted last: its ports go with it.
+        namespaces.insert(0, sw);
+        conf += "vserver web {\n    address 10.81.201.250/24\n    interface eth0\n    service none\n}\n";
+        let conf_path = dir.path("bongoyo.conf");
+        std::fs::write(&conf_path, conf).expect("write config");
+        let mut daemons = Vec::new();
+        for (b, ns) in (1..=n).zip(&namespaces[1..]) {
+            let name = format!("b{b}");
+            let argv = match kind {
+                Kind::Bongoyo => bongoyo_argv(
+                    bongoyo,
+                    &conf_path,
+                    &name,
+                    &dir.path(&format!("{name}.sock")),
+                ),
+                Kind::Keepalived => {
+                    let prio = if b == 1 { 200 } else { 100 };
+                    let vip = Ipv4Addr::new(10, 81, 201, 250);
+                    let c = keepalived_conf(&name, prio, hello_ms, vip);
+                    std::fs::write(dir.path(&format!("{name}.keepalived.conf")), c)
+                        .expect("write keepalived.conf");
+                    keepalived_argv(&dir.0, &name)
+                }
+            };
+            let env = [(
+                "BONGOYO_SYSLOG_SOCKET".to_owned(),
+                dir.path("nolog").display().to_string(),
+            )];
+            daemons.push(Daemon::exec(&ns.name, &argv, &env, Stdio::null()));
+        }
+        Many {
+            daemons,
+            namespaces,
+            _dir: dir,
+        }
+    }
+
+    /// Every process of box `b`'s daemon (index from 0).
+    fn pids(&self, b: usize) -> Vec<u32> {
+        match self.daemons[b].pid() {
+            0 => Vec::new(),
+            p => tree(p),
+        }
+    }
+
+    /// Boxes holding the address now.
+    fn holders(&self) -> usize {
+        self.namespaces[1..]
+            .iter()
+            .filter(|ns| has_addr(&ns.name, "10.81.201.250"))
+            .count()
+    }
+}
+
+impl Drop for Many {
+    fn drop(&mut self) {
+        for b in 0..self.daemons.len() {
+            let pids = self.pids(b);
+            if let Some(&p) = pids.first() {
+                signal(p, Signal::SIGSTOP);
+            }
+            for &c in pids.iter().skip(1) {
+                signal(c, Signal::SIGKILL);
+            }
+        }
+        self.daemons.clear();
+        while let Some(ns) = self.namespaces.pop() {
+            drop(ns);
+        }
+    }
+}
+
+/// N boxes idle: CPU (s, all boxes, and the busiest box), packets sent
+/// per second (all boxes, and the busiest), resident memory of the
+/// largest box (KiB).
+struct Scale {
+    cpu_all: f64,
+    cpu_max: f64,
+    pkts_all: f64,
+    pkts_max: f64,
+    rss_max: u64,
+}
+
+fn scale(b: &Bench, kind: Kind, n: usize) -> Result<Scale, String> {
+    let m = Many::start(kind, n, b.scale_hello, &b.bongoyo);
+    let limit = Duration::from_millis(30_000 + 10 * b.scale_hello);
+    eventually_every(limit, Duration::from_millis(500), || {
+        (m.holders() == 1).then_some(())
+    })
+    .ok_or("not one holder")?;
+    std::thread::sleep(Duration::from_secs(3));
+    let tick = clock_tick();
+    let look = |m: &Many| -> Vec<(u64, u64)> {
+        (0..n)
+            .map(|i| {
+                let pids = m.pids(i);
+                let cpu = pids.iter().map(|&p| cpu_ticks(p)).sum();
+                (cpu, pids.first().map(|&p| eth0_tx_packets(p)).unwrap_or(0))
+            })
+            .collect()
+    };
+    let before = look(&m);
+    let t = Instant::now();
+    std::thread::sleep(Duration::from_secs(b.scale_secs));
+    let after = look(&m);
+    let secs = t.elapsed().as_secs_f64();
+    if (0..n).any(|i| m.pids(i).is_empty()) {
+        return Err("a daemon exited".into());
+    }
+    let cpu: Vec<f64> = (0..n)
+        .map(|i| after[i].0.saturating_sub(before[i].0) as f64 / tick)
+        .collect();
+    let pk: Vec<f64> = (0..n)
+        .map(|i| after[i].1.saturating_sub(before[i].1) as f64 / secs)
+        .collect();
+    Ok(Scale {
+        cpu_all: cpu.iter().sum(),
+        cpu_max: cpu.iter().copied().fold(0.0, f64::max),
+        pkts_all: pk.iter().sum(),
+        pkts_max: pk.iter().copied().fold(0.0, f64::max),
+        rss_max: (0..n)
+            .map(|i| m.pids(i).iter().map(|&p| status_kib(p, "VmRSS:")).sum())
+            .max()
+            .unwrap_or(0),
+    })
+}
+
+fn clock_tick() -> f64 {
+    command_text("getconf", &["CLK_TCK"])
+        .trim()
+        .parse()
+        .unwrap_or(100.0)
 }
 
 // ---------------------------------------------------------------------
@@ -702,6 +898,7 @@ fn ratio(ours: &[u64], theirs: &[u64]) -> String {
     match (stats(ours), stats(theirs)) {
         (Some((_, a, _)), Some((_, b, _))) if b > 0 => format!("{:.2} x", a as f64 / b as f64),
         (Some((_, 0, _)), Some((_, 0, _))) => "equal (0)".into(),
+        (Some((_, 0, _)), Some(_)) => "bongoyo 0".into(),
         (Some(_), Some(_)) => "keepalived 0".into(),
         _ => "-".into(),
     }
@@ -1021,6 +1218,21 @@ fn side_by_side() {
             }
         }
     }
+    let mut scales = Vec::new();
+    for &n in &b.scale {
+        for &k in &b.kinds {
+            let r = scale(&b, k, n);
+            println!(
+                "scale {} {n} boxes: {}",
+                k.name(),
+                r.as_ref().map_or_else(
+                    |e| e.clone(),
+                    |x| format!("cpu {:.2} s, {:.1} packets/s", x.cpu_all, x.pkts_all)
+                )
+            );
+            scales.push((k, n, r));
+        }
+    }
 
     let mut s = String::new();
     let _ = writeln!(
@@ -1055,6 +1267,34 @@ fn side_by_side() {
     if !idles.is_empty() {
         let _ = writeln!(s, "\nIdle, 3 boxes, no client, after the address was taken (utime + stime of every process of each daemon, /proc/PID/stat; VmRSS; packets sent on eth0, /proc/PID/net/dev):\n");
         s += &idle_table(&idles, b.idle_secs);
+    }
+    if !scales.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nIdle, N boxes on one switch (namespaces), hello {}, {} s, one address, no client:\n\n\
+             | daemon | boxes | CPU, all boxes (busiest box) | packets sent / s, all boxes (busiest box) | resident memory, largest box |\n|---|---|---|---|---|",
+            duration_text(b.scale_hello),
+            b.scale_secs
+        );
+        for (k, n, r) in &scales {
+            match r {
+                Ok(x) => {
+                    let _ = writeln!(
+                        s,
+                        "| {} | {n} | {:.2} s ({:.2}) | {:.0} ({:.0}) | {} KiB |",
+                        k.name(),
+                        x.cpu_all,
+                        x.cpu_max,
+                        x.pkts_all,
+                        x.pkts_max,
+                        x.rss_max
+                    );
+                }
+                Err(e) => {
+                    let _ = writeln!(s, "| {} | {n} | failed: {e} | | |", k.name());
+                }
+            }
+        }
     }
     let _ = writeln!(
         s,
