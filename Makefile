@@ -9,7 +9,8 @@
 #   make test           format, lints, unit + simulator + namespace tests (as root)
 #   make sim SEEDS=N [SEED=S]  N random simulator scenarios from seed S (default: a fresh base, printed)
 #   make chaos [CHAOS_FAULTS=N] [CHAOS_SEED=S]  N random faults on the namespace cluster (default 300, a fresh seed, printed)
-#   make bench          figures (size, ...) into bench-results/
+#   make bench          figures (size, fail-over, side by side with keepalived, ...) into bench-results/
+#   make bench-side     only the side by side with keepalived (BENCH_RUNS=N, default 10)
 #   make demo           three boxes in network namespaces
 #   make fuzz           run the datagram decoder, config parser and control request fuzzers a minute each (FUZZ_SECONDS; nightly, cargo-fuzz)
 #   make initramfs      initramfs/build/bongoyo.cpio.gz: busybox + bongoyo, bootable
@@ -25,6 +26,8 @@ CI_SEEDS ?= 300
 CHAOS_FAULTS ?= 300
 CHAOS_SEED ?=
 APT_PKGS := nftables iproute2 procps psmisc file
+# What make bench compares bongoyo with, and plots with.
+BENCH_PKGS := keepalived gnuplot-nox
 
 CARGO ?= cargo
 
@@ -61,7 +64,7 @@ qemu: qemu-deps build
 	bash initramfs/qemu.sh $(BIN_X86)
 
 .PHONY: all build build-aarch64 targets deps test lint unit sim bench demo fuzz clean size size-stable
-.PHONY: chaos shellcheck packaging
+.PHONY: chaos shellcheck packaging bench-deps bench-side
 
 all: build
 
@@ -146,8 +149,18 @@ sim: targets
 chaos: deps build
 	CHAOS_FAULTS=$(CHAOS_FAULTS) $(if $(CHAOS_SEED),CHAOS_SEED=$(CHAOS_SEED)) $(CARGO) test --locked --test chaos -- --nocapture
 
-bench: deps build build-aarch64
+bench-deps:
+	@missing=""; for p in $(BENCH_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
+	fi
+
+bench: deps bench-deps build build-aarch64
 	@bash tests/bench/run.sh
+
+bench-side: deps bench-deps build
+	@mkdir -p bench-results && bash tests/bench/side.sh bench-results/side-only.txt
 
 demo: deps build
 	@command -v python3 >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-minimal >/dev/null)

@@ -59,6 +59,9 @@ say
 bash tests/bench/failover.sh "$sum"
 
 say
+bash tests/bench/side.sh "$sum"
+
+say
 say "## Simulator: fail-over and election at the default timers (virtual time, no machine noise)"
 # The real core on the deterministic simulator: holder crash to another box
 # claiming (3 boxes x 8 vservers), and election after a boss crash.

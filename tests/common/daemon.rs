@@ -125,6 +125,26 @@ impl Daemon {
         }
     }
 
+    /// `ip netns exec NS ARGV...` with `envs` added to the environment:
+    /// any daemon (another fail-over daemon to compare with, or this one
+    /// from another build), its output to `out`. Like [`Daemon::start`],
+    /// the child's pid is the program's; it has no control socket.
+    pub fn exec(ns: &str, argv: &[String], envs: &[(String, String)], out: Stdio) -> Daemon {
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(argv)
+            .envs(envs.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {argv:?}: {e}"));
+        Daemon {
+            child: Some(child),
+            socket: PathBuf::new(),
+        }
+    }
+
     /// The daemon's pid (0 once it has been waited for).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)

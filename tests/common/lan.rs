@@ -128,18 +128,32 @@ impl Client {
     /// Start probing `vip:PORT` from namespace `ns`; `names` maps MACs to
     /// host names.
     pub fn start(ns: &str, vip: Ipv4Addr, names: Vec<([u8; 6], String)>) -> Client {
+        Client::start_every(ns, vip, names, SLOT_MS)
+    }
+
+    /// [`Client::start`] with a TCP attempt every `slot_ms` (at least 1);
+    /// more prober threads for shorter slots, so that an attempt that
+    /// times out still ends before its thread's next slot.
+    pub fn start_every(
+        ns: &str,
+        vip: Ipv4Addr,
+        names: Vec<([u8; 6], String)>,
+        slot_ms: u64,
+    ) -> Client {
+        let slot_ms = slot_ms.max(1);
+        let workers = WORKERS.max((WORKERS * SLOT_MS).div_ceil(slot_ms));
         let t0 = Instant::now();
         let attempts = Arc::new(Mutex::new(Vec::new()));
         let arp = Arc::new(Mutex::new(Vec::new()));
         let mut threads = Threads::new();
         let to = SocketAddr::V4(SocketAddrV4::new(vip, PORT));
-        for w in 0..WORKERS {
+        for w in 0..workers {
             let (stop, out) = (threads.flag(), attempts.clone());
             threads.push(spawn_in(ns, move || {
                 let mut slot = w;
                 // Bounded: at most ten minutes of slots.
-                while !stop.load(Ordering::Relaxed) && slot * SLOT_MS < 600_000 {
-                    let at = slot * SLOT_MS;
+                while !stop.load(Ordering::Relaxed) && slot * slot_ms < 600_000 {
+                    let at = slot * slot_ms;
                     let now = ms_since(t0);
                     if now < at {
                         std::thread::sleep(Duration::from_millis(at - now));
@@ -148,7 +162,7 @@ impl Client {
                     if let Ok(mut v) = out.lock() {
                         v.push(Attempt { at, who });
                     }
-                    slot += WORKERS;
+                    slot += workers;
                 }
             }));
         }
@@ -526,6 +540,24 @@ impl Lan {
         self.daemons[i] = Some(d);
     }
 
+    /// Start box `i`'s daemon as `ip netns exec NS ARGV...` with `envs`
+    /// (a daemon already there is killed): another program in the place
+    /// of ours, or ours from another build. Its stderr goes to `out`.
+    pub fn start_argv(&mut self, i: usize, argv: &[String], envs: &[(String, String)], out: Stdio) {
+        self.daemons[i] = None;
+        let d = Daemon::exec(&self.ns(BOXES[i]), argv, envs, out);
+        self.daemons[i] = Some(d);
+    }
+
+    /// The pid of box `i`'s daemon (the process started, not its
+    /// children), if it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.daemons[i]
+            .as_ref()
+            .map(|d| d.pid())
+            .filter(|&p| p != 0)
+    }
+
     /// Start all three daemons.
     pub fn start_all(&mut self) {
         for i in 0..3 {
@@ -739,6 +771,12 @@ impl Lan {
     /// Start the client in the client namespace.
     pub fn client(&self) -> Client {
         Client::start(&self.ns("cl"), self.vip(), self.macs())
+    }
+
+    /// Start the client with a TCP attempt every `slot_ms` instead of
+    /// [`SLOT_MS`].
+    pub fn client_every(&self, slot_ms: u64) -> Client {
+        Client::start_every(&self.ns("cl"), self.vip(), self.macs(), slot_ms)
     }
 
     /// The original host comes back: the VIP on its eth0, its own service,
