@@ -4,7 +4,12 @@
 #   initramfs/build.sh BONGOYO_BINARY OUT.cpio.gz [KERNEL_VERSION]
 # Needs busybox-static (the Makefile installs it). With KERNEL_VERSION, the
 # virtio network modules of that kernel go in too (for booting under QEMU
-# with a kernel that builds them as modules, like Debian's).
+# with a kernel that builds them as modules, like Debian's). With
+# BONGOYO_KEY_FILE set, that key file goes in as /etc/bongoyo.key (0600):
+# boxes booted without bongoyo.key= on the command line use it.
+#
+# /init is busybox init (/etc/inittab): rcS, then syslogd and the daemon,
+# each started again when it exits; no shell on the console.
 #
 # Reproducible: the image is written from the list below by cpio.py, so
 # every mode, owner and time in it is fixed here, whatever the builder's
@@ -30,8 +35,18 @@ list() {
   echo "nod dev/null 0666 c 1 3"
   echo "file bin/busybox $busybox 0755"
   echo "file sbin/bongoyo $bin 0755"
-  echo "file init $here/init 0755"
+  echo "slink init /bin/busybox 0777"
+  echo "slink sbin/init /bin/busybox 0777"
+  echo "slink bin/sh busybox 0777"
+  echo "file etc/inittab $here/inittab 0644"
+  echo "dir etc/init.d 0755"
+  echo "file etc/init.d/rcS $here/rcS 0755"
+  echo "file etc/init.d/bongoyo $here/bongoyo-run 0755"
+  echo "file etc/init.d/selftest $here/selftest 0755"
+  echo "file etc/init.d/stop $here/stop 0755"
   echo "file etc/bongoyo.conf $here/bongoyo.conf 0644"
+  echo "file etc/bongoyo-solo.conf $here/solo.conf 0644"
+  if [ -n "${BONGOYO_KEY_FILE:-}" ]; then echo "file etc/bongoyo.key $BONGOYO_KEY_FILE 0600"; fi
   if [ -n "$kver" ]; then
     echo "dir lib 0755"
     echo "dir lib/modules 0755"
