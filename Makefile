@@ -14,7 +14,9 @@
 #   make demo           three boxes in network namespaces
 #   make fuzz           run the datagram decoder, config parser and control request fuzzers a minute each (FUZZ_SECONDS; nightly, cargo-fuzz)
 #   make initramfs      initramfs/build/bongoyo.cpio.gz: busybox + bongoyo, bootable
+#   make initramfs-repro build the initramfs twice and compare the bytes (prints its sha256)
 #   make qemu           boot that initramfs under QEMU and check the box serves its vserver
+#   make qemu3          three QEMU VMs boot it as one cluster; the holder is powered off, another takes over
 
 X86     := x86_64-unknown-linux-musl
 ARM     := aarch64-unknown-linux-musl
@@ -41,7 +43,7 @@ REMAP = --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo --remap-path-prefix=$(CURDI
 # joins --config arrays with the file's).
 remap_config = --config 'target.$(1).rustflags=[$(foreach f,$(call REMAP),"$(f)",)]'
 
-.PHONY: initramfs qemu qemu-deps test-aarch64
+.PHONY: initramfs initramfs-repro qemu qemu3 qemu-deps test-aarch64
 
 # The ARM binary runs (under qemu-user): keygen, check of every example.
 test-aarch64: build-aarch64
@@ -57,11 +59,25 @@ qemu-deps:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
 	fi
 
+# The newest kernel in /boot (the one `make qemu` boots): its virtio
+# network modules go into the image.
+KVER = $(patsubst /boot/vmlinuz-%,%,$(lastword $(sort $(wildcard /boot/vmlinuz-*))))
+
 initramfs: qemu-deps build
-	bash initramfs/build.sh $(BIN_X86) initramfs/build/bongoyo.cpio.gz
+	bash initramfs/build.sh $(BIN_X86) initramfs/build/bongoyo.cpio.gz $(KVER)
+
+# Same inputs, same bytes: two builds from copies in two directories under
+# two umasks, compared.
+initramfs-repro: qemu-deps build
+	bash initramfs/repro.sh $(BIN_X86) $(KVER)
 
 qemu: qemu-deps build
 	bash initramfs/qemu.sh $(BIN_X86)
+
+# Three VMs on one QEMU multicast socket network (127.0.0.1): about 30 s
+# with software emulation on two loaded cores, so it is in `make test`.
+qemu3: qemu-deps build
+	bash initramfs/three.sh $(BIN_X86)
 
 .PHONY: all build build-aarch64 targets deps test lint unit sim bench demo fuzz clean size size-stable
 .PHONY: chaos shellcheck packaging bench-deps bench-side
@@ -138,7 +154,7 @@ unit: targets
 	SIM_SEEDS=$(CI_SEEDS) $(CARGO) test --locked --test sim -- --nocapture
 	SIM_SEEDS=0 CHAOS_FAULTS=$(CI_CHAOS_FAULTS) $(CARGO) test --locked
 
-test: deps lint build unit qemu test-aarch64 size-stable packaging
+test: deps lint build unit initramfs-repro qemu qemu3 test-aarch64 size-stable packaging
 	@echo "make test: all passed"
 
 sim: targets
