@@ -120,7 +120,11 @@ impl Daemon {
     pub(super) fn reload(&mut self, now: Instant, path: Option<&str>) -> Reloaded {
         let path = path.unwrap_or(&self.config_path).to_owned();
         info!("reload file={path}");
-        let (new, revision) = match self.load_checked(&path) {
+        let loaded = self.load_checked(&path);
+        // Reading and checking the file touched deep frames, whatever the
+        // outcome: give their pages back.
+        super::trim_stack();
+        let (new, revision) = match loaded {
             Ok(x) => x,
             Err(errors) => {
                 let mut n = 0;
@@ -156,7 +160,6 @@ impl Daemon {
         if !changes.local.is_empty() {
             self.node.apply_local(now, &self.config);
         }
-        super::trim_stack();
         Reloaded::Applied {
             changed: changes.local,
         }
