@@ -114,6 +114,12 @@ pub enum Output {
         vserver: VsId,
         /// Which check.
         kind: CheckKind,
+        /// A volunteer round's probe, which a takeover rests on: an ARP
+        /// reachability check sends
+        /// [`ROUND_ARP_PROBES`](crate::vserver::monitor::ROUND_ARP_PROBES)
+        /// probes instead of
+        /// [`ARP_PROBES`](crate::vserver::monitor::ARP_PROBES).
+        round: bool,
     },
     /// Run this box's self-check for a vserver; answer with
     /// [`Node::handle_self_check`].
@@ -641,6 +647,7 @@ impl Node {
                 Output::Check {
                     vserver,
                     kind: CheckKind::Service,
+                    ..
                 } if self.no_service & (1u64 << (vserver as u32 % 64)) != 0 => {
                     self.handle_service(self.last_now, vserver, true);
                 }
@@ -686,6 +693,7 @@ impl Node {
         self.emit(Output::Check {
             vserver,
             kind: CheckKind::Reach,
+            round: true,
         });
     }
 
@@ -969,7 +977,11 @@ impl Node {
 
     fn monitor_action(&mut self, now: Instant, a: MonitorAction) {
         match a {
-            MonitorAction::Check { vserver, kind } => self.emit(Output::Check { vserver, kind }),
+            MonitorAction::Check { vserver, kind } => self.emit(Output::Check {
+                vserver,
+                kind,
+                round: false,
+            }),
             MonitorAction::Changed {
                 vserver,
                 combo,
@@ -1098,7 +1110,7 @@ mod tests {
             }
             while let Some(o) = node.poll_output() {
                 match o {
-                    Output::Check { vserver, kind } => {
+                    Output::Check { vserver, kind, .. } => {
                         let _ = asked.push(kind);
                         match kind {
                             CheckKind::Reach => node.handle_reach_tcp(now, vserver, reach),

@@ -295,7 +295,7 @@ fn nodes_allocate_nothing_through_planned_moves() {
             match o {
                 Output::Step { vserver, step } => boxes[i].handle_step(now, vserver, step, true),
                 Output::SelfCheck { vserver } => boxes[i].handle_self_check(now, vserver, true),
-                Output::Check { vserver, kind } => {
+                Output::Check { vserver, kind, .. } => {
                     let v = vserver as usize;
                     let up = holder(&alias, v);
                     match kind {

@@ -27,7 +27,7 @@ use crate::os::child::{self, Context};
 use crate::os::ifaddr;
 use crate::takeover::{alias_lifetime_s, Step};
 use crate::time::Instant;
-use crate::vserver::monitor::{arp_window, CheckKind, VsAlert};
+use crate::vserver::monitor::{arp_window, CheckKind, VsAlert, ARP_PROBES, ROUND_ARP_PROBES};
 
 /// An address this box has put on an interface for a vserver.
 #[derive(Clone)]
@@ -70,7 +70,11 @@ impl Daemon {
     pub(super) fn output(&mut self, now: Instant, o: Output) {
         match o {
             Output::Send { to, body } => self.send(to, &body),
-            Output::Check { vserver, kind } => self.check(now, vserver, kind),
+            Output::Check {
+                vserver,
+                kind,
+                round,
+            } => self.check(now, vserver, kind, round),
             Output::SelfCheck { vserver } => self.self_check(now, vserver),
             Output::Step { vserver, step } => self.step(now, vserver, step),
             Output::Renew { vserver } => self.renew(vserver),
@@ -206,7 +210,7 @@ impl Daemon {
     }
 
     /// A boss-side check of a vserver.
-    fn check(&mut self, now: Instant, vs: VsId, kind: CheckKind) {
+    fn check(&mut self, now: Instant, vs: VsId, kind: CheckKind, round: bool) {
         let Some(v) = self.config.vservers.get(vs as usize) else {
             return;
         };
@@ -236,8 +240,10 @@ impl Daemon {
                             let _ = self.work.box_macs.push(m);
                         }
                     }
+                    let probes = if round { ROUND_ARP_PROBES } else { ARP_PROBES };
+                    let purpose = Purpose::Reach(vs);
                     self.work
-                        .start_arp(now, Purpose::Reach(vs), sock, addr, window);
+                        .start_arp(now, purpose, sock, addr, window, probes);
                 }
                 Reachability::Tcp(port) => self.work.start_tcp(
                     self.poll.registry(),

@@ -107,7 +107,11 @@ enum Probe {
     Arp {
         sock: usize,
         addr: Ipv4Addr,
+        /// When the next probe goes, how many are left after it, and the
+        /// time between two.
         next_probe: Option<Instant>,
+        left: u32,
+        every: Duration,
         macs: Vec<[u8; 6], MAX_MACS>,
     },
 }
@@ -258,8 +262,8 @@ impl Work {
         });
     }
 
-    /// Start an ARP probe window on socket `sock` for `addr`: one RFC 5227
-    /// probe now, a second halfway through, and every MAC that answers for
+    /// Start an ARP probe window on socket `sock` for `addr`: `probes` RFC
+    /// 5227 probes evenly spaced from now, and every MAC that answers for
     /// `addr` until `now + window`.
     pub fn start_arp(
         &mut self,
@@ -268,6 +272,7 @@ impl Work {
         sock: usize,
         addr: Ipv4Addr,
         window: Duration,
+        probes: u32,
     ) {
         let Some(i) = self.checks.iter().position(Option::is_none) else {
             warn!("check-table-full purpose={purpose}");
@@ -277,8 +282,8 @@ impl Work {
             return self.fail_now(purpose);
         };
         if let Err(e) = a.sock.probe(addr) {
-            // The second probe may still go out; an unsent probe reads as
-            // silence only if both fail.
+            // The later probes may still go out; an unsent probe reads as
+            // silence only if all fail.
             warn!("arp-probe-error interface={} error={e}", a.name);
         }
         self.checks[i] = Some(Check {
@@ -287,7 +292,9 @@ impl Work {
             probe: Probe::Arp {
                 sock,
                 addr,
-                next_probe: Some(now + window / 2),
+                next_probe: (probes > 1).then(|| now + window / probes),
+                left: probes.saturating_sub(2),
+                every: window / probes.max(1),
                 macs: Vec::new(),
             },
         });
@@ -467,7 +474,7 @@ impl Work {
         true
     }
 
-    /// Fire due deadlines: second ARP probes, ARP windows that end, connects
+    /// Fire due deadlines: later ARP probes, ARP windows that end, connects
     /// and children that time out.
     pub fn timers(&mut self, reg: &Registry, now: Instant) {
         for i in 0..MAX_CHECKS {
@@ -478,11 +485,14 @@ impl Work {
                 sock,
                 addr,
                 next_probe,
+                left,
+                every,
                 ..
             } = &mut c.probe
             {
-                if next_probe.is_some_and(|t| t <= now) {
-                    *next_probe = None;
+                if let Some(t) = next_probe.filter(|&t| t <= now) {
+                    *next_probe = (*left > 0).then(|| t + *every);
+                    *left = left.saturating_sub(1);
                     if let Some(a) = self.arps.get(*sock) {
                         if let Err(e) = a.sock.probe(*addr) {
                             warn!("arp-probe-error interface={} error={e}", a.name);
@@ -585,6 +595,43 @@ mod tests {
         }
     }
 
+    /// An ARP window sends its probes evenly spaced and ends at its
+    /// deadline with what answered. On the loopback interface, as root (a
+    /// packet socket needs CAP_NET_RAW): a second socket on `lo` sees the
+    /// probes go out.
+    #[test]
+    fn an_arp_window_spreads_its_probes() {
+        let lo = 1;
+        let Ok(watch) = ArpSocket::open(lo, [0; 6]) else {
+            eprintln!("an_arp_window_spreads_its_probes: skipped, needs root");
+            return;
+        };
+        let mut w = Work::new();
+        let sock = ArpSocket::open(lo, [2, 0, 0, 0, 0, 1]).expect("socket on lo");
+        let name = IfName::try_from("lo").unwrap();
+        assert!(w.arps.push(ArpIf { name, ifindex: lo, sock }).is_ok());
+        let target = Ipv4Addr::new(127, 9, 8, 7);
+        let t0 = Instant::ZERO;
+        let ms = Duration::from_millis;
+        w.start_arp(t0, Purpose::Reach(2), 0, target, ms(60), 6);
+        // Probes at 0, 10, ..., 50 ms; the window ends at 60 ms.
+        let mut wakes = std::vec::Vec::new();
+        while let Some(t) = w.poll_timeout() {
+            assert!(wakes.len() < 10, "{wakes:?}");
+            wakes.push(t.0);
+            w.timers(Poll::new().unwrap().registry(), t);
+        }
+        assert_eq!(wakes, [10, 20, 30, 40, 50, 60]);
+        let done = w.poll_done().expect("window over");
+        assert!(done.ok && done.purpose == Purpose::Reach(2));
+        let mut seen = 0;
+        while let Ok(Some(p)) = watch.recv() {
+            seen += usize::from(p.target_ip == target);
+        }
+        // Each probe once or twice (going out and looped back).
+        assert!((6..=12).contains(&seen), "{seen} probes seen");
+    }
+
     /// Run the loop (bounded: 50 turns of 20 ms) until a result is done.
     fn wait_done(poll: &mut Poll, w: &mut Work) -> Option<Done> {
         let mut events = Events::with_capacity(8);
@@ -651,6 +698,7 @@ mod tests {
             7,
             Ipv4Addr::LOCALHOST,
             Duration::from_millis(50),
+            3,
         );
         assert_eq!(w.poll_done().map(|d| d.ok), Some(false));
         w.start_tcp(

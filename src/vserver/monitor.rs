@@ -116,6 +116,17 @@ pub const PREEMPT_HELLOS: u32 = 5;
 /// the window only covers a busy host.
 pub const MAX_ARP_WINDOW: Duration = Duration::from_millis(50);
 
+/// ARP probes sent in one reachability check's window, evenly spaced
+/// (RFC 5227's PROBE_NUM): a holder goes unseen only if every exchange is
+/// lost.
+pub const ARP_PROBES: u32 = 3;
+
+/// ARP probes in the window of a volunteer round's probe: the takeover rests
+/// on its silence (fencing layer 3), and a lost holder's kernel may still
+/// answer (sim seed 1083475124: the one box that could see it lost all
+/// three exchanges of its probe), so twice the exchanges, in the same time.
+pub const ROUND_ARP_PROBES: u32 = 6;
+
 /// How long an ARP probe of a vserver checked every `check` waits for
 /// answers: half the check interval, at most [`MAX_ARP_WINDOW`].
 pub fn arp_window(check: Duration) -> Duration {

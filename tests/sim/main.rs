@@ -227,6 +227,12 @@ fn run_seed(seed: u64) -> Outcome {
 /// (`docs/DECISIONS.md`, "Simulator", says what each found).
 const REGRESSION_SEEDS: &[(u64, &str)] = &[
     (
+        1083475124,
+        "two kernels on one address: a killed holder's kernel kept it, the \
+         boss was cut from that box, and the one box that could see it lost \
+         all three ARP exchanges of the round's probe",
+    ),
+    (
         4252888721,
         "cluster world, no acting boss in the quiet: a box paused through a \
          heal read a burst of hellos, followed the other side's boss for an \

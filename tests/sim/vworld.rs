@@ -75,8 +75,10 @@ use super::world::net::{
     self, expected_drop, Clock, Cut, Datagram, Net, Queue, Rng, Timer, Trace, Wire,
 };
 
-/// ARP requests in one reachability probe (docs/MODEL.md, layer 3).
-pub const ARP_TRIES: usize = 3;
+/// ARP requests in one reachability check, and in a volunteer round's
+/// probe (docs/MODEL.md, layer 3).
+pub const ARP_TRIES: u32 = bongoyo::vserver::monitor::ARP_PROBES;
+pub const ROUND_ARP_TRIES: u32 = bongoyo::vserver::monitor::ROUND_ARP_PROBES;
 
 /// Kernel alias lifetime the shell sets (docs/MODEL.md, layer 2).
 pub const LIFETIME_US: u64 = 1_000_000;
@@ -179,6 +181,7 @@ enum Input {
     Check {
         vs: VsId,
         kind: CheckKind,
+        round: bool,
     },
     SelfCheck {
         vs: VsId,
@@ -644,8 +647,9 @@ impl VWorld {
                 let n = self.boxes[i].node.as_mut().unwrap();
                 n.handle_step(local, vs, step, ok);
             }
-            Input::Check { vs, kind } => {
-                let (macs, service) = self.answer_check(i, vs as usize, now);
+            Input::Check { vs, kind, round } => {
+                let tries = if round { ROUND_ARP_TRIES } else { ARP_TRIES };
+                let (macs, service) = self.answer_check(i, vs as usize, now, tries);
                 if self.verbose {
                     self.note(
                         i,
@@ -669,7 +673,7 @@ impl VWorld {
     }
 
     /// What the boss on box `c` sees of vserver `vs` now.
-    fn answer_check(&mut self, c: usize, vs: usize, now: u64) -> (Vec<[u8; 6]>, bool) {
+    fn answer_check(&mut self, c: usize, vs: usize, now: u64, tries: u32) -> (Vec<[u8; 6]>, bool) {
         let mut macs = Vec::new();
         let mut service = self.original_up[vs];
         if self.original_up[vs] && !self.rng.chance(self.net.loss_pm) {
@@ -679,7 +683,7 @@ impl VWorld {
             if self.boxes[k].kernel.holds(vs, now) && self.linked(c, k) {
                 // The probe is several ARP requests: a holder goes unseen
                 // only if every exchange is lost.
-                if !(0..ARP_TRIES).all(|_| self.rng.chance(self.net.loss_pm)) {
+                if !(0..tries).all(|_| self.rng.chance(self.net.loss_pm)) {
                     macs.push(box_mac(k));
                 }
                 service |= self.boxes[k].kernel.service_ok[vs];
@@ -741,12 +745,21 @@ impl VWorld {
                 }
                 self.send(i, to, &body);
             }
-            Output::Check { vserver, kind } => {
+            Output::Check {
+                vserver,
+                kind,
+                round,
+            } => {
                 let d = match kind {
                     CheckKind::Reach => self.rng.range(5_000, 60_000),
                     CheckKind::Service => self.rng.range(500, 20_000),
                 };
-                self.reply(i, now + d, Input::Check { vs: vserver, kind });
+                let input = Input::Check {
+                    vs: vserver,
+                    kind,
+                    round,
+                };
+                self.reply(i, now + d, input);
             }
             Output::SelfCheck { vserver } => {
                 let d = self.rng.range(500, 20_000);
