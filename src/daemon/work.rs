@@ -609,7 +609,14 @@ mod tests {
         let mut w = Work::new();
         let sock = ArpSocket::open(lo, [2, 0, 0, 0, 0, 1]).expect("socket on lo");
         let name = IfName::try_from("lo").unwrap();
-        assert!(w.arps.push(ArpIf { name, ifindex: lo, sock }).is_ok());
+        assert!(w
+            .arps
+            .push(ArpIf {
+                name,
+                ifindex: lo,
+                sock
+            })
+            .is_ok());
         let target = Ipv4Addr::new(127, 9, 8, 7);
         let t0 = Instant::ZERO;
         let ms = Duration::from_millis;

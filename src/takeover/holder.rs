@@ -162,6 +162,17 @@ pub enum HolderAction {
         /// its address is gone from this box.
         ok: bool,
     },
+    /// The lease lapsed and this box gave up the vserver it took by the
+    /// order of round `round`: tell the acting boss, which may be waiting
+    /// for the claim of that takeover (a boss restarting from its table
+    /// does; sim seed 6671985595: it waited a whole takeover timeout for a
+    /// vserver nobody held).
+    GaveUp {
+        /// The vserver.
+        vserver: VsId,
+        /// The round of the assume order it was taken by.
+        round: u32,
+    },
     /// The set of claimed vservers changed (bit per vserver): announce it.
     Claims {
         /// The new bitmap.
@@ -179,7 +190,16 @@ pub struct Holder {
     stuck: u64,
     actions: Deque<HolderAction, HOLDER_QUEUE>,
     dropped: u32,
+    /// Per vserver: the round of the assume order it was last taken by.
+    rounds: Vec<u32, MAX_VSERVERS>,
+    /// Per vserver: hellos left on which to report it given up at a lease
+    /// lapse ([`HolderAction::GaveUp`]; the first reports may reach no boss
+    /// while the quorum is coming back).
+    gave_up: Vec<u8, MAX_VSERVERS>,
 }
+
+/// Hellos on which a vserver given up at a lease lapse is reported.
+const GAVE_UP_REPORTS: u8 = 8;
 
 /// The hooks vserver `v` has configured.
 fn hooks_of(v: &VServer) -> HookSet {
@@ -203,6 +223,7 @@ impl Holder {
                 break;
             }
         }
+        let n = slots.len();
         Holder {
             slots,
             plans,
@@ -210,6 +231,8 @@ impl Holder {
             stuck: 0,
             actions: Deque::new(),
             dropped: 0,
+            rounds: (0..n).map(|_| 0).collect(),
+            gave_up: (0..n).map(|_| 0).collect(),
         }
     }
 
@@ -267,6 +290,7 @@ impl Holder {
             return;
         };
         let plan = self.plans[vs as usize];
+        self.gave_up[vs as usize] = 0;
         match slot {
             Slot::Held(_) => self.push(HolderAction::Outcome {
                 boss,
@@ -280,6 +304,7 @@ impl Holder {
                     round,
                     boss,
                 };
+                self.rounds[vs as usize] = round;
                 self.drive(now, vs);
             }
             Slot::Free => self.push(HolderAction::Outcome {
@@ -387,6 +412,7 @@ impl Holder {
                     });
                 }
                 Slot::Held(_) | Slot::Taking { .. } if !lease_valid => {
+                    self.gave_up[vs] = GAVE_UP_REPORTS;
                     if let Slot::Taking { round, boss, .. } = slot {
                         let (round, boss) = (*round, *boss);
                         self.push(HolderAction::Outcome {
@@ -401,6 +427,13 @@ impl Holder {
                         report: None,
                     };
                     self.drive(now, vs as VsId);
+                }
+                Slot::Free if lease_valid && self.gave_up[vs] > 0 => {
+                    self.gave_up[vs] -= 1;
+                    self.push(HolderAction::GaveUp {
+                        vserver: vs as VsId,
+                        round: self.rounds[vs],
+                    });
                 }
                 _ => {}
             }
@@ -654,6 +687,53 @@ mod tests {
         h.step_done(Instant(401), 1, Step::RemoveAlias, true);
         assert_eq!(h.claims(), 0);
         assert!(!h.busy(1));
+    }
+
+    /// A vserver given up at a lease lapse is reported to whichever boss
+    /// acts once the lease is back, for a few hellos, with the round of the
+    /// order it was taken by; a new order ends the reports.
+    #[test]
+    fn a_vserver_given_up_at_a_lapse_is_reported_when_the_lease_is_back() {
+        let gave_up = |a: &[HolderAction]| {
+            a.iter()
+                .filter(|x| {
+                    **x == HolderAction::GaveUp {
+                        vserver: 0,
+                        round: 7,
+                    }
+                })
+                .count()
+        };
+        let mut h = holder();
+        h.assume(Instant(0), 1, 0, 7, true);
+        h.step_done(Instant(1), 0, Step::AddAlias, true);
+        h.tick(Instant(100), false);
+        h.step_done(Instant(101), 0, Step::RemoveAlias, true);
+        let a = drain(&mut h);
+        assert_eq!(gave_up(&a), 0, "no boss to tell while the lease is gone");
+        h.tick(Instant(200), false);
+        assert_eq!(gave_up(&drain(&mut h)), 0);
+        let mut reports = 0;
+        for t in 0..20 {
+            h.tick(Instant(300 + 100 * t), true);
+            reports += gave_up(&drain(&mut h));
+        }
+        assert_eq!(reports, usize::from(GAVE_UP_REPORTS));
+        // A new order (here: for the same vserver) ends the reports.
+        h.tick(Instant(3000), false);
+        h.tick(Instant(3100), true);
+        assert_eq!(gave_up(&drain(&mut h)), 0, "nothing held at this lapse");
+        h.assume(Instant(3200), 1, 0, 9, true);
+        h.step_done(Instant(3201), 0, Step::AddAlias, true);
+        h.tick(Instant(3300), false);
+        h.step_done(Instant(3301), 0, Step::RemoveAlias, true);
+        h.assume(Instant(3400), 2, 0, 11, false);
+        h.tick(Instant(3500), true);
+        let a = drain(&mut h);
+        assert!(
+            !a.iter().any(|x| matches!(x, HolderAction::GaveUp { .. })),
+            "{a:?}"
+        );
     }
 
     #[test]

@@ -227,6 +227,17 @@ fn run_seed(seed: u64) -> Outcome {
 /// (`docs/DECISIONS.md`, "Simulator", says what each found).
 const REGRESSION_SEEDS: &[(u64, &str)] = &[
     (
+        6671985595,
+        "a vserver dead for a takeover timeout: its holder gave it up when \
+         two of four boxes were away and the lease lapsed, and the boss, back \
+         with its quorum, waited for that takeover's claim from its table",
+    ),
+    (
+        2887589105,
+        "a vserver not served in the quiet (hand-over family; passes since \
+         boxes report what they gave up at a lease lapse)",
+    ),
+    (
         1083475124,
         "two kernels on one address: a killed holder's kernel kept it, the \
          boss was cut from that box, and the one box that could see it lost \
