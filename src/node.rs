@@ -1069,14 +1069,12 @@ impl Node {
             // To the boss acting now, whoever gave the order: a new boss
             // inherits the takeover (`Monitor::restore`).
             HolderAction::GaveUp { vserver, round } => match self.core.boss() {
-                Some(boss) if boss == self.me => {
-                    if self.acting {
-                        let me = self.me;
-                        self.with_view(now, |m, now, v| {
-                            m.handle_outcome(now, me, vserver, round, false, v)
-                        });
-                    }
+                Some(boss) if boss == self.me && self.acting => {
+                    self.with_view(now, |m, now, v| {
+                        m.handle_outcome(now, boss, vserver, round, false, v)
+                    });
                 }
+                Some(boss) if boss == self.me => {}
                 Some(boss) => self.emit(Output::Send {
                     to: Dest::Node(boss),
                     body: Body::Outcome {
