@@ -227,6 +227,11 @@ fn run_seed(seed: u64) -> Outcome {
 /// (`docs/DECISIONS.md`, "Simulator", says what each found).
 const REGRESSION_SEEDS: &[(u64, &str)] = &[
     (
+        1083477026,
+        "cluster world, lists differing in the quiet: agreement was checked \
+         before a box cut off through the faults was listed again",
+    ),
+    (
         6671985595,
         "a vserver dead for a takeover timeout: its holder gave it up when \
          two of four boxes were away and the lease lapsed, and the boss, back \
