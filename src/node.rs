@@ -43,7 +43,8 @@ use crate::takeover::{kernel_hold_bound, Step};
 use crate::time::Instant;
 use crate::vserver::combo::Combo;
 use crate::vserver::monitor::{
-    Answer, CheckKind, Monitor, MonitorAction, MoveStart, Order, View, VsAlert,
+    Answer, CheckKind, Monitor, MonitorAction, MoveStart, Order, View, VsAlert, ARP_PROBES,
+    BOSS_ROUND_ARP_PROBES, ROUND_ARP_PROBES,
 };
 
 /// Outputs the queue holds between two drains. Policy when full: the newest
@@ -114,12 +115,11 @@ pub enum Output {
         vserver: VsId,
         /// Which check.
         kind: CheckKind,
-        /// A volunteer round's probe, which a takeover rests on: an ARP
-        /// reachability check sends
-        /// [`ROUND_ARP_PROBES`](crate::vserver::monitor::ROUND_ARP_PROBES)
-        /// probes instead of
-        /// [`ARP_PROBES`](crate::vserver::monitor::ARP_PROBES).
-        round: bool,
+        /// ARP probes an ARP reachability check sends in its window:
+        /// [`ARP_PROBES`] for the boss's checks, more for a volunteer
+        /// round's probe, which a takeover rests on
+        /// ([`ROUND_ARP_PROBES`], [`BOSS_ROUND_ARP_PROBES`]).
+        arp_probes: u32,
     },
     /// Run this box's self-check for a vserver; answer with
     /// [`Node::handle_self_check`].
@@ -690,10 +690,15 @@ impl Node {
     /// probe saw when its result comes ([`Node::handle_reach`]).
     fn probe_for(&mut self, boss: NodeId, vserver: VsId, round: u32) {
         self.probing[vserver as usize] = Some((boss, round));
+        let arp_probes = if boss == self.me {
+            BOSS_ROUND_ARP_PROBES
+        } else {
+            ROUND_ARP_PROBES
+        };
         self.emit(Output::Check {
             vserver,
             kind: CheckKind::Reach,
-            round: true,
+            arp_probes,
         });
     }
 
@@ -868,7 +873,9 @@ impl Node {
             let acting = self.core.is_acting(now);
             if acting && !self.acting {
                 self.monitor.restart(now, self.core.vservers());
-                self.lost = self.lost_mask();
+                // Every box lost now is news to the new term: the vservers
+                // the table gives to one are handled as lost below.
+                self.lost = 0;
             }
             self.acting = acting;
 
@@ -980,7 +987,7 @@ impl Node {
             MonitorAction::Check { vserver, kind } => self.emit(Output::Check {
                 vserver,
                 kind,
-                round: false,
+                arp_probes: ARP_PROBES,
             }),
             MonitorAction::Changed {
                 vserver,

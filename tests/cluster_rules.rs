@@ -349,7 +349,9 @@ fn alert_after_lost_alert() {
     let m = (0..3).find(|&i| i != b).unwrap();
     let t0 = w.ms();
     w.crash(m);
-    w.run_for_ms(DEAD + 3_000 - 10);
+    // Its last hello was up to a hello before the crash; it is lost once
+    // the others answer the probe (at once when every box asked answers).
+    w.run_for_ms(DEAD - HELLO + 3_000 - 10);
     assert!(w.alerts.is_empty(), "too early: {:?}", w.alerts);
     w.run_for_ms(HELLO + 10);
     assert_eq!(w.alerts.len(), 1, "{:?}", w.alerts);
@@ -359,7 +361,7 @@ fn alert_after_lost_alert() {
         AlertKind::Lost { lost_for_ms } => assert!((3_000..3_100).contains(&lost_for_ms)),
         other => panic!("{other:?}"),
     }
-    assert!(t / 1000 - t0 >= DEAD + 3_000);
+    assert!(t / 1000 - t0 >= DEAD - HELLO + 3_000);
     w.run_for_ms(10_000);
     assert_eq!(w.alerts.len(), 1, "once per loss");
     assert!(w.core(b).record(m as u8).alerted);
@@ -412,7 +414,8 @@ fn lost_box_lease_is_proven_lapsed() {
     let b = agreed(&mut w);
     let m = (0..5).find(|&i| i != b).unwrap();
     w.crash(m);
-    w.run_for_ms(DEAD);
+    // Not before it can be suspect (its last hello: up to a hello before).
+    w.run_for_ms(DEAD - HELLO - 10);
     assert!(!w.core(b).lease_lapsed(m as u8));
     w.run_for_ms(DEAD + 3 * HELLO);
     assert!(w.core(b).lease_lapsed(m as u8), "lapse proven by probes");

@@ -86,8 +86,15 @@ pub(super) struct Peer {
     /// Someone asked heard it within the dead interval: the least time ago.
     pub proxy: Option<u64>,
     pub far: u8,
+    /// Bit n: box n was asked in the current round; it answered.
+    pub asked: u32,
     pub answered: u32,
     pub me_far: bool,
+    /// The most an answer fell short of proving its box far (ms), and the
+    /// longest round trip an answer took: a round that failed by that little
+    /// is asked again as soon as it could succeed.
+    pub short: u64,
+    pub waited: u64,
     /// When this box declared it lost.
     pub lost_at: Option<Instant>,
     /// Its holding lease surely lapsed since it was last heard: at the
@@ -145,8 +152,11 @@ impl Peer {
         next_probe: None,
         proxy: None,
         far: 0,
+        asked: 0,
         answered: 0,
         me_far: false,
+        short: 0,
+        waited: 0,
         lost_at: None,
         lapsed: None,
         lapsed_since: None,
@@ -467,7 +477,10 @@ impl Core {
             peer.next_probe = None;
             peer.proxy = None;
             peer.far = 0;
+            peer.asked = 0;
             peer.answered = 0;
+            peer.short = 0;
+            peer.waited = 0;
             peer.me_far = me_far;
             peer.probe_news = peer.news;
         }
@@ -490,6 +503,7 @@ impl Core {
                     nonce,
                 },
             );
+            self.peers[p].asked |= 1 << (h as u32 % 32);
             asked += 1;
             if asked == fanout {
                 break;
@@ -542,11 +556,19 @@ impl Core {
         let peer = &mut self.peers[p];
         // Keep asking about a lost box: every hello until its lease is
         // proven lapsed, then every dead interval, so a box others still
-        // hear (a one-way cut) is noticed and its proof withdrawn.
+        // hear (a one-way cut) is noticed and its proof withdrawn. A round
+        // whose answers all came and fell short of proof by a few ms (the
+        // others heard the box a moment after this box did) is asked again
+        // as soon as they would be far enough, not a hello later.
+        let retry = if peer.short > 0 && peer.answered == peer.asked && peer.proxy.is_none() {
+            (peer.short + peer.waited + 1).min(self.t.hello)
+        } else {
+            self.t.hello
+        };
         peer.next_probe = if peer.lapsed.is_some() {
             Some(now + ms(self.t.dead))
         } else {
-            Some(now + ms(self.t.hello))
+            Some(now + ms(retry))
         };
     }
 
@@ -611,8 +633,19 @@ impl Core {
         // Silent long enough that its acks cannot have kept the lease alive
         // when the question was asked (see the lease module).
         let waited = now.saturating_since(peer.probe_sent).as_millis() as u64;
-        if ago >= stretch(lease + waited) + MARGIN_MS {
+        let far = stretch(lease + waited) + MARGIN_MS;
+        if ago >= far {
             peer.far = peer.far.saturating_add(1);
+        } else if ago >= dead {
+            peer.short = peer.short.max(far - ago);
+        }
+        peer.waited = peer.waited.max(waited);
+        // Every box asked has answered: nothing more can come, so the round
+        // ends now rather than at the end of its window (the window is for
+        // a box that is slow or gone; issue 13: it cost every box death
+        // half a hello).
+        if peer.answered & peer.asked == peer.asked {
+            self.finish_probe(target as usize, now);
         }
     }
 

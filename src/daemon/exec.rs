@@ -27,7 +27,7 @@ use crate::os::child::{self, Context};
 use crate::os::ifaddr;
 use crate::takeover::{alias_lifetime_s, Step};
 use crate::time::Instant;
-use crate::vserver::monitor::{arp_window, CheckKind, VsAlert, ARP_PROBES, ROUND_ARP_PROBES};
+use crate::vserver::monitor::{arp_window, CheckKind, VsAlert};
 
 /// An address this box has put on an interface for a vserver.
 #[derive(Clone)]
@@ -73,8 +73,8 @@ impl Daemon {
             Output::Check {
                 vserver,
                 kind,
-                round,
-            } => self.check(now, vserver, kind, round),
+                arp_probes,
+            } => self.check(now, vserver, kind, arp_probes),
             Output::SelfCheck { vserver } => self.self_check(now, vserver),
             Output::Step { vserver, step } => self.step(now, vserver, step),
             Output::Renew { vserver } => self.renew(vserver),
@@ -210,7 +210,7 @@ impl Daemon {
     }
 
     /// A boss-side check of a vserver.
-    fn check(&mut self, now: Instant, vs: VsId, kind: CheckKind, round: bool) {
+    fn check(&mut self, now: Instant, vs: VsId, kind: CheckKind, arp_probes: u32) {
         let Some(v) = self.config.vservers.get(vs as usize) else {
             return;
         };
@@ -240,10 +240,9 @@ impl Daemon {
                             let _ = self.work.box_macs.push(m);
                         }
                     }
-                    let probes = if round { ROUND_ARP_PROBES } else { ARP_PROBES };
                     let purpose = Purpose::Reach(vs);
                     self.work
-                        .start_arp(now, purpose, sock, addr, window, probes);
+                        .start_arp(now, purpose, sock, addr, window, arp_probes);
                 }
                 Reachability::Tcp(port) => self.work.start_tcp(
                     self.poll.registry(),

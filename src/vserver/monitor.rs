@@ -127,6 +127,12 @@ pub const ARP_PROBES: u32 = 3;
 /// three exchanges of its probe), so twice the exchanges, in the same time.
 pub const ROUND_ARP_PROBES: u32 = 6;
 
+/// ARP probes in the boss's own probe for its round: a lost holder's
+/// vserver goes to a round without the two failed checks that would
+/// otherwise come first ([`Monitor::handle_lost`]), so the boss's probe
+/// carries their exchanges too, in the same time.
+pub const BOSS_ROUND_ARP_PROBES: u32 = ROUND_ARP_PROBES + 2 * ARP_PROBES;
+
 /// How long an ARP probe of a vserver checked every `check` waits for
 /// answers: half the check interval, at most [`MAX_ARP_WINDOW`].
 pub fn arp_window(check: Duration) -> Duration {
@@ -403,6 +409,12 @@ impl Verdict {
         failures: 0,
     };
 
+    /// Down as if confirmed: the only box that held the vserver was lost.
+    const PRESUMED_DOWN: Verdict = Verdict {
+        state: Tri::Down,
+        failures: DOWN_CONFIRM,
+    };
+
     /// One result. Down needs [`DOWN_CONFIRM`] failures in a row, from up
     /// and from pending alike: a single lost ARP reply must never be taken
     /// for "nobody holds the address" (that would hand out an address a
@@ -644,12 +656,22 @@ impl Monitor {
     }
 
     /// A box was lost: re-check at once the vservers it held or claimed.
+    /// One that it alone held or claimed, with nothing under way, is taken
+    /// for dead without waiting for two failed checks (issue 13, the new
+    /// boss's first verdict): the volunteer round that follows, once the
+    /// box's lease is proven lapsed, probes the address from every box
+    /// (fencing layer 3), and any answer fences it as before; a check that
+    /// comes back up undoes the presumption.
     pub fn handle_lost(&mut self, now: Instant, node: NodeId, view: &View<'_>) {
         for (i, v) in self.vs.iter_mut().enumerate() {
-            let claimed = claimers(view, i) & bit(node) != 0;
-            if v.holder == Some(node) || claimed {
+            let claim = claimers(view, i);
+            if v.holder == Some(node) || claim & bit(node) != 0 {
                 v.urgent = true;
                 v.next_check = now;
+                if claim & !bit(node) == 0 && matches!(v.phase, Phase::Idle) {
+                    v.service = Verdict::PRESUMED_DOWN;
+                    v.reach = Verdict::PRESUMED_DOWN;
+                }
             }
         }
         self.evaluate(now, view);
@@ -2061,13 +2083,17 @@ mod tests {
         assert_eq!(releases(&a), vec![1]);
     }
 
+    /// The vserver of a lost holder goes to a volunteer round at once (the
+    /// round's probes are the evidence), and is re-checked too: a check
+    /// that sees the lost box's kernel answer ends the round.
     #[test]
-    fn lost_holder_is_rechecked_at_once_and_confirmed_soon() {
+    fn a_lost_holders_vserver_goes_to_a_round_at_once() {
         let mut r = Rig::new(CONF);
         served_by(&mut r, 1);
         r.at(100);
         r.lost = 0b010;
         r.claimers[0] = 0;
+        r.volunteers = 0b101;
         let a = r.with(|m, now, v| m.handle_lost(now, 1, v));
         assert!(
             a.contains(&MonitorAction::Check {
@@ -2076,12 +2102,25 @@ mod tests {
             }),
             "{a:?}"
         );
-        let a = r.checks(false, &[]);
-        assert!(request(&a).is_none(), "one lost ARP reply is not proof");
-        let mut a = r.at(r.now.0 + 50);
-        a.extend(r.checks(false, &[]));
         assert_eq!(r.combo(), "DD0");
-        assert!(request(&a).is_some());
+        assert_eq!(probe_asked(&a), Some(true), "every box probes: {a:?}");
+        let round = request(&a).unwrap();
+        let a = r.checks(false, &[MACS[1]]);
+        assert_eq!(r.combo(), "DU0", "{a:?}");
+        r.answer(0, round, 100);
+        let a = r.answer(2, round, 100);
+        assert!(assume(&a).is_none(), "the round ended: {a:?}");
+        // Without a sighting the round gives it away.
+        let mut r = Rig::new(CONF);
+        served_by(&mut r, 1);
+        r.at(100);
+        r.lost = 0b010;
+        r.claimers[0] = 0;
+        r.volunteers = 0b101;
+        let round = request(&r.with(|m, now, v| m.handle_lost(now, 1, v))).unwrap();
+        r.answer(0, round, 50);
+        let a = r.answer(2, round, 100);
+        assert_eq!(assume(&a), Some(2), "{a:?}");
     }
 
     /// The probe flag of the volunteer request in `a`, if any.
@@ -2104,10 +2143,7 @@ mod tests {
         r.lost = 0b010;
         r.claimers[0] = 0;
         r.volunteers = 0b101;
-        r.with(|m, now, v| m.handle_lost(now, 1, v));
-        r.checks(false, &[]);
-        let mut a = r.at(r.now.0 + 50);
-        a.extend(r.checks(false, &[]));
+        let a = r.with(|m, now, v| m.handle_lost(now, 1, v));
         assert_eq!(r.combo(), "DD0");
         assert_eq!(probe_asked(&a), Some(true), "every box probes: {a:?}");
         let round = request(&a).unwrap();

@@ -75,11 +75,6 @@ use super::world::net::{
     self, expected_drop, Clock, Cut, Datagram, Net, Queue, Rng, Timer, Trace, Wire,
 };
 
-/// ARP requests in one reachability check, and in a volunteer round's
-/// probe (docs/MODEL.md, layer 3).
-pub const ARP_TRIES: u32 = bongoyo::vserver::monitor::ARP_PROBES;
-pub const ROUND_ARP_TRIES: u32 = bongoyo::vserver::monitor::ROUND_ARP_PROBES;
-
 /// Kernel alias lifetime the shell sets (docs/MODEL.md, layer 2).
 pub const LIFETIME_US: u64 = 1_000_000;
 
@@ -181,7 +176,8 @@ enum Input {
     Check {
         vs: VsId,
         kind: CheckKind,
-        round: bool,
+        /// ARP exchanges: a holder goes unseen only if every one is lost.
+        tries: u32,
     },
     SelfCheck {
         vs: VsId,
@@ -647,8 +643,7 @@ impl VWorld {
                 let n = self.boxes[i].node.as_mut().unwrap();
                 n.handle_step(local, vs, step, ok);
             }
-            Input::Check { vs, kind, round } => {
-                let tries = if round { ROUND_ARP_TRIES } else { ARP_TRIES };
+            Input::Check { vs, kind, tries } => {
                 let (macs, service) = self.answer_check(i, vs as usize, now, tries);
                 if self.verbose {
                     self.note(
@@ -748,7 +743,7 @@ impl VWorld {
             Output::Check {
                 vserver,
                 kind,
-                round,
+                arp_probes,
             } => {
                 let d = match kind {
                     CheckKind::Reach => self.rng.range(5_000, 60_000),
@@ -757,7 +752,7 @@ impl VWorld {
                 let input = Input::Check {
                     vs: vserver,
                     kind,
-                    round,
+                    tries: arp_probes,
                 };
                 self.reply(i, now + d, input);
             }
