@@ -350,6 +350,7 @@ impl Cluster {
             hello: Some(duration_text(hello_ms)),
             vserver_extra: Vec::new(),
             service: Some("none".to_owned()),
+            ipv6: false,
         };
         Cluster {
             lan: Lan::new(K, opts),

@@ -1446,6 +1446,7 @@ fn chaos_never_two_holders_and_every_vserver_served_after() {
             hello: None,
             vserver_extra: Vec::new(),
             service: None,
+            ipv6: false,
         },
     );
     for v in MORE_VSERVERS {

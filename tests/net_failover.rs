@@ -31,6 +31,7 @@ fn opts() -> Opts {
         hello: std::env::var("BONGOYO_NET_HELLO").ok(),
         vserver_extra: Vec::new(),
         service: None,
+        ipv6: false,
     }
 }
 

@@ -49,6 +49,7 @@ fn a_reload_applies_per_box_settings_and_refuses_the_rest_without_a_blip() {
         hello: None,
         vserver_extra: hooks("old"),
         service: None,
+        ipv6: false,
     };
     let mut lan = Lan::new(41, opts);
     let dir = lan.dir().display().to_string();

@@ -14,7 +14,7 @@
 //! a table.
 
 use core::fmt;
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr};
 use std::io;
 
 use super::parse::{Errors, Places, Pos};
@@ -229,14 +229,15 @@ pub fn host(cfg: &Config, at: &Places, me: NodeId, h: &impl Host, e: &mut Errors
                 vat.interface,
                 format_args!("interface {ifname} does not exist on this host"),
             );
-        } else if !v.dedicated {
+        } else if let (false, IpAddr::V4(addr)) = (v.dedicated, v.address) {
             // The interface's own subnets: not the vserver addresses a
-            // running daemon may hold there.
+            // running daemon may hold there. (IPv6: not checked; an
+            // interface's IPv6 prefixes come and go with router adverts.)
             let own: Vec<&HostAddr> = on(ifname)
                 .into_iter()
-                .filter(|a| !cfg.vservers.iter().any(|x| x.address == a.addr))
+                .filter(|a| !cfg.vservers.iter().any(|x| x.address == IpAddr::V4(a.addr)))
                 .collect();
-            if !own.is_empty() && !own.iter().any(|a| a.contains(v.address)) {
+            if !own.is_empty() && !own.iter().any(|a| a.contains(addr)) {
                 warning(
                     w,
                     vat.address,

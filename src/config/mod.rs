@@ -7,7 +7,7 @@
 //! every decision the design leaves open are documented in `parse.rs`.
 
 use core::fmt;
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr};
 use core::time::Duration;
 
 use heapless::{String, Vec};
@@ -238,9 +238,9 @@ impl HookKind {
 pub struct VServer {
     /// Its name.
     pub name: Name,
-    /// The address taken over.
-    pub address: Ipv4Addr,
-    /// Its prefix length (`/24`).
+    /// The address taken over: IPv4 or IPv6 (one vserver is one family).
+    pub address: IpAddr,
+    /// Its prefix length (`/24`, `/64`).
     pub prefix: u8,
     /// The interface it is aliased on.
     pub interface: IfName,
@@ -302,7 +302,14 @@ impl VServer {
     /// per-box one, cleared in `without_local`).
     fn digest_into(&self, h: &mut Fnv) {
         h.str(&self.name);
-        h.u64(u32::from(self.address) as u64);
+        match self.address {
+            // As before IPv6 came: an IPv4 cluster's digest is unchanged.
+            IpAddr::V4(a) => h.u64(u32::from(a) as u64),
+            IpAddr::V6(a) => {
+                h.bytes(b"v6");
+                h.bytes(&a.octets());
+            }
+        }
         h.u64(self.prefix as u64);
         h.str(&self.interface);
         h.u64(self.dedicated as u64);

@@ -109,7 +109,7 @@
 #![allow(clippy::result_large_err)]
 
 use core::fmt::{self, Write as _};
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
 
 use heapless::{String, Vec};
@@ -1469,7 +1469,7 @@ impl Parser {
         }
         let vs = VServer {
             name,
-            address: Ipv4Addr::UNSPECIFIED,
+            address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             prefix: 0,
             interface: IfName::new(),
             dedicated: false,
@@ -1584,8 +1584,8 @@ impl Parser {
 
     /// `address A.B.C.D/P`, unique among the vservers.
     fn vs_address(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
-        let v = self.need(kw, t, "an address such as 10.0.0.50/24")?;
-        let (a, prefix) = self.cidr(v)?;
+        let v = self.need(kw, t, "an address such as 10.0.0.50/24 or 2001:db8::50/64")?;
+        let (a, prefix) = self.vs_cidr(v)?;
         if let Some(i) = self.cfg.vservers.iter().position(|x| x.address == a) {
             let other = self.vserver_name(i);
             let line = self.vs_at.get(i).map_or(0, |p| p.address.line);
@@ -1938,7 +1938,7 @@ impl Parser {
             };
             let at = self.vs_at.get(i).copied().unwrap_or_default();
             let (addr, dedicated, ifname) = (v.address, v.dedicated, v.interface.clone());
-            if let Some(node) = self.cfg.nodes.iter().find(|x| x.address == addr) {
+            if let Some(node) = self.cfg.nodes.iter().find(|x| IpAddr::V4(x.address) == addr) {
                 let node = node.name.clone();
                 bad!(
                     self,
@@ -2020,6 +2020,53 @@ impl Parser {
             return None;
         }
         Some(a)
+    }
+
+    /// A vserver's address: `A.B.C.D/P` or an IPv6 `ADDR/P`.
+    fn vs_cidr(&mut self, v: Tok<'_>) -> Option<(IpAddr, u8)> {
+        if !v.s.contains(':') {
+            return self.cidr(v).map(|(a, p)| (IpAddr::V4(a), p));
+        }
+        let Some((addr, prefix)) = v.s.split_once('/') else {
+            bad!(
+                self,
+                v.at,
+                "address {} needs a prefix length: ADDR/P",
+                Q(v.s)
+            );
+            return None;
+        };
+        let Ok(a) = addr.parse::<Ipv6Addr>() else {
+            bad!(self, v.at, "bad IPv6 address {}", Q(addr));
+            return None;
+        };
+        let pat = Pos {
+            line: v.at.line,
+            col: v.at.col + addr.chars().count() as u32 + 1,
+        };
+        let p = match number(prefix) {
+            Num::Ok(p) if (1..=128).contains(&p) => p as u8,
+            _ => {
+                bad!(self, pat, "bad prefix {} (1-128)", Q(prefix));
+                return None;
+            }
+        };
+        // Scoped (link-local) and mapped addresses are not ones a client
+        // reaches a service on across the LAN.
+        let why = if a.is_unspecified() || a.is_multicast() || a.is_loopback() {
+            Some("is not a unicast address")
+        } else if a.is_unicast_link_local() {
+            Some("is link-local (fe80::/10): use a global or unique local address")
+        } else if a.to_ipv4_mapped().is_some() {
+            Some("is an IPv4-mapped address: write the IPv4 address")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            bad!(self, v.at, "{a} {why}");
+            return None;
+        }
+        Some((IpAddr::V6(a), p))
     }
 
     /// `A.B.C.D/P`.
@@ -2619,6 +2666,52 @@ vserver web {
             "peer 10.0.0.1\nmulticast 224.0.0.18",
             "node b 127.0.0.2",
         ]);
+    }
+
+    /// IPv6 vserver addresses (issue 15): any unicast, not scoped or
+    /// mapped, with a prefix of 1-128; an IPv4 and an IPv6 vserver in one
+    /// file; errors name the column.
+    #[test]
+    fn ipv6_vserver_addresses() {
+        let v = |a: &str| format!("vserver w {{\naddress {a}\ninterface eth0\n}}");
+        expect(&[
+            (
+                &v("2001:db8::50"),
+                &["t.conf:6:9: address `2001:db8::50` needs a prefix length: ADDR/P"],
+            ),
+            (&v("2001:db8::50/129"), &["t.conf:6:22: bad prefix `129` (1-128)"]),
+            (&v("2001:db8::50/0"), &["t.conf:6:22: bad prefix `0` (1-128)"]),
+            (&v("2001:db8:::50/64"), &["t.conf:6:9: bad IPv6 address `2001:db8:::50`"]),
+            (&v("::/64"), &["t.conf:6:9: :: is not a unicast address"]),
+            (&v("::1/128"), &["t.conf:6:9: ::1 is not a unicast address"]),
+            (&v("ff02::1/64"), &["t.conf:6:9: ff02::1 is not a unicast address"]),
+            (
+                &v("fe80::50/64"),
+                &["t.conf:6:9: fe80::50 is link-local (fe80::/10): use a global or unique local address"],
+            ),
+            (
+                &v("::ffff:10.0.0.50/120"),
+                &["t.conf:6:9: ::ffff:10.0.0.50 is an IPv4-mapped address: write the IPv4 address"],
+            ),
+        ]);
+        accept(&[&v("2001:db8::50/64"), &v("fd00:0:0:1::1/128"), &v("2001:DB8::A/48")]);
+        let text = format!(
+            "{MIN}{}\n{}\n",
+            v("2001:db8::50/64"),
+            "vserver x {\naddress 10.0.0.60/24\ninterface eth0\n}"
+        );
+        let c = parse("t.conf", &text).unwrap();
+        assert_eq!(c.vservers[0].address, "2001:db8::50".parse::<IpAddr>().unwrap());
+        assert_eq!(c.vservers[0].prefix, 64);
+        assert_eq!(c.vservers[1].address, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 60)));
+        // The same address twice, in another spelling.
+        let twice = format!(
+            "{MIN}{}\n{}\n",
+            v("2001:db8::50/64"),
+            "vserver x {\naddress 2001:DB8:0::50/64\ninterface eth0\n}"
+        );
+        let e = parse("t.conf", &twice).unwrap_err().to_string();
+        assert!(e.contains("address 2001:db8::50 is already vserver `w`'s (line 5)"), "{e}");
     }
 
     #[test]

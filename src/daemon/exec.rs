@@ -10,7 +10,7 @@
 //! of its interfaces, as this file put it there (see `Daemon::done`).
 
 use core::fmt::Write as _;
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use core::time::Duration;
 
 use heapless::String as HString;
@@ -44,13 +44,13 @@ pub(super) struct VsIf {
     pub(super) arp: usize,
 }
 
-/// A vserver address as `A.B.C.D/P`.
-pub(super) type AddrText = HString<20>;
+/// A vserver address as `A.B.C.D/P` or `ADDR/P` (IPv6: at most 39 + 4).
+pub(super) type AddrText = HString<44>;
 
 /// A vserver's address for the log and hooks.
 pub(super) fn addr_text(v: &config::VServer) -> AddrText {
     let mut s = AddrText::new();
-    // 18 bytes at most: always fits.
+    // 43 bytes at most: always fits.
     let _ = write!(s, "{}/{}", v.address, v.prefix);
     s
 }
@@ -224,7 +224,7 @@ impl Daemon {
                     self.poll.registry(),
                     now,
                     Purpose::Service(vs),
-                    SocketAddrV4::new(addr, *port),
+                    SocketAddr::new(addr, *port),
                     timeout,
                 ),
                 Check::Exec(_) => self.queue_child(Purpose::Service(vs)),
@@ -248,7 +248,7 @@ impl Daemon {
                     self.poll.registry(),
                     now,
                     Purpose::Reach(vs),
-                    SocketAddrV4::new(addr, port),
+                    SocketAddr::new(addr, port),
                     timeout,
                 ),
             },
@@ -311,7 +311,9 @@ impl Daemon {
             return false;
         };
         let ifindex = self.vs_if.get(vs as usize).map_or(0, |i| i.ifindex);
-        let label = if v.dedicated {
+        // IPv6 has no labels: the interface stands for one in the log and
+        // in `BONGOYO_INTERFACE`.
+        let label = if v.dedicated || v.address.is_ipv6() {
             Some(v.interface.clone())
         } else {
             match ifaddr::list_addresses() {
@@ -339,11 +341,16 @@ impl Daemon {
             return false;
         };
         let lifetime = alias_lifetime_s(self.config.hello);
-        let r = ifaddr::add_alias(&label, v.address, v.prefix).and_then(|_| {
-            // At once: from here on a dead daemon's address dies with it.
-            self.rtnl
-                .set_lifetime(ifindex, &label, v.address, v.prefix, lifetime)
-        });
+        let r = match v.address {
+            IpAddr::V4(a) => ifaddr::add_alias(&label, a, v.prefix).and_then(|_| {
+                // At once: from here on a dead daemon's address dies with it.
+                self.rtnl
+                    .set_lifetime(ifindex, &label, a, v.prefix, lifetime)
+            }),
+            // In one request, with its lifetime and without duplicate
+            // address detection (layer 3 probed before the takeover).
+            IpAddr::V6(a) => self.rtnl.add_address6(ifindex, a, v.prefix, lifetime),
+        };
         match r {
             Ok(()) => {
                 info!(
@@ -365,7 +372,7 @@ impl Daemon {
                     addr_text(v)
                 );
                 // Half-added (address set, lifetime not): take it away again.
-                let _ = self.rtnl.remove_address(ifindex, v.address, v.prefix);
+                let _ = self.remove_address(ifindex, v.address, v.prefix);
                 false
             }
         }
@@ -402,7 +409,8 @@ impl Daemon {
             return false;
         };
         let ifindex = self.vs_if.get(vs as usize).map_or(0, |i| i.ifindex);
-        match self.rtnl.remove_address(ifindex, v.address, v.prefix) {
+        let (address, prefix) = (v.address, v.prefix);
+        match self.remove_address(ifindex, address, prefix) {
             Ok(()) => {
                 let label = self.aliases[vs as usize].take().map(|a| a.label);
                 info!(
@@ -424,6 +432,14 @@ impl Daemon {
         }
     }
 
+    /// Remove a vserver address of either family from `ifindex`.
+    fn remove_address(&mut self, ifindex: u32, addr: IpAddr, prefix: u8) -> std::io::Result<()> {
+        match addr {
+            IpAddr::V4(a) => self.rtnl.remove_address(ifindex, a, prefix),
+            IpAddr::V6(a) => self.rtnl.remove_address6(ifindex, a, prefix),
+        }
+    }
+
     /// Renew a held address's kernel lifetime (fencing layer 2).
     fn renew(&mut self, vs: VsId) {
         let (Some(v), Some(a)) = (
@@ -433,10 +449,13 @@ impl Daemon {
             return;
         };
         let lifetime = alias_lifetime_s(self.config.hello);
-        if let Err(e) = self
-            .rtnl
-            .set_lifetime(a.ifindex, &a.label, v.address, v.prefix, lifetime)
-        {
+        let r = match v.address {
+            IpAddr::V4(x) => self
+                .rtnl
+                .set_lifetime(a.ifindex, &a.label, x, v.prefix, lifetime),
+            IpAddr::V6(x) => self.rtnl.set_lifetime6(a.ifindex, x, v.prefix, lifetime),
+        };
+        if let Err(e) = r {
             // Not for an address the kernel removed (this daemon was frozen
             // longer than the lifetime): a renewal adds it again, as IPv4
             // does not ask for NLM_F_CREATE (tests/os_netns.rs). Something

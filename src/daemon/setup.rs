@@ -17,10 +17,11 @@ use mio::unix::SourceFd;
 use mio::{Interest, Poll, Token};
 
 use super::exec::{addr_text, VsIf};
-use super::work::{ArpIf, Work, ARP_BASE};
+use super::work::{ArpIf, LinkSock, Work, ARP_BASE};
 use super::{Failure, EX_CANTCREAT, EX_NOPERM, EX_OSERR, LISTENER, MULTICAST, SIGNALS, UNICAST};
 use crate::config::{self, Config, Key, NodeId};
 use crate::os::arp::ArpSocket;
+use crate::os::ndp::NdpSocket;
 use crate::os::control::{self, ListenError, SocketFile};
 use crate::os::ifaddr::{self, Rtnl};
 use crate::os::net::{self, Interface};
@@ -141,14 +142,21 @@ pub(super) fn arp_sockets(
 ) -> Result<heapless::Vec<VsIf, { crate::limits::MAX_VSERVERS }>, Failure> {
     let mut vs_if = heapless::Vec::new();
     for v in &config.vservers {
-        let arp = match work.arp_index(&v.interface) {
+        let arp = match work.arp_index(&v.interface, v.address) {
             Some(i) => i,
             None => {
                 let name = v.interface.as_str();
                 let i = net::interface(name)
                     .map_err(|e| Failure::os(format_args!("interface {name}"), e))?;
-                let sock = ArpSocket::open(i.index, i.mac)
-                    .map_err(|e| Failure::os(format_args!("ARP packet socket on {name}"), e))?;
+                let sock = if v.address.is_ipv6() {
+                    NdpSocket::open(i.index, i.mac).map(LinkSock::Ndp).map_err(|e| {
+                        Failure::os(format_args!("neighbour discovery socket on {name}"), e)
+                    })?
+                } else {
+                    ArpSocket::open(i.index, i.mac)
+                        .map(LinkSock::Arp)
+                        .map_err(|e| Failure::os(format_args!("ARP packet socket on {name}"), e))?
+                };
                 // At most one per vserver: fits.
                 let _ = work.arps.push(ArpIf {
                     name: v.interface.clone(),

@@ -7,11 +7,12 @@
 //! cannot come. The table never touches the node: the daemon drains
 //! [`Work::poll_done`] and feeds the results in.
 //!
-//! Tokens: ARP sockets from [`ARP_BASE`], checks from [`CHECK_BASE`], child
-//! output pipes from [`CHILD_BASE`].
+//! Tokens: link sockets (ARP for IPv4 vservers, neighbour discovery for
+//! IPv6 ones) from [`ARP_BASE`], checks from [`CHECK_BASE`], child output
+//! pipes from [`CHILD_BASE`].
 
 use core::fmt;
-use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -25,6 +26,7 @@ use mio::{Interest, Registry, Token};
 use crate::config::{IfName, Name, VsId};
 use crate::limits::{MAX_CHILDREN, MAX_NODES, MAX_VSERVERS};
 use crate::os::arp::{ArpSocket, OP_REPLY};
+use crate::os::ndp::NdpSocket;
 use crate::os::child::{self, Child};
 use crate::os::process::Exit;
 use crate::takeover::Step;
@@ -92,21 +94,76 @@ pub struct Done {
     pub macs: Vec<[u8; 6], MAX_MACS>,
 }
 
-/// One ARP socket, on one interface.
+/// One link socket, on one interface: ARP for its IPv4 vservers, or
+/// neighbour discovery for its IPv6 ones.
 pub struct ArpIf {
     /// The interface.
     pub name: IfName,
     /// Its index.
     pub ifindex: u32,
     /// The socket.
-    pub sock: ArpSocket,
+    pub sock: LinkSock,
+}
+
+/// Who answers for an address on a link, and announcing that we do.
+pub enum LinkSock {
+    /// IPv4: ARP (RFC 5227 probes, gratuitous ARP).
+    Arp(ArpSocket),
+    /// IPv6: neighbour solicitations and advertisements (RFC 4861).
+    Ndp(NdpSocket),
+}
+
+impl LinkSock {
+    /// The interface's MAC.
+    pub fn mac(&self) -> [u8; 6] {
+        match self {
+            LinkSock::Arp(s) => s.mac(),
+            LinkSock::Ndp(s) => s.mac(),
+        }
+    }
+
+    /// Ask who has `addr` (an address of this socket's family).
+    pub fn probe(&self, addr: IpAddr) -> io::Result<()> {
+        match (self, addr) {
+            (LinkSock::Arp(s), IpAddr::V4(a)) => s.probe(a),
+            (LinkSock::Ndp(s), IpAddr::V6(a)) => s.probe(a),
+            _ => Err(io::Error::from(io::ErrorKind::InvalidInput)),
+        }
+    }
+
+    /// Tell the link that `addr` is at our MAC (gratuitous ARP, or an
+    /// unsolicited neighbour advertisement with the override flag).
+    pub fn announce(&self, addr: IpAddr) -> io::Result<()> {
+        match (self, addr) {
+            (LinkSock::Arp(s), IpAddr::V4(a)) => s.announce(a),
+            (LinkSock::Ndp(s), IpAddr::V6(a)) => s.announce(a),
+            _ => Err(io::Error::from(io::ErrorKind::InvalidInput)),
+        }
+    }
+
+    /// Whether this socket speaks for `addr`'s family.
+    pub fn family_of(&self, addr: IpAddr) -> bool {
+        matches!(
+            (self, addr),
+            (LinkSock::Arp(_), IpAddr::V4(_)) | (LinkSock::Ndp(_), IpAddr::V6(_))
+        )
+    }
+}
+
+impl AsRawFd for LinkSock {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            LinkSock::Arp(s) => s.as_raw_fd(),
+            LinkSock::Ndp(s) => s.as_raw_fd(),
+        }
+    }
 }
 
 enum Probe {
     Tcp(TcpStream),
     Arp {
         sock: usize,
-        addr: Ipv4Addr,
+        addr: IpAddr,
         /// When the next probe goes, how many are left after it, and the
         /// time between two.
         next_probe: Option<Instant>,
@@ -177,9 +234,11 @@ impl Work {
         }
     }
 
-    /// The ARP socket for interface `name`.
-    pub fn arp_index(&self, name: &str) -> Option<usize> {
-        self.arps.iter().position(|a| a.name == name)
+    /// The link socket on interface `name` for `addr`'s family.
+    pub fn arp_index(&self, name: &str, addr: IpAddr) -> Option<usize> {
+        self.arps
+            .iter()
+            .position(|a| a.name == name && a.sock.family_of(addr))
     }
 
     fn finish(&mut self, purpose: Purpose, ok: bool, macs: Vec<[u8; 6], MAX_MACS>) {
@@ -237,14 +296,14 @@ impl Work {
         reg: &Registry,
         now: Instant,
         purpose: Purpose,
-        to: SocketAddrV4,
+        to: SocketAddr,
         timeout: Duration,
     ) {
         let Some(i) = self.checks.iter().position(Option::is_none) else {
             warn!("check-table-full purpose={purpose}");
             return self.fail_now(purpose);
         };
-        let mut s = match TcpStream::connect(SocketAddr::V4(to)) {
+        let mut s = match TcpStream::connect(to) {
             Ok(s) => s,
             // Refused or unreachable at once: a clear "down".
             Err(_) => return self.fail_now(purpose),
@@ -270,7 +329,7 @@ impl Work {
         now: Instant,
         purpose: Purpose,
         sock: usize,
-        addr: Ipv4Addr,
+        addr: IpAddr,
         window: Duration,
         probes: u32,
     ) {
@@ -387,20 +446,45 @@ impl Work {
         }
     }
 
-    /// Read every packet waiting on ARP socket `sock` and credit the open
+    /// Read every packet waiting on link socket `sock` and credit the open
     /// probe windows for the addresses they answer for.
     pub fn arp_ready(&mut self, sock: usize) {
         let Some(a) = self.arps.get(sock) else { return };
+        let mine = a.sock.mac();
         // Bounded: a flood cannot hold the loop here forever.
         for _ in 0..256 {
-            let p = match a.sock.recv() {
-                Ok(Some(p)) => p,
+            // Who answered for which address: answers to our probe, from
+            // anyone; anything else that shows a box's kernel holding the
+            // address (a reply to another prober, an announcement). Other
+            // hosts' unsolicited ARP or advertisements are anybody's to
+            // forge.
+            let got = match &a.sock {
+                LinkSock::Arp(s) => s.recv().map(|p| {
+                    p.map(|p| {
+                        let ip = IpAddr::V4(p.sender_ip);
+                        let asked = p.answers_probe(p.sender_ip, mine);
+                        let said = p.op == OP_REPLY || p.target_ip == p.sender_ip;
+                        (ip, p.sender_mac, asked, said)
+                    })
+                }),
+                LinkSock::Ndp(s) => s.recv().map(|p| {
+                    p.and_then(|p| {
+                        let mac = p.mac?;
+                        // A solicited advertisement came to us: it answers
+                        // our solicitation (we send the only ones here).
+                        Some((IpAddr::V6(p.target), mac, p.solicited, true))
+                    })
+                }),
+            };
+            let (ip, mac, asked, said) = match got {
+                Ok(Some(x)) => x,
                 Ok(None) => return,
                 Err(e) => {
                     warn!("arp-receive-error interface={} error={e}", a.name);
                     return;
                 }
             };
+            let unsolicited = said && self.box_macs.contains(&mac);
             for c in self.checks.iter_mut().flatten() {
                 if let Probe::Arp {
                     sock: s,
@@ -409,18 +493,10 @@ impl Work {
                     ..
                 } = &mut c.probe
                 {
-                    // Answers to our probe, from anyone; anything else
-                    // that shows a box's kernel holding the address (a
-                    // reply to another prober, an announcement). Other
-                    // hosts' unsolicited ARP is anybody's to forge.
-                    let unsolicited = p.sender_ip == *addr
-                        && (p.op == OP_REPLY || p.target_ip == *addr)
-                        && self.box_macs.contains(&p.sender_mac);
-                    let answer =
-                        *s == sock && (p.answers_probe(*addr, a.sock.mac()) || unsolicited);
-                    if answer && !macs.contains(&p.sender_mac) {
+                    let answer = *s == sock && ip == *addr && (asked || unsolicited);
+                    if answer && !macs.contains(&mac) {
                         // Full: already "several answer"; the rest adds nothing.
-                        let _ = macs.push(p.sender_mac);
+                        let _ = macs.push(mac);
                     }
                 }
             }

@@ -25,7 +25,7 @@
 //! probes the VIP every [`ARP_MS`] and records the set of MACs that reply.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::Ordering;
@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use bongoyo::os::arp::{ArpPacket, ArpSocket, OP_REPLY};
 use bongoyo::os::ifaddr;
+use bongoyo::os::ndp::NdpSocket;
 use nix::sys::signal::Signal;
 
 use super::daemon::{client, write_script, Daemon, Syslog, TempDir};
@@ -66,6 +67,11 @@ pub struct Opts {
     pub vserver_extra: Vec<String>,
     /// `web`'s service line (None: `tcp PORT`, the boxes' own service).
     pub service: Option<String>,
+    /// `web` is IPv6 (issue 15): every host also has `fd81:K::part/64`,
+    /// the VIP is `fd81:K::50/64`, the client connects over IPv6 and its
+    /// watcher sends neighbour solicitations instead of ARP probes. The
+    /// cluster itself still talks IPv4.
+    pub ipv6: bool,
 }
 
 /// A TCP service answering its box name, in one namespace; stopped on
@@ -78,8 +84,9 @@ impl Service {
         let (stop, name) = (threads.flag(), name.to_owned());
         let (tx, rx) = std::sync::mpsc::channel();
         threads.push(spawn_in(ns, move || {
-            // 0.0.0.0: it answers on the VIP once the alias is there.
-            let l = TcpListener::bind(("0.0.0.0", PORT)).expect("bind service");
+            // Every address (IPv6 and, through it, IPv4): it answers on the
+            // VIP once the alias is there.
+            let l = TcpListener::bind(("::", PORT)).expect("bind service");
             l.set_nonblocking(true).expect("nonblocking");
             let _ = tx.send(());
             while !stop.load(Ordering::Relaxed) {
@@ -127,7 +134,7 @@ pub struct Client {
 impl Client {
     /// Start probing `vip:PORT` from namespace `ns`; `names` maps MACs to
     /// host names.
-    pub fn start(ns: &str, vip: Ipv4Addr, names: Vec<([u8; 6], String)>) -> Client {
+    pub fn start(ns: &str, vip: IpAddr, names: Vec<([u8; 6], String)>) -> Client {
         Client::start_every(ns, vip, names, SLOT_MS)
     }
 
@@ -136,7 +143,7 @@ impl Client {
     /// times out still ends before its thread's next slot.
     pub fn start_every(
         ns: &str,
-        vip: Ipv4Addr,
+        vip: IpAddr,
         names: Vec<([u8; 6], String)>,
         slot_ms: u64,
     ) -> Client {
@@ -146,7 +153,7 @@ impl Client {
         let attempts = Arc::new(Mutex::new(Vec::new()));
         let arp = Arc::new(Mutex::new(Vec::new()));
         let mut threads = Threads::new();
-        let to = SocketAddr::V4(SocketAddrV4::new(vip, PORT));
+        let to = SocketAddr::new(vip, PORT);
         for w in 0..workers {
             let (stop, out) = (threads.flag(), attempts.clone());
             threads.push(spawn_in(ns, move || {
@@ -174,26 +181,31 @@ impl Client {
                 .find(|(_, n)| n == "cl")
                 .map(|(m, _)| *m)
                 .expect("client MAC");
-            let sock = ArpSocket::open(idx, mac).expect("ARP socket");
+            // Who answers for the VIP: ARP replies for IPv4, neighbour
+            // advertisements for IPv6.
+            let sock = match vip {
+                IpAddr::V4(_) => Watch::Arp(ArpSocket::open(idx, mac).expect("ARP socket")),
+                IpAddr::V6(_) => Watch::Ndp(NdpSocket::open(idx, mac).expect("NDP socket")),
+            };
             let mut k = 0u64;
             while !stop.load(Ordering::Relaxed) && k * ARP_MS < 600_000 {
                 let at = k * ARP_MS;
-                let _ = sock.probe(vip);
+                sock.probe(vip);
                 let mut seen: Vec<String> = Vec::new();
                 while ms_since(t0) < at + ARP_MS {
-                    match sock.recv() {
-                        Ok(Some(p)) if p.op == OP_REPLY && p.sender_ip == vip => {
+                    match sock.answer(vip) {
+                        Some(Some(m)) => {
                             let n = names
                                 .iter()
-                                .find(|(m, _)| *m == p.sender_mac)
+                                .find(|(x, _)| *x == m)
                                 .map(|(_, n)| n.clone())
-                                .unwrap_or_else(|| format!("{:02x?}", p.sender_mac));
+                                .unwrap_or_else(|| format!("{m:02x?}"));
                             if !seen.contains(&n) {
                                 seen.push(n);
                             }
                         }
-                        Ok(Some(_)) => {}
-                        _ => std::thread::sleep(Duration::from_millis(2)),
+                        Some(None) => {}
+                        None => std::thread::sleep(Duration::from_millis(2)),
                     }
                 }
                 seen.sort();
@@ -273,6 +285,39 @@ impl Client {
     pub fn stop(mut self) -> View {
         self.threads.halt();
         self.view()
+    }
+}
+
+/// The client's watcher socket.
+enum Watch {
+    Arp(ArpSocket),
+    Ndp(NdpSocket),
+}
+
+impl Watch {
+    fn probe(&self, vip: IpAddr) {
+        let _ = match (self, vip) {
+            (Watch::Arp(s), IpAddr::V4(a)) => s.probe(a),
+            (Watch::Ndp(s), IpAddr::V6(a)) => s.probe(a),
+            _ => Ok(()),
+        };
+    }
+
+    /// The next packet: `Some(Some(mac))` if it says `mac` has `vip`,
+    /// `Some(None)` for any other, `None` when nothing is waiting.
+    fn answer(&self, vip: IpAddr) -> Option<Option<[u8; 6]>> {
+        match self {
+            Watch::Arp(s) => match s.recv() {
+                Ok(Some(p)) => Some(
+                    (p.op == OP_REPLY && IpAddr::V4(p.sender_ip) == vip).then_some(p.sender_mac),
+                ),
+                _ => None,
+            },
+            Watch::Ndp(s) => match s.recv() {
+                Ok(Some(p)) => Some(p.mac.filter(|_| IpAddr::V6(p.target) == vip)),
+                _ => None,
+            },
+        }
     }
 }
 
@@ -421,6 +466,16 @@ impl Lan {
         for (host, part) in [("f1", 11), ("f2", 12), ("f3", 13), ("or", 60), ("cl", 100)] {
             let ns = Netns::new(&lan.tag(host));
             sw.plug("br0", &format!("p-{host}"), &ns.name, "eth0");
+            if lan.opts.ipv6 {
+                // No duplicate address detection on the LAN: addresses
+                // (link-local ones included) are usable at once.
+                for k in ["all", "default", "eth0"] {
+                    let key = format!("net.ipv6.conf.{k}.accept_dad=0");
+                    sh(&["ip", "netns", "exec", &ns.name, "sysctl", "-qw", &key]);
+                }
+                let a6 = format!("fd81:{k}::{part}/64");
+                ns.ip(&["-6", "addr", "add", &a6, "dev", "eth0", "nodad"]);
+            }
             ns.bring_up("eth0", &format!("10.81.{k}.{part}/24"));
             lan.macs.push((mac(&ns.name, "eth0"), host.to_owned()));
             lan.namespaces.push(ns);
@@ -449,9 +504,26 @@ impl Lan {
         &self.dir.0
     }
 
-    /// The vserver address.
+    /// The vserver address (IPv4; see [`Lan::vip_ip`]).
     pub fn vip(&self) -> Ipv4Addr {
         Ipv4Addr::new(10, 81, self.k, 50)
+    }
+
+    /// `web`'s address: [`Lan::vip`], or `fd81:K::50` with [`Opts::ipv6`].
+    pub fn vip_ip(&self) -> IpAddr {
+        if self.opts.ipv6 {
+            IpAddr::V6(Ipv6Addr::new(0xfd81, self.k as u16, 0, 0, 0, 0, 0, 0x50))
+        } else {
+            IpAddr::V4(self.vip())
+        }
+    }
+
+    /// `web`'s address with its prefix, as the configuration writes it.
+    fn vip_cidr(&self) -> String {
+        match self.vip_ip() {
+            IpAddr::V4(a) => format!("{a}/24"),
+            IpAddr::V6(a) => format!("{a}/64"),
+        }
     }
 
     /// MAC → host name for every host.
@@ -487,9 +559,10 @@ impl Lan {
              node f2 10.81.{k}.12\n\
              node f3 10.81.{k}.13\n\
              vserver web {{\n\
-             \x20   address 10.81.{k}.50/24\n\
+             \x20   address {vip}\n\
              \x20   interface eth0\n\
              \x20   service {service}\n",
+            vip = self.vip_cidr(),
             service = self
                 .opts
                 .service
@@ -708,7 +781,7 @@ impl Lan {
 
     /// Which hosts hold the VIP in their kernel right now.
     pub fn holders(&self) -> Vec<String> {
-        let vip = self.vip().to_string();
+        let vip = self.vip_ip().to_string();
         ["f1", "f2", "f3", "or"]
             .into_iter()
             .filter(|h| has_addr(&self.ns(h), &vip))
@@ -770,13 +843,13 @@ impl Lan {
 
     /// Start the client in the client namespace.
     pub fn client(&self) -> Client {
-        Client::start(&self.ns("cl"), self.vip(), self.macs())
+        Client::start(&self.ns("cl"), self.vip_ip(), self.macs())
     }
 
     /// Start the client with a TCP attempt every `slot_ms` instead of
     /// [`SLOT_MS`].
     pub fn client_every(&self, slot_ms: u64) -> Client {
-        Client::start_every(&self.ns("cl"), self.vip(), self.macs(), slot_ms)
+        Client::start_every(&self.ns("cl"), self.vip_ip(), self.macs(), slot_ms)
     }
 
     /// The original host comes back: the VIP on its eth0, its own service,

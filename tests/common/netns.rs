@@ -143,7 +143,7 @@ impl Drop for Netns {
 /// (the kernel's view; a failed `ip` counts as no).
 pub fn has_addr(ns: &str, addr: &str) -> bool {
     let out = Command::new("ip")
-        .args(["-n", ns, "-4", "-o", "addr", "show"])
+        .args(["-n", ns, "-o", "addr", "show"])
         .stdin(Stdio::null())
         .output()
         .expect("spawn ip");

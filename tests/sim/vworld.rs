@@ -96,8 +96,15 @@ pub fn with_vservers(
         };
         let _ = cfg.vservers.push(VServer {
             name,
-            address: core::net::Ipv4Addr::new(10, 0, 1, 1 + v as u8),
-            prefix: 24,
+            // Every third vserver is IPv6 (issue 15): the core does not
+            // care which family an address is; the configuration's digest
+            // and the hooks' environment do.
+            address: if v % 3 == 2 {
+                core::net::IpAddr::V6(core::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1 + v as u16))
+            } else {
+                core::net::IpAddr::V4(core::net::Ipv4Addr::new(10, 0, 1, 1 + v as u8))
+            },
+            prefix: if v % 3 == 2 { 64 } else { 24 },
             interface: heapless::String::try_from("eth0").unwrap(),
             dedicated: false,
             service: Check::Tcp(80),
