@@ -1,15 +1,23 @@
 //! The os layer against a real kernel, inside namespaces this test creates:
 //! alias ioctls, kernel address lifetimes (fencing layer 2), ARP probe and
-//! gratuitous ARP on a packet socket.
+//! gratuitous ARP on a packet socket, and their IPv6 twins: Neighbour
+//! Solicitation and unsolicited Neighbour Advertisement on a raw ICMPv6
+//! socket.
 
 mod common;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use bongoyo::os::arp::{ArpPacket, ArpSocket};
 use bongoyo::os::ifaddr;
-use common::netns::{eventually_every, mac, root_or_skip, run_in, spawn_in, Netns};
+use bongoyo::os::ndp::{na_body, NaPacket, NdpSocket, ALL_NODES, FLAG_OVERRIDE};
+use common::netns::{eventually_every, mac, root_or_skip, run_in, sh, spawn_in, Netns};
+use nix::sys::socket::{
+    sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType,
+    SockaddrIn6,
+};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 66, 0, 5);
 
@@ -248,5 +256,167 @@ fn arp_probe_and_gratuitous_arp() {
     assert!(
         neigh.contains(&want.join(":")),
         "client cache updated by gratuitous ARP: {neigh}"
+    );
+}
+
+/// `sysctl -w KEY=VALUE` inside namespace `ns`.
+fn sysctl(ns: &Netns, setting: &str) {
+    sh(&["ip", "netns", "exec", &ns.name, "sysctl", "-qw", setting]);
+}
+
+/// IPv6 on `dev` of namespace `ns`, without duplicate address detection
+/// (the link-local address is usable at once, not tentative for 1-2 s).
+/// Before the link goes up: the link-local address is made then.
+fn v6_without_dad(ns: &Netns, dev: &str) {
+    sysctl(ns, "net.ipv6.conf.all.disable_ipv6=0");
+    sysctl(ns, &format!("net.ipv6.conf.{dev}.disable_ipv6=0"));
+    sysctl(ns, &format!("net.ipv6.conf.{dev}.accept_dad=0"));
+    sysctl(ns, &format!("net.ipv6.conf.{dev}.dad_transmits=0"));
+}
+
+/// Wait until `dev` of namespace `ns` has a usable (not tentative)
+/// link-local address: the kernel sends Neighbour Discovery from it.
+fn wait_link_local(ns: &Netns, dev: &str) {
+    let ready = eventually_every(Duration::from_secs(5), POLL, || {
+        let shown = ns.ip(&["-6", "addr", "show", "dev", dev, "scope", "link"]);
+        (shown.contains("fe80::") && !shown.contains("tentative")).then_some(())
+    });
+    let shown = ns.ip(&["-6", "addr", "show", "dev", dev]);
+    assert!(ready.is_some(), "no usable link-local address: {shown}");
+}
+
+#[test]
+fn ndp_probe_and_unsolicited_advertisement() {
+    if !root_or_skip("ndp_probe_and_unsolicited_advertisement") {
+        return;
+    }
+    let a = Netns::new("ndpa");
+    let b = Netns::new("ndpb");
+    a.veth_to("a0", &b.name, "b0");
+    v6_without_dad(&a, "a0");
+    v6_without_dad(&b, "b0");
+    a.up("a0");
+    b.up("b0");
+    wait_link_local(&a, "a0");
+    wait_link_local(&b, "b0");
+    b.ip(&["-6", "addr", "add", "fd66::7/64", "dev", "b0", "nodad"]);
+    let mac_a = mac(&a.name, "a0");
+    let mac_b = mac(&b.name, "b0");
+    let held: Ipv6Addr = "fd66::7".parse().expect("address");
+    // The target of an advertisement sent as if it had crossed a router.
+    const FORWARDED: Ipv6Addr = Ipv6Addr::new(0xfd66, 0, 0, 0, 0, 0, 0, 9);
+
+    // Probe: who has fd66::7? b0's kernel answers with a solicited NA
+    // naming its MAC, to our link-local address.
+    let answer = run_in(&a.name, move || {
+        let s =
+            NdpSocket::open(ifaddr::ifindex("a0").expect("ifindex"), mac_a).expect("ndp socket");
+        let mut found = None;
+        for _ in 0..5 {
+            s.probe(held).expect("send probe");
+            let got = eventually_every(Duration::from_millis(400), POLL, || {
+                while let Ok(Some(p)) = s.recv() {
+                    if p.answers_probe(held) {
+                        found = Some(p);
+                    }
+                }
+                found.is_some().then_some(())
+            });
+            if got.is_some() {
+                break;
+            }
+        }
+        found
+    });
+    let answer = answer.expect("a Neighbour Advertisement");
+    assert_eq!(answer.mac, Some(mac_b));
+    assert!(
+        answer.solicited && answer.override_ && !answer.router,
+        "{answer:?}"
+    );
+
+    // Nobody has fd66::8: no answer.
+    let none = run_in(&a.name, move || {
+        let s =
+            NdpSocket::open(ifaddr::ifindex("a0").expect("ifindex"), mac_a).expect("ndp socket");
+        let target: Ipv6Addr = "fd66::8".parse().expect("address");
+        s.probe(target).expect("send probe");
+        let mut seen = false;
+        // Listen the whole time: no early way out.
+        eventually_every(Duration::from_millis(300), POLL, || {
+            while let Ok(Some(p)) = s.recv() {
+                seen |= p.answers_probe(target);
+            }
+            None::<()>
+        });
+        seen
+    });
+    assert!(!none, "nobody answers for a free address");
+
+    // An unsolicited NA from b0 for fd66::7 reaches a0, and a0's kernel
+    // updates an existing neighbour entry to b0's MAC. One for fd66::9
+    // sent before it with hop limit 64, as if it had crossed a router,
+    // is dropped (RFC 4861 7.1.2).
+    a.ip(&[
+        "-6",
+        "neigh",
+        "replace",
+        "fd66::7",
+        "lladdr",
+        "02:00:00:00:00:99",
+        "dev",
+        "a0",
+        "nud",
+        "stale",
+    ]);
+    let listener = spawn_in(&a.name, move || {
+        let s =
+            NdpSocket::open(ifaddr::ifindex("a0").expect("ifindex"), mac_a).expect("ndp socket");
+        let mut got: Option<NaPacket> = None;
+        let mut forwarded = None;
+        eventually_every(Duration::from_secs(3), POLL, || {
+            while let Ok(Some(p)) = s.recv() {
+                if p.target == held && !p.solicited {
+                    got = Some(p);
+                }
+                if p.target == FORWARDED {
+                    forwarded = Some(p);
+                }
+            }
+            got.is_some().then_some(())
+        });
+        (got, forwarded)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    run_in(&b.name, move || {
+        let index = ifaddr::ifindex("b0").expect("ifindex");
+        let raw = socket(
+            AddressFamily::Inet6,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::IcmpV6,
+        )
+        .expect("raw socket");
+        setsockopt(&raw, sockopt::Ipv6MulticastHops, &64).expect("hop limit");
+        let to = SockaddrIn6::from(SocketAddrV6::new(ALL_NODES, 0, 0, index));
+        let body = na_body(FORWARDED, mac_b, FLAG_OVERRIDE);
+        sendto(raw.as_raw_fd(), &body, &to, MsgFlags::empty()).expect("send hop 64");
+        let s = NdpSocket::open(index, mac_b).expect("ndp socket");
+        for _ in 0..3 {
+            s.announce(held).expect("announce");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let (got, forwarded) = listener.join().expect("listener");
+    assert_eq!(forwarded, None, "hop limit 64 is not believed");
+    let got = got.expect("unsolicited NA received");
+    assert_eq!(got.mac, Some(mac_b));
+    assert!(got.override_ && !got.router, "{got:?}");
+    assert!(!got.answers_probe(held), "an announcement is not an answer");
+    let neigh = a.ip(&["-6", "neigh", "show", "fd66::7", "dev", "a0"]);
+    let want: Vec<String> = mac_b.iter().map(|x| format!("{x:02x}")).collect();
+    assert!(
+        neigh.contains(&want.join(":")),
+        "neighbour cache updated by the unsolicited NA: {neigh}"
     );
 }

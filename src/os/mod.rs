@@ -1,7 +1,7 @@
 //! The only layer with system calls (docs/MODEL.md): the clock, the random
-//! source, signals, sockets, the control socket, processes, ARP, interface
-//! addresses and link state, load and memory figures, the service manager's
-//! notify socket, and the log.
+//! source, signals, sockets, the control socket, processes, ARP and IPv6
+//! Neighbour Discovery, interface addresses and link state, load and memory
+//! figures, the service manager's notify socket, and the log.
 //!
 //! Each file is one concern and hands the rest of the crate a small safe API;
 //! `unsafe` is allowed here and nowhere else. Nothing here decides anything:
@@ -14,6 +14,7 @@ pub mod clock;
 pub mod control;
 pub mod ifaddr;
 pub mod log;
+pub mod ndp;
 pub mod net;
 pub mod notify;
 pub mod process;
