@@ -35,6 +35,14 @@ fn opts() -> Opts {
     }
 }
 
+/// [`opts`] with `web` on IPv6 (issue 15).
+fn opts6() -> Opts {
+    Opts {
+        ipv6: true,
+        ..opts()
+    }
+}
+
 fn figure(name: &str, value: u64) {
     println!("FIGURE {name} {value}");
 }
@@ -198,18 +206,33 @@ fn cold_start_elects_a_boss_and_serves_the_vserver() {
 
 #[test]
 fn the_holder_box_dies_and_another_box_serves() {
-    if !root_or_skip("the_holder_box_dies_and_another_box_serves") {
-        return;
+    if root_or_skip("the_holder_box_dies_and_another_box_serves") {
+        box_death(12, opts());
     }
-    let (mut lan, client, holder, mark) = serving(12, opts());
+}
+
+/// [`the_holder_box_dies_and_another_box_serves`] with `web` on IPv6.
+#[test]
+fn ipv6_the_holder_box_dies_and_another_box_serves() {
+    if root_or_skip("ipv6_the_holder_box_dies_and_another_box_serves") {
+        box_death(61, opts6());
+    }
+}
+
+fn box_death(k: u8, o: Opts) {
+    let fam = if o.ipv6 { "ipv6_" } else { "" };
+    let (mut lan, client, holder, mark) = serving(k, o);
     // The box dies: daemon killed, link down, both at once.
     lan.kill9(Lan::index(&holder));
     lan.link_down(&holder);
     // Attempts started before this may still have reached the holder.
     let dead = client.now();
     let m = moved(&lan, &client, &holder, mark, 0, "nobody took over");
-    figure("box_death_outage_ms", m.outage);
-    figure("box_death_duplicate_ms", m.v.duplicate_ms(mark));
+    figure(&format!("{fam}box_death_outage_ms"), m.outage);
+    figure(
+        &format!("{fam}box_death_duplicate_ms"),
+        m.v.duplicate_ms(mark),
+    );
     println!("{holder} died, {} serves after {} ms", m.next, m.outage);
     // BONGOYO_NET_TRACE=1: the client's view and the daemons' log of this
     // fail-over, phase by phase (docs/BENCHMARKS.md, "Where a fail-over's
@@ -230,16 +253,28 @@ fn the_holder_box_dies_and_another_box_serves() {
 
 #[test]
 fn the_holders_daemon_is_killed_and_no_two_boxes_answer() {
-    if !root_or_skip("the_holders_daemon_is_killed_and_no_two_boxes_answer") {
-        return;
+    if root_or_skip("the_holders_daemon_is_killed_and_no_two_boxes_answer") {
+        daemon_killed(13, opts());
     }
-    let (mut lan, client, holder, mark) = serving(13, opts());
+}
+
+/// [`the_holders_daemon_is_killed_and_no_two_boxes_answer`] with `web` on IPv6.
+#[test]
+fn ipv6_the_holders_daemon_is_killed_and_no_two_boxes_answer() {
+    if root_or_skip("ipv6_the_holders_daemon_is_killed_and_no_two_boxes_answer") {
+        daemon_killed(62, opts6());
+    }
+}
+
+fn daemon_killed(k: u8, o: Opts) {
+    let fam = if o.ipv6 { "ipv6_" } else { "" };
+    let (mut lan, client, holder, mark) = serving(k, o);
     // The daemon dies, its box and kernel live on (with the alias, until
     // the kernel lifetime runs out).
     lan.kill9(Lan::index(&holder));
     let m = moved(&lan, &client, &holder, mark, 1000, "nobody took over");
-    figure("kill9_outage_ms", m.outage);
-    figure("kill9_duplicate_ms", m.v.duplicate_ms(mark));
+    figure(&format!("{fam}kill9_outage_ms"), m.outage);
+    figure(&format!("{fam}kill9_duplicate_ms"), m.v.duplicate_ms(mark));
     println!(
         "{holder}'s daemon killed, {} serves after {} ms",
         m.next, m.outage
@@ -256,10 +291,22 @@ fn the_holders_daemon_is_killed_and_no_two_boxes_answer() {
 
 #[test]
 fn the_holder_paused_five_seconds_never_answers_with_another() {
-    if !root_or_skip("the_holder_paused_five_seconds_never_answers_with_another") {
-        return;
+    if root_or_skip("the_holder_paused_five_seconds_never_answers_with_another") {
+        paused(14, opts());
     }
-    let (lan, client, holder, mark) = serving(14, opts());
+}
+
+/// [`the_holder_paused_five_seconds_never_answers_with_another`] with `web` on IPv6.
+#[test]
+fn ipv6_the_holder_paused_five_seconds_never_answers_with_another() {
+    if root_or_skip("ipv6_the_holder_paused_five_seconds_never_answers_with_another") {
+        paused(63, opts6());
+    }
+}
+
+fn paused(k: u8, o: Opts) {
+    let fam = if o.ipv6 { "ipv6_" } else { "" };
+    let (lan, client, holder, mark) = serving(k, o);
     let i = Lan::index(&holder);
     lan.signal(i, Signal::SIGSTOP);
     let (most_paused, when_paused) = max_holders(&lan, Duration::from_secs(5));
@@ -267,9 +314,9 @@ fn the_holder_paused_five_seconds_never_answers_with_another() {
     let (most_after, when_after) = max_holders(&lan, Duration::from_secs(3));
     let fin = client.wait_served(Duration::from_secs(10), STEADY);
     let v = client.view();
-    figure("pause_duplicate_ms", v.duplicate_ms(mark));
+    figure(&format!("{fam}pause_duplicate_ms"), v.duplicate_ms(mark));
     if let Some(o) = v.outage_ms(mark) {
-        figure("pause_outage_ms", o);
+        figure(&format!("{fam}pause_outage_ms"), o);
     }
     assert_eq!(v.duplicate_ms(mark), 0, "{}", lan.report(&v, mark));
     assert!(
@@ -289,14 +336,26 @@ fn the_holder_paused_five_seconds_never_answers_with_another() {
 
 #[test]
 fn a_graceful_stop_hands_over() {
-    if !root_or_skip("a_graceful_stop_hands_over") {
-        return;
+    if root_or_skip("a_graceful_stop_hands_over") {
+        graceful_stop(15, opts());
     }
-    let (mut lan, client, holder, mark) = serving(15, opts());
+}
+
+/// [`a_graceful_stop_hands_over`] with `web` on IPv6.
+#[test]
+fn ipv6_a_graceful_stop_hands_over() {
+    if root_or_skip("ipv6_a_graceful_stop_hands_over") {
+        graceful_stop(64, opts6());
+    }
+}
+
+fn graceful_stop(k: u8, o: Opts) {
+    let fam = if o.ipv6 { "ipv6_" } else { "" };
+    let (mut lan, client, holder, mark) = serving(k, o);
     let stopped = lan.stop_gracefully(Lan::index(&holder), Duration::from_secs(10));
     let m = moved(&lan, &client, &holder, mark, 0, "nobody took over");
     assert!(stopped, "no exit on SIGTERM{}", lan.report(&m.v, mark));
-    figure("graceful_outage_ms", m.outage);
+    figure(&format!("{fam}graceful_outage_ms"), m.outage);
     println!("{holder} stopped, {} serves after {} ms", m.next, m.outage);
     m.assert_clean(&lan, mark, MAX_OUTAGE_MS);
     assert_eq!(lan.holders(), vec![m.next]);
@@ -412,21 +471,33 @@ fn a_partition_moves_the_vserver_and_heals_without_duplicates() {
 
 #[test]
 fn hold_on_the_holder_hands_over_with_a_short_outage() {
-    if !root_or_skip("hold_on_the_holder_hands_over_with_a_short_outage") {
-        return;
+    if root_or_skip("hold_on_the_holder_hands_over_with_a_short_outage") {
+        hold(19, opts());
     }
-    let (mut lan, client, holder, mark) = serving(19, opts());
+}
+
+/// [`hold_on_the_holder_hands_over_with_a_short_outage`] with `web` on IPv6.
+#[test]
+fn ipv6_hold_on_the_holder_hands_over_with_a_short_outage() {
+    if root_or_skip("ipv6_hold_on_the_holder_hands_over_with_a_short_outage") {
+        hold(65, opts6());
+    }
+}
+
+fn hold(k: u8, o: Opts) {
+    let fam = if o.ipv6 { "ipv6_" } else { "" };
+    let (mut lan, client, holder, mark) = serving(k, o);
     let i = Lan::index(&holder);
     let (code, out) = lan.ctl(i, &["hold"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.starts_with("ok hold"), "{out}");
     let m = moved(&lan, &client, &holder, mark, 1000, "nobody took over");
     let (next, v) = (&m.next, &m.v);
-    figure("hold_outage_ms", m.outage);
-    figure("hold_duplicate_ms", v.duplicate_ms(mark));
+    figure(&format!("{fam}hold_outage_ms"), m.outage);
+    figure(&format!("{fam}hold_duplicate_ms"), v.duplicate_ms(mark));
     let gap = logged_gap_ms(&lan);
     if let Some(g) = gap {
-        figure("hold_gap_ms", g);
+        figure(&format!("{fam}hold_gap_ms"), g);
     }
     println!(
         "{holder} on hold, {next} serves; outage {} ms, address gap {gap:?} ms",

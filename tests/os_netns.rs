@@ -1,12 +1,12 @@
 //! The os layer against a real kernel, inside namespaces this test creates:
-//! alias ioctls, kernel address lifetimes (fencing layer 2), ARP probe and
-//! gratuitous ARP on a packet socket, and their IPv6 twins: Neighbour
-//! Solicitation and unsolicited Neighbour Advertisement on a raw ICMPv6
-//! socket.
+//! alias ioctls, kernel address lifetimes (fencing layer 2), IPv6 addresses
+//! through rtnetlink, ARP probe and gratuitous ARP on a packet socket, and
+//! their IPv6 twins: Neighbour Solicitation and unsolicited Neighbour
+//! Advertisement on a raw ICMPv6 socket.
 
 mod common;
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use nix::sys::socket::{
 };
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 66, 0, 5);
+const VIP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x66, 0, 0, 0, 0, 0, 5);
 
 /// How often the packet loops below look for an answer.
 const POLL: Duration = Duration::from_millis(20);
@@ -149,6 +150,209 @@ fn kernel_lifetime_removes_an_unrenewed_alias() {
         shown.contains("10.66.0.5/24") && shown.contains("a0:0"),
         "{shown}"
     );
+}
+
+/// `sysctl -w KEY=VALUE` inside namespace `ns`.
+fn sysctl_in(ns: &Netns, kv: &str) {
+    sh(&["ip", "netns", "exec", &ns.name, "sysctl", "-qw", kv]);
+}
+
+/// A namespace with a veth pair a0/b0, both up, IPv6 on, and duplicate
+/// address detection on a0 slowed to 10 s (one solicitation, 10 s apart):
+/// an address that goes through DAD stays tentative the whole test, so a
+/// check that ours does not cannot pass by luck.
+fn veth6_ns(tag: &str) -> Netns {
+    let ns = Netns::new(tag);
+    sysctl_in(&ns, "net.ipv6.conf.all.disable_ipv6=0");
+    sysctl_in(&ns, "net.ipv6.conf.default.disable_ipv6=0");
+    ns.veth("a0", "b0");
+    sysctl_in(&ns, "net.ipv6.conf.a0.disable_ipv6=0");
+    sysctl_in(&ns, "net.ipv6.neigh.a0.retrans_time_ms=10000");
+    ns.up("a0");
+    ns.up("b0");
+    ns
+}
+
+/// The `ip -6 -o addr show dev a0` line of `addr`, if a0 has it.
+fn addr6_line(ns: &Netns, addr: &str) -> Option<String> {
+    let needle = format!(" {addr}/");
+    ns.ip(&["-6", "-o", "addr", "show", "dev", "a0"])
+        .lines()
+        .find(|l| l.contains(&needle))
+        .map(str::to_owned)
+}
+
+/// The `valid_lft` seconds of an `ip -o addr` line (`None`: forever).
+fn valid_lft(line: &str) -> Option<u32> {
+    let at = line.find("valid_lft ")? + "valid_lft ".len();
+    let secs = line[at..].split("sec").next()?;
+    secs.parse().ok()
+}
+
+/// Bind a UDP socket to `addr` inside `ns`: the errno if the kernel
+/// refuses (a tentative address is not usable: EADDRNOTAVAIL).
+fn bind_in(ns: &Netns, addr: Ipv6Addr) -> Result<(), Option<i32>> {
+    run_in(&ns.name, move || {
+        UdpSocket::bind((addr, 0))
+            .map(drop)
+            .map_err(|e| e.raw_os_error())
+    })
+}
+
+#[test]
+fn ipv6_address_add_list_renew_remove() {
+    if !root_or_skip("ipv6_address_add_list_renew_remove") {
+        return;
+    }
+    let ns = veth6_ns("v6");
+    let mut rtnl = run_in(&ns.name, || ifaddr::Rtnl::open().expect("rtnl"));
+    let idx = run_in(&ns.name, || ifaddr::ifindex("a0").expect("ifindex"));
+    // The control: an address added the usual way, with DAD.
+    let dad = Ipv6Addr::new(0xfd00, 0x66, 0, 0, 0, 0, 0, 9);
+    ns.ip(&["-6", "addr", "add", "fd00:66::9/64", "dev", "a0"]);
+
+    rtnl.add_address6(idx, VIP6, 64, Duration::from_secs(30))
+        .expect("add");
+    // Usable at once, where the control is not.
+    assert_eq!(bind_in(&ns, VIP6), Ok(()), "ours is usable at once");
+    assert_eq!(
+        bind_in(&ns, dad),
+        Err(Some(libc::EADDRNOTAVAIL)),
+        "an address under DAD is not"
+    );
+    let line = addr6_line(&ns, "fd00:66::5").expect("address added");
+    assert!(line.contains("fd00:66::5/64"), "{line}");
+    assert!(
+        line.contains("nodad") && !line.contains("tentative"),
+        "{line}"
+    );
+    assert!((28..=30).contains(&valid_lft(&line).unwrap_or(0)), "{line}");
+    assert!(line.contains("preferred_lft 30sec") || line.contains("preferred_lft 29sec"));
+
+    // The listing finds both, and tells ours from the control.
+    let found = rtnl.list_addresses6().expect("list");
+    let ours = found
+        .iter()
+        .find(|a| a.ifindex == idx && a.addr == VIP6)
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert_eq!(ours.prefix, 64);
+    assert!(ours.nodad() && !ours.tentative(), "{ours:?}");
+    // IFA_PROTO read back: Linux 6.1 and later.
+    assert!(ours.tagged(), "{ours:?}");
+    assert!((28..=30).contains(&ours.valid_s.unwrap_or(0)), "{ours:?}");
+    let control = found
+        .iter()
+        .find(|a| a.ifindex == idx && a.addr == dad)
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert!(control.tentative() && !control.tagged(), "{control:?}");
+    assert_eq!(control.valid_s, None, "static: forever");
+    // The link-local addresses are listed too.
+    assert!(found
+        .iter()
+        .any(|a| a.ifindex == idx && a.addr.segments()[0] == 0xfe80));
+
+    // Adding it again (a retried takeover step) is not an error.
+    rtnl.add_address6(idx, VIP6, 64, Duration::from_secs(30))
+        .expect("add again");
+
+    // Renewal: the lifetimes restart at the new figure, NODAD and the tag stay.
+    rtnl.set_lifetime6(idx, VIP6, 64, Duration::from_secs(100))
+        .expect("renew");
+    let line = addr6_line(&ns, "fd00:66::5").expect("still there");
+    assert!(
+        (98..=100).contains(&valid_lft(&line).unwrap_or(0)),
+        "{line}"
+    );
+    assert!(line.contains("nodad"), "{line}");
+    let found = rtnl.list_addresses6().expect("list");
+    assert!(
+        found
+            .iter()
+            .any(|a| a.addr == VIP6 && a.tagged() && a.nodad()),
+        "{found:?}"
+    );
+    // A shorter one is taken too: a renewal sets, it does not extend only.
+    rtnl.set_lifetime6(idx, VIP6, 64, Duration::from_secs(20))
+        .expect("renew shorter");
+    let line = addr6_line(&ns, "fd00:66::5").expect("still there");
+    assert!((18..=20).contains(&valid_lft(&line).unwrap_or(0)), "{line}");
+
+    rtnl.remove_address6(idx, VIP6, 64).expect("remove");
+    assert_eq!(addr6_line(&ns, "fd00:66::5"), None);
+    // Removing again is not an error: the kernel may have beaten us to it.
+    rtnl.remove_address6(idx, VIP6, 64).expect("remove twice");
+    assert!(addr6_line(&ns, "fd00:66::9").is_some(), "the other stays");
+
+    // Errors are reported, not hidden.
+    let err = rtnl
+        .add_address6(idx + 100, VIP6, 64, Duration::from_secs(1))
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENODEV), "{err}");
+}
+
+#[test]
+fn kernel_lifetime_removes_an_unrenewed_ipv6_address() {
+    if !root_or_skip("kernel_lifetime_removes_an_unrenewed_ipv6_address") {
+        return;
+    }
+    let ns = veth6_ns("life6");
+    let mut rtnl = run_in(&ns.name, || ifaddr::Rtnl::open().expect("rtnl"));
+    let idx = run_in(&ns.name, || ifaddr::ifindex("a0").expect("ifindex"));
+    let second = Duration::from_secs(1);
+    rtnl.add_address6(idx, VIP6, 64, second).expect("add");
+    let line = addr6_line(&ns, "fd00:66::5").expect("added");
+    assert!(line.contains("valid_lft 1sec"), "{line}");
+
+    // Renewing keeps it: renew every 200 ms for 2.4 s (more than the lifetime).
+    for _ in 0..12 {
+        std::thread::sleep(Duration::from_millis(200));
+        rtnl.set_lifetime6(idx, VIP6, 64, second).expect("renew");
+    }
+    assert!(
+        addr6_line(&ns, "fd00:66::5").is_some(),
+        "renewed address stays"
+    );
+
+    // Stop renewing (a killed daemon): the kernel removes it by itself.
+    // IPv6 has its own lifetime worker (addrconf_verify, a deferrable
+    // per-namespace work item, as IPv4's check_lifetime): 1003-1266 ms
+    // after the last renewal in 60 runs on a loaded 2-core box (Linux
+    // 6.18), the same spread as IPv4 side by side (docs/DECISIONS.md,
+    // "IPv6 (issue 15)"). NEVER_REMOVED is the bound, as for IPv4.
+    let last = Instant::now();
+    let gone = eventually_every(NEVER_REMOVED, POLL, || {
+        addr6_line(&ns, "fd00:66::5")
+            .is_none()
+            .then(|| last.elapsed())
+    });
+    let took = gone.unwrap_or_else(|| panic!("the kernel kept the address {NEVER_REMOVED:?}"));
+    assert!(
+        took >= Duration::from_millis(700),
+        "not before the lifetime: {took:?}"
+    );
+    println!("FIGURE kernel_removal6_ms {}", took.as_millis());
+
+    // A renewal after the kernel removed it adds it again, usable at once.
+    rtnl.set_lifetime6(idx, VIP6, 64, second)
+        .expect("renew after expiry");
+    let line = addr6_line(&ns, "fd00:66::5").expect("added again");
+    assert!(
+        line.contains("nodad") && !line.contains("tentative"),
+        "{line}"
+    );
+    assert_eq!(bind_in(&ns, VIP6), Ok(()));
+
+    // Unlike IPv4, setting the link down drops every IPv6 address on it
+    // (keep_addr_on_down is 0 by default); a renewal after it is up again
+    // brings ours back, and removing the dropped one is not an error.
+    ns.ip(&["link", "set", "a0", "down"]);
+    assert_eq!(addr6_line(&ns, "fd00:66::5"), None, "dropped on down");
+    rtnl.remove_address6(idx, VIP6, 64)
+        .expect("remove a dropped address");
+    ns.up("a0");
+    rtnl.set_lifetime6(idx, VIP6, 64, second)
+        .expect("renew after up");
+    assert!(addr6_line(&ns, "fd00:66::5").is_some(), "back after up");
 }
 
 #[test]

@@ -1938,7 +1938,12 @@ impl Parser {
             };
             let at = self.vs_at.get(i).copied().unwrap_or_default();
             let (addr, dedicated, ifname) = (v.address, v.dedicated, v.interface.clone());
-            if let Some(node) = self.cfg.nodes.iter().find(|x| IpAddr::V4(x.address) == addr) {
+            if let Some(node) = self
+                .cfg
+                .nodes
+                .iter()
+                .find(|x| IpAddr::V4(x.address) == addr)
+            {
                 let node = node.name.clone();
                 bad!(
                     self,
@@ -2366,7 +2371,7 @@ vserver web {
         let v = &c.vservers[0];
         assert_eq!(
             (v.name.as_str(), v.address, v.prefix),
-            ("web", Ipv4Addr::new(10, 0, 0, 50), 24)
+            ("web", IpAddr::V4(Ipv4Addr::new(10, 0, 0, 50)), 24)
         );
         assert_eq!((v.interface.as_str(), v.dedicated), ("eth0", false));
         assert_eq!(
@@ -2694,16 +2699,26 @@ vserver web {
                 &["t.conf:6:9: ::ffff:10.0.0.50 is an IPv4-mapped address: write the IPv4 address"],
             ),
         ]);
-        accept(&[&v("2001:db8::50/64"), &v("fd00:0:0:1::1/128"), &v("2001:DB8::A/48")]);
+        accept(&[
+            &v("2001:db8::50/64"),
+            &v("fd00:0:0:1::1/128"),
+            &v("2001:DB8::A/48"),
+        ]);
         let text = format!(
             "{MIN}{}\n{}\n",
             v("2001:db8::50/64"),
             "vserver x {\naddress 10.0.0.60/24\ninterface eth0\n}"
         );
         let c = parse("t.conf", &text).unwrap();
-        assert_eq!(c.vservers[0].address, "2001:db8::50".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            c.vservers[0].address,
+            "2001:db8::50".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(c.vservers[0].prefix, 64);
-        assert_eq!(c.vservers[1].address, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 60)));
+        assert_eq!(
+            c.vservers[1].address,
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 60))
+        );
         // The same address twice, in another spelling.
         let twice = format!(
             "{MIN}{}\n{}\n",
@@ -2711,7 +2726,10 @@ vserver web {
             "vserver x {\naddress 2001:DB8:0::50/64\ninterface eth0\n}"
         );
         let e = parse("t.conf", &twice).unwrap_err().to_string();
-        assert!(e.contains("address 2001:db8::50 is already vserver `w`'s (line 5)"), "{e}");
+        assert!(
+            e.contains("t.conf:10:9: address 2001:db8::50 is already vserver `w`'s (line 6)"),
+            "{e}"
+        );
     }
 
     #[test]

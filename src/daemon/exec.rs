@@ -24,7 +24,7 @@ use crate::cluster::{AlertKind, MemberChange};
 use crate::config::{self, Check, IfName, NodeId, Reachability, VsId};
 use crate::node::Output;
 use crate::os::child::{self, Context};
-use crate::os::ifaddr;
+use crate::os::ifaddr::{self, Rtnl};
 use crate::takeover::{alias_lifetime_s, Step};
 use crate::time::Instant;
 use crate::vserver::monitor::{arp_window, CheckKind, VsAlert};
@@ -53,6 +53,14 @@ pub(super) fn addr_text(v: &config::VServer) -> AddrText {
     // 43 bytes at most: always fits.
     let _ = write!(s, "{}/{}", v.address, v.prefix);
     s
+}
+
+/// Remove a vserver address of either family from `ifindex`.
+fn remove_address(rtnl: &mut Rtnl, ifindex: u32, addr: IpAddr, prefix: u8) -> std::io::Result<()> {
+    match addr {
+        IpAddr::V4(a) => rtnl.remove_address(ifindex, a, prefix),
+        IpAddr::V6(a) => rtnl.remove_address6(ifindex, a, prefix),
+    }
 }
 
 /// How long a check may take: its interval, but never below the floor of
@@ -269,7 +277,7 @@ impl Daemon {
                     self.poll.registry(),
                     now,
                     Purpose::SelfCheck(vs),
-                    SocketAddrV4::new(Ipv4Addr::LOCALHOST, *port),
+                    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, *port)),
                     timeout,
                 )
             }
@@ -349,7 +357,10 @@ impl Daemon {
             }),
             // In one request, with its lifetime and without duplicate
             // address detection (layer 3 probed before the takeover).
-            IpAddr::V6(a) => self.rtnl.add_address6(ifindex, a, v.prefix, lifetime),
+            IpAddr::V6(a) => {
+                let d = Duration::from_secs(lifetime.into());
+                self.rtnl.add_address6(ifindex, a, v.prefix, d)
+            }
         };
         match r {
             Ok(()) => {
@@ -372,7 +383,7 @@ impl Daemon {
                     addr_text(v)
                 );
                 // Half-added (address set, lifetime not): take it away again.
-                let _ = self.remove_address(ifindex, v.address, v.prefix);
+                let _ = remove_address(&mut self.rtnl, ifindex, v.address, v.prefix);
                 false
             }
         }
@@ -410,7 +421,7 @@ impl Daemon {
         };
         let ifindex = self.vs_if.get(vs as usize).map_or(0, |i| i.ifindex);
         let (address, prefix) = (v.address, v.prefix);
-        match self.remove_address(ifindex, address, prefix) {
+        match remove_address(&mut self.rtnl, ifindex, address, prefix) {
             Ok(()) => {
                 let label = self.aliases[vs as usize].take().map(|a| a.label);
                 info!(
@@ -432,14 +443,6 @@ impl Daemon {
         }
     }
 
-    /// Remove a vserver address of either family from `ifindex`.
-    fn remove_address(&mut self, ifindex: u32, addr: IpAddr, prefix: u8) -> std::io::Result<()> {
-        match addr {
-            IpAddr::V4(a) => self.rtnl.remove_address(ifindex, a, prefix),
-            IpAddr::V6(a) => self.rtnl.remove_address6(ifindex, a, prefix),
-        }
-    }
-
     /// Renew a held address's kernel lifetime (fencing layer 2).
     fn renew(&mut self, vs: VsId) {
         let (Some(v), Some(a)) = (
@@ -453,7 +456,10 @@ impl Daemon {
             IpAddr::V4(x) => self
                 .rtnl
                 .set_lifetime(a.ifindex, &a.label, x, v.prefix, lifetime),
-            IpAddr::V6(x) => self.rtnl.set_lifetime6(a.ifindex, x, v.prefix, lifetime),
+            IpAddr::V6(x) => {
+                let d = Duration::from_secs(lifetime.into());
+                self.rtnl.set_lifetime6(a.ifindex, x, v.prefix, d)
+            }
         };
         if let Err(e) = r {
             // Not for an address the kernel removed (this daemon was frozen

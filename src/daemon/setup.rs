@@ -5,7 +5,7 @@
 //! port on this box's address), then what changes the box (leftover
 //! addresses removed, ARP sockets opened).
 
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr};
 use std::io;
 use std::net::UdpSocket;
 use std::os::unix::net::UnixListener;
@@ -21,9 +21,9 @@ use super::work::{ArpIf, LinkSock, Work, ARP_BASE};
 use super::{Failure, EX_CANTCREAT, EX_NOPERM, EX_OSERR, LISTENER, MULTICAST, SIGNALS, UNICAST};
 use crate::config::{self, Config, Key, NodeId};
 use crate::os::arp::ArpSocket;
-use crate::os::ndp::NdpSocket;
 use crate::os::control::{self, ListenError, SocketFile};
 use crate::os::ifaddr::{self, Rtnl};
+use crate::os::ndp::NdpSocket;
 use crate::os::net::{self, Interface};
 use crate::os::process;
 use crate::os::signals::Signals;
@@ -115,7 +115,10 @@ pub(super) fn startup_cleanup(config: &Config, rtnl: &mut Rtnl) {
         }
     };
     for v in &config.vservers {
-        for a in found.iter().filter(|a| a.addr == v.address) {
+        let IpAddr::V4(addr) = v.address else {
+            continue;
+        };
+        for a in found.iter().filter(|a| a.addr == addr) {
             let base = a.label.split(':').next().unwrap_or("");
             if base != v.interface.as_str() {
                 continue;
@@ -126,8 +129,46 @@ pub(super) fn startup_cleanup(config: &Config, rtnl: &mut Rtnl) {
                 addr_text(v),
                 a.label
             );
-            let r = ifaddr::ifindex(base).and_then(|i| rtnl.remove_address(i, v.address, v.prefix));
+            let r = ifaddr::ifindex(base).and_then(|i| rtnl.remove_address(i, addr, v.prefix));
             if let Err(e) = r {
+                error!("startup-cleanup-failed address={} error={e}", v.address);
+            }
+        }
+    }
+    startup_cleanup6(config, rtnl);
+}
+
+/// [`startup_cleanup`] for IPv6 vservers: no labels, so an address equal to
+/// a vserver's on that vserver's interface is a leftover.
+fn startup_cleanup6(config: &Config, rtnl: &mut Rtnl) {
+    if !config.vservers.iter().any(|v| v.address.is_ipv6()) {
+        return;
+    }
+    let found = match rtnl.list_addresses6() {
+        Ok(f) => f,
+        Err(e) => {
+            warn!("startup-cleanup-skipped error={e}");
+            return;
+        }
+    };
+    for v in &config.vservers {
+        let IpAddr::V6(addr) = v.address else {
+            continue;
+        };
+        let Ok(ifindex) = ifaddr::ifindex(&v.interface) else {
+            continue;
+        };
+        for a in found
+            .iter()
+            .filter(|a| a.addr == addr && a.ifindex == ifindex)
+        {
+            info!(
+                "startup-cleanup vserver={} address={} label={}",
+                v.name,
+                addr_text(v),
+                v.interface
+            );
+            if let Err(e) = rtnl.remove_address6(ifindex, addr, a.prefix) {
                 error!("startup-cleanup-failed address={} error={e}", v.address);
             }
         }
@@ -149,9 +190,11 @@ pub(super) fn arp_sockets(
                 let i = net::interface(name)
                     .map_err(|e| Failure::os(format_args!("interface {name}"), e))?;
                 let sock = if v.address.is_ipv6() {
-                    NdpSocket::open(i.index, i.mac).map(LinkSock::Ndp).map_err(|e| {
-                        Failure::os(format_args!("neighbour discovery socket on {name}"), e)
-                    })?
+                    NdpSocket::open(i.index, i.mac)
+                        .map(LinkSock::Ndp)
+                        .map_err(|e| {
+                            Failure::os(format_args!("neighbour discovery socket on {name}"), e)
+                        })?
                 } else {
                     ArpSocket::open(i.index, i.mac)
                         .map(LinkSock::Arp)

@@ -26,8 +26,8 @@ use mio::{Interest, Registry, Token};
 use crate::config::{IfName, Name, VsId};
 use crate::limits::{MAX_CHILDREN, MAX_NODES, MAX_VSERVERS};
 use crate::os::arp::{ArpSocket, OP_REPLY};
-use crate::os::ndp::NdpSocket;
 use crate::os::child::{self, Child};
+use crate::os::ndp::NdpSocket;
 use crate::os::process::Exit;
 use crate::takeover::Step;
 use crate::time::Instant;
@@ -639,6 +639,7 @@ impl Work {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::net::{Ipv4Addr, SocketAddrV4};
     use mio::{Events, Poll};
 
     /// What `make tiny` logs (no `Debug` there) is what `Debug` says.
@@ -690,13 +691,14 @@ mod tests {
             .push(ArpIf {
                 name,
                 ifindex: lo,
-                sock
+                sock: LinkSock::Arp(sock),
             })
             .is_ok());
         let target = Ipv4Addr::new(127, 9, 8, 7);
+        let addr = IpAddr::V4(target);
         let t0 = Instant::ZERO;
         let ms = Duration::from_millis;
-        w.start_arp(t0, Purpose::Reach(2), 0, target, ms(60), 6);
+        w.start_arp(t0, Purpose::Reach(2), 0, addr, ms(60), 6);
         // Probes at 0, 10, ..., 50 ms; the window ends at 60 ms.
         let mut wakes = std::vec::Vec::new();
         while let Some(t) = w.poll_timeout() {
@@ -744,7 +746,7 @@ mod tests {
             poll.registry(),
             now,
             Purpose::Service(0),
-            SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
+            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)),
             Duration::from_secs(1),
         );
         let got = wait_done(&mut poll, &mut w);
@@ -764,7 +766,7 @@ mod tests {
             poll.registry(),
             now,
             Purpose::SelfCheck(3),
-            SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
+            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)),
             Duration::from_secs(1),
         );
         let got = wait_done(&mut poll, &mut w);
@@ -779,7 +781,7 @@ mod tests {
             now,
             Purpose::Reach(1),
             7,
-            Ipv4Addr::LOCALHOST,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
             Duration::from_millis(50),
             3,
         );
@@ -788,7 +790,7 @@ mod tests {
             poll.registry(),
             now,
             Purpose::Service(2),
-            SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
+            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)),
             Duration::from_millis(100),
         );
         assert_eq!(w.poll_timeout(), Some(now + Duration::from_millis(100)));

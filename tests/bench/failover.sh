@@ -73,5 +73,7 @@ bin=$(test_bin os_netns)
 if [ -x "$bin" ]; then
   run "kernel removal of an unrenewed alias (1 s lifetime)" \
     kernel_lifetime_removes_an_unrenewed_alias kernel_removal_ms
+  run "kernel removal of an unrenewed IPv6 address (1 s lifetime)" \
+    kernel_lifetime_removes_an_unrenewed_ipv6_address kernel_removal6_ms
   say "(fencing layer 2 counts on 1-2 s)"
 fi

@@ -100,7 +100,16 @@ pub fn with_vservers(
             // care which family an address is; the configuration's digest
             // and the hooks' environment do.
             address: if v % 3 == 2 {
-                core::net::IpAddr::V6(core::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1 + v as u16))
+                core::net::IpAddr::V6(core::net::Ipv6Addr::new(
+                    0x2001,
+                    0xdb8,
+                    1,
+                    0,
+                    0,
+                    0,
+                    0,
+                    1 + v as u16,
+                ))
             } else {
                 core::net::IpAddr::V4(core::net::Ipv4Addr::new(10, 0, 1, 1 + v as u8))
             },
