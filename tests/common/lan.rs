@@ -314,7 +314,12 @@ impl Watch {
                 _ => None,
             },
             Watch::Ndp(s) => match s.recv() {
-                Ok(Some(p)) => Some(p.mac.filter(|_| IpAddr::V6(p.target) == vip)),
+                // Answers to our solicitation only, as the ARP watcher
+                // counts replies only (not announcements).
+                Ok(Some(p)) => Some(match vip {
+                    IpAddr::V6(a) if p.answers_probe(a) => p.mac,
+                    _ => None,
+                }),
                 _ => None,
             },
         }
@@ -473,7 +478,7 @@ impl Lan {
                     let key = format!("net.ipv6.conf.{k}.accept_dad=0");
                     sh(&["ip", "netns", "exec", &ns.name, "sysctl", "-qw", &key]);
                 }
-                let a6 = format!("fd81:{k}::{part}/64");
+                let a6 = format!("fd81:{k:x}::{part}/64");
                 ns.ip(&["-6", "addr", "add", &a6, "dev", "eth0", "nodad"]);
             }
             ns.bring_up("eth0", &format!("10.81.{k}.{part}/24"));
