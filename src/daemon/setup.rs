@@ -139,18 +139,9 @@ pub(super) fn startup_cleanup(config: &Config, rtnl: &mut Rtnl) {
 }
 
 /// [`startup_cleanup`] for IPv6 vservers: no labels, so an address equal to
-/// a vserver's on that vserver's interface is a leftover.
+/// a vserver's on that vserver's interface is a leftover. Each is simply
+/// removed (removing one that is not there is a no-op): no listing needed.
 fn startup_cleanup6(config: &Config, rtnl: &mut Rtnl) {
-    if !config.vservers.iter().any(|v| v.address.is_ipv6()) {
-        return;
-    }
-    let found = match rtnl.list_addresses6() {
-        Ok(f) => f,
-        Err(e) => {
-            warn!("startup-cleanup-skipped error={e}");
-            return;
-        }
-    };
     for v in &config.vservers {
         let IpAddr::V6(addr) = v.address else {
             continue;
@@ -158,19 +149,15 @@ fn startup_cleanup6(config: &Config, rtnl: &mut Rtnl) {
         let Ok(ifindex) = ifaddr::ifindex(&v.interface) else {
             continue;
         };
-        for a in found
-            .iter()
-            .filter(|a| a.addr == addr && a.ifindex == ifindex)
-        {
-            info!(
+        match rtnl.remove_address6_if_there(ifindex, addr, v.prefix) {
+            Ok(true) => info!(
                 "startup-cleanup vserver={} address={} label={}",
                 v.name,
                 addr_text(v),
                 v.interface
-            );
-            if let Err(e) = rtnl.remove_address6(ifindex, addr, a.prefix) {
-                error!("startup-cleanup-failed address={} error={e}", v.address);
-            }
+            ),
+            Ok(false) => {}
+            Err(e) => error!("startup-cleanup-failed address={} error={e}", v.address),
         }
     }
 }

@@ -352,9 +352,21 @@ impl Rtnl {
     /// addresses then) is not an error, nor is one of another prefix length
     /// (the kernel matches address and prefix length).
     pub fn remove_address6(&mut self, ifindex: u32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
+        self.remove_address6_if_there(ifindex, addr, prefix).map(|_| ())
+    }
+
+    /// [`Rtnl::remove_address6`], telling whether the address was there.
+    /// Start-up cleanup removes every configured IPv6 vserver address this
+    /// way instead of listing the interface's addresses first.
+    pub fn remove_address6_if_there(
+        &mut self,
+        ifindex: u32,
+        addr: Ipv6Addr,
+        prefix: u8,
+    ) -> io::Result<bool> {
         match self.request(&mut remove_address6_msg(ifindex, addr, prefix)) {
-            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(()),
-            r => r,
+            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(false),
+            r => r.map(|()| true),
         }
     }
 
