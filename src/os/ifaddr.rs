@@ -352,7 +352,8 @@ impl Rtnl {
     /// addresses then) is not an error, nor is one of another prefix length
     /// (the kernel matches address and prefix length).
     pub fn remove_address6(&mut self, ifindex: u32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
-        self.remove_address6_if_there(ifindex, addr, prefix).map(|_| ())
+        self.remove_address6_if_there(ifindex, addr, prefix)
+            .map(|_| ())
     }
 
     /// [`Rtnl::remove_address6`], telling whether the address was there.
