@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::daemon::{
     bounded, client, client_within, keyed_dir, write_script, Daemon, Syslog, TempDir, BIN,
 };
-use common::netns::{eventually, has_addr, root_or_skip, sh, Netns};
+use common::netns::{eventually, has_addr, ns_name, root_or_skip, sh, Netns};
 use nix::sys::signal::Signal;
 
 fn config(key: &Path, interface: &str, a: &str, b: &str) -> String {
@@ -915,4 +915,60 @@ fn exec_checks_get_their_written_argv_and_hooks_their_arguments() {
         "post-takeover hook"
     );
     assert!(one.daemon.alive());
+}
+
+/// Issue 15: an IPv6 vserver address left on its interface by an earlier
+/// run is removed at start (`startup-cleanup`, no labels: the configured
+/// address on the configured interface), and the box, alone, then serves
+/// it again: added without duplicate address detection, so usable at once.
+#[test]
+fn an_ipv6_leftover_is_cleaned_up_at_start_and_served_again() {
+    if !root_or_skip("an_ipv6_leftover_is_cleaned_up_at_start_and_served_again") {
+        return;
+    }
+    const VIP6: &str = "fd78::50";
+    let tag = "six";
+    let one = box_with(tag, |key| {
+        let ns = ns_name(tag);
+        sh(&[
+            "ip",
+            "-n",
+            &ns,
+            "-6",
+            "addr",
+            "add",
+            &format!("{VIP6}/64"),
+            "dev",
+            "veth0",
+            "nodad",
+        ]);
+        assert!(
+            has_addr(&ns, VIP6),
+            "the leftover is there before the start"
+        );
+        lone_config(key).replace(&format!("{LONE_VIP}/24"), &format!("{VIP6}/64"))
+    });
+    let cleaned = one.syslog.wait_for(Duration::from_secs(5), |l| {
+        l.contains(&format!(
+            "startup-cleanup vserver=web address={VIP6}/64 label=veth0"
+        ))
+    });
+    assert!(cleaned.is_some(), "{:#?}", one.syslog.lines());
+    let added = one.syslog.wait_for(Duration::from_secs(10), |l| {
+        l.contains(&format!(
+            "alias-added vserver=web address={VIP6}/64 label=veth0"
+        ))
+    });
+    assert!(added.is_some(), "{:#?}", one.syslog.lines());
+    let held = eventually(Duration::from_secs(3), || {
+        has_addr(&one.ns.name, VIP6).then_some(())
+    });
+    assert!(held.is_some(), "{:#?}", one.syslog.lines());
+    // Not tentative: the kernel answers for it and it can be bound at once.
+    let out = one.ns.ip(&["-6", "-o", "addr", "show", "dev", "veth0"]);
+    let line = out.lines().find(|l| l.contains(VIP6)).unwrap_or("");
+    assert!(
+        line.contains("nodad") && !line.contains("tentative"),
+        "{out}"
+    );
 }
