@@ -314,6 +314,9 @@ fn paused(k: u8, o: Opts) {
     let (most_after, when_after) = max_holders(&lan, Duration::from_secs(3));
     let fin = client.wait_served(Duration::from_secs(10), STEADY);
     let v = client.view();
+    if std::env::var_os("BONGOYO_NET_TRACE").is_some() {
+        println!("{}", lan.report(&v, mark));
+    }
     figure(&format!("{fam}pause_duplicate_ms"), v.duplicate_ms(mark));
     if let Some(o) = v.outage_ms(mark) {
         figure(&format!("{fam}pause_outage_ms"), o);
@@ -452,6 +455,9 @@ fn a_partition_moves_the_vserver_and_heals_without_duplicates() {
     let (most, when) = max_holders(&lan, Duration::from_secs(4));
     let fin = client.wait_served(Duration::from_secs(10), STEADY);
     let v = client.view();
+    if std::env::var_os("BONGOYO_NET_TRACE").is_some() {
+        println!("{}", lan.report(&v, mark));
+    }
     figure("heal_duplicate_ms", v.duplicate_ms(healed));
     assert!(
         fin.is_some(),
