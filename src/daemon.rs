@@ -255,6 +255,8 @@ struct Daemon {
     node: Box<Node>,
     multicast: UdpSocket,
     unicast: UdpSocket,
+    /// The cluster interface (link-local IPv6 addresses are scoped to it).
+    iface: net::Interface,
     /// Address requests (add a lifetime, renew it, remove).
     rtnl: Rtnl,
     signals: Signals,
@@ -350,6 +352,7 @@ impl Daemon {
             node,
             multicast,
             unicast,
+            iface,
             rtnl,
             signals,
             listener,

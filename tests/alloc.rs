@@ -69,7 +69,7 @@ fn config() -> Config {
         let _ = name.push_str(["f1", "f2", "f3", "f4", "f5"][i]);
         let _ = nodes.push(NodeConf {
             name,
-            address: core::net::Ipv4Addr::new(10, 0, 0, 11 + i as u8),
+            address: core::net::Ipv4Addr::new(10, 0, 0, 11 + i as u8).into(),
             priority: 100,
         });
     }
@@ -77,7 +77,7 @@ fn config() -> Config {
         cluster: heapless::String::try_from("alloc").unwrap(),
         key: Key::Insecure,
         interface: heapless::String::try_from("eth0").unwrap(),
-        multicast: DEFAULT_GROUP,
+        multicast: DEFAULT_GROUP.into(),
         port: DEFAULT_PORT,
         peers: heapless::Vec::new(),
         hello: std::time::Duration::from_millis(200),

@@ -351,6 +351,7 @@ impl Cluster {
             vserver_extra: Vec::new(),
             service: Some("none".to_owned()),
             ipv6: false,
+            ipv6_only: false,
         };
         Cluster {
             lan: Lan::new(K, opts),

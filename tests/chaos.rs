@@ -1447,6 +1447,7 @@ fn chaos_never_two_holders_and_every_vserver_served_after() {
             vserver_extra: Vec::new(),
             service: None,
             ipv6: false,
+            ipv6_only: false,
         },
     );
     for v in MORE_VSERVERS {

@@ -32,6 +32,7 @@ fn opts() -> Opts {
         vserver_extra: Vec::new(),
         service: None,
         ipv6: false,
+        ipv6_only: false,
     }
 }
 
@@ -249,6 +250,20 @@ fn box_death(k: u8, o: Opts) {
         "the alias outlived its lifetime{}",
         lan.report(&client.view(), mark)
     );
+}
+
+/// Issue 15: a cluster whose boxes have no IPv4 address at all (nodes on
+/// IPv6, the link-local default group, an IPv6 vserver) elects a boss,
+/// serves, and fails over when the holder dies.
+#[test]
+fn an_ipv6_only_cluster_fails_over() {
+    if root_or_skip("an_ipv6_only_cluster_fails_over") {
+        let o = Opts {
+            ipv6_only: true,
+            ..opts6()
+        };
+        box_death(66, o);
+    }
 }
 
 #[test]

@@ -50,6 +50,7 @@ fn a_reload_applies_per_box_settings_and_refuses_the_rest_without_a_blip() {
         vserver_extra: hooks("old"),
         service: None,
         ipv6: false,
+        ipv6_only: false,
     };
     let mut lan = Lan::new(41, opts);
     let dir = lan.dir().display().to_string();

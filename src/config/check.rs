@@ -26,8 +26,8 @@ use crate::os::ifaddr;
 pub struct HostAddr {
     /// The interface or alias label it is on (`eth0`, `eth0:3`).
     pub label: IfName,
-    /// The address.
-    pub addr: Ipv4Addr,
+    /// The address (IPv4, or IPv6 with the interface as its label).
+    pub addr: IpAddr,
     /// Its prefix length.
     pub prefix: u8,
 }
@@ -38,10 +38,13 @@ impl HostAddr {
         self.label.split(':').next().unwrap_or_default()
     }
 
-    /// Whether `a` is in this address's subnet.
+    /// Whether `a` is in this IPv4 address's subnet.
     fn contains(&self, a: Ipv4Addr) -> bool {
+        let IpAddr::V4(me) = self.addr else {
+            return false;
+        };
         let mask = u32::from(ifaddr::netmask(self.prefix));
-        (u32::from(self.addr) ^ u32::from(a)) & mask == 0
+        (u32::from(me) ^ u32::from(a)) & mask == 0
     }
 }
 
@@ -73,8 +76,9 @@ impl fmt::Display for Unrunnable {
 pub trait Host {
     /// Whether a network interface of this name exists.
     fn has_interface(&self, name: &str) -> bool;
-    /// Every IPv4 address of this host.
-    fn addresses(&self) -> io::Result<Vec<HostAddr>>;
+    /// Every address of this host: IPv4, and IPv6 when `six` (an IPv6
+    /// cluster's node addresses are looked for there).
+    fn addresses(&self, six: bool) -> io::Result<Vec<HostAddr>>;
     /// Whether the program at `path` could be started.
     fn program(&self, path: &str) -> Result<(), Unrunnable>;
 }
@@ -88,15 +92,26 @@ impl Host for System {
         ifaddr::ifindex(name).is_ok()
     }
 
-    fn addresses(&self) -> io::Result<Vec<HostAddr>> {
+    fn addresses(&self, six: bool) -> io::Result<Vec<HostAddr>> {
         let mut out = Vec::new();
         for a in ifaddr::list_addresses()? {
             let prefix = ifaddr::prefix_len(&a.label, a.addr)?;
             out.push(HostAddr {
                 label: a.label,
-                addr: a.addr,
+                addr: IpAddr::V4(a.addr),
                 prefix,
             });
+        }
+        if six {
+            for a in ifaddr::Rtnl::open()?.list_addresses6()? {
+                if let Ok(label) = ifaddr::ifname(a.ifindex) {
+                    out.push(HostAddr {
+                        label,
+                        addr: IpAddr::V6(a.addr),
+                        prefix: a.prefix,
+                    });
+                }
+            }
         }
         Ok(out)
     }
@@ -145,7 +160,7 @@ struct AddrList<'a>(&'a [&'a HostAddr]);
 impl fmt::Display for AddrList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_empty() {
-            return f.write_str("no IPv4 address");
+            return f.write_str("no address");
         }
         for (i, a) in self.0.iter().enumerate() {
             if i > 0 {
@@ -160,7 +175,8 @@ impl fmt::Display for AddrList<'_> {
 /// Checks this host as node `me`: errors (what breaks `run` or a
 /// takeover here) go to `e`, warnings to `w`.
 pub fn host(cfg: &Config, at: &Places, me: NodeId, h: &impl Host, e: &mut Errors, w: &mut Errors) {
-    let addrs = match h.addresses() {
+    let six = cfg.nodes.first().is_some_and(|n| n.address.is_ipv6());
+    let addrs = match h.addresses(six) {
         Ok(a) => a,
         Err(err) => {
             error(
@@ -235,7 +251,7 @@ pub fn host(cfg: &Config, at: &Places, me: NodeId, h: &impl Host, e: &mut Errors
             // interface's IPv6 prefixes come and go with router adverts.)
             let own: Vec<&HostAddr> = on(ifname)
                 .into_iter()
-                .filter(|a| !cfg.vservers.iter().any(|x| x.address == IpAddr::V4(a.addr)))
+                .filter(|a| a.addr.is_ipv4() && !cfg.vservers.iter().any(|x| x.address == a.addr))
                 .collect();
             if !own.is_empty() && !own.iter().any(|a| a.contains(addr)) {
                 warning(
@@ -289,7 +305,7 @@ mod tests {
     /// A host from a table: interfaces, addresses, runnable programs.
     struct Fake {
         ifs: &'static [&'static str],
-        addrs: &'static [(&'static str, [u8; 4], u8)],
+        addrs: &'static [(&'static str, &'static str, u8)],
         programs: &'static [&'static str],
     }
 
@@ -297,15 +313,16 @@ mod tests {
         fn has_interface(&self, name: &str) -> bool {
             self.ifs.contains(&name)
         }
-        fn addresses(&self) -> io::Result<Vec<HostAddr>> {
+        fn addresses(&self, six: bool) -> io::Result<Vec<HostAddr>> {
             Ok(self
                 .addrs
                 .iter()
                 .map(|&(l, a, p)| HostAddr {
                     label: IfName::try_from(l).unwrap(),
-                    addr: Ipv4Addr::from(a),
+                    addr: a.parse().unwrap(),
                     prefix: p,
                 })
+                .filter(|a| six || a.addr.is_ipv4())
                 .collect())
         }
         fn program(&self, path: &str) -> Result<(), Unrunnable> {
@@ -321,10 +338,12 @@ mod tests {
     const HOST: Fake = Fake {
         ifs: &["lo", "eth0", "eth1"],
         addrs: &[
-            ("lo", [127, 0, 0, 1], 8),
-            ("eth0", [10, 0, 0, 1], 24),
-            ("eth0:0", [10, 0, 0, 50], 24),
-            ("eth1", [192, 168, 1, 1], 24),
+            ("lo", "127.0.0.1", 8),
+            ("eth0", "10.0.0.1", 24),
+            ("eth0:0", "10.0.0.50", 24),
+            ("eth1", "192.168.1.1", 24),
+            ("eth0", "fd00::1", 64),
+            ("eth1", "fd01::1", 64),
         ],
         programs: &["/bin/true"],
     };
@@ -431,6 +450,25 @@ mod tests {
                 "t.conf:2:10: warning: key-file insecure: cluster messages are not authenticated"
             ),
             "{w}"
+        );
+    }
+
+    /// Issue 15: an IPv6 cluster's node address is looked for among the
+    /// cluster interface's IPv6 addresses.
+    #[test]
+    fn an_ipv6_nodes_address_must_be_on_the_cluster_interface() {
+        let head6 = "cluster c\nkey-file /k\ninterface eth0\nnode a fd00::1\nnode b fd00::2\n";
+        assert_eq!(check(head6, 0, &HOST), (String::new(), String::new()));
+        let (e, _) = check(head6, 1, &HOST);
+        assert_eq!(
+            e,
+            "t.conf:5:8: node b's address fd00::2 is not on interface eth0 (it has 10.0.0.1/24, 10.0.0.50/24, fd00::1/64)\n"
+        );
+        let t = "cluster c\nkey-file /k\ninterface eth0\nnode a fd01::1\n";
+        let (e, _) = check(t, 0, &HOST);
+        assert_eq!(
+            e,
+            "t.conf:4:8: node a's address fd01::1 is on eth1, not on the cluster interface eth0\n"
         );
     }
 }

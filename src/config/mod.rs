@@ -7,7 +7,7 @@
 //! every decision the design leaves open are documented in `parse.rs`.
 
 use core::fmt;
-use core::net::{IpAddr, Ipv4Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
 
 use heapless::{String, Vec};
@@ -36,6 +36,10 @@ pub type VsId = u8;
 
 /// Default multicast group (docs/CONFIG.md).
 pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 76, 7);
+
+/// Default multicast group of a cluster whose nodes are IPv6: link-local
+/// scope (`ff02::/16`), so routers and snooping switches leave it alone.
+pub const DEFAULT_GROUP6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x7607);
 /// Default UDP port.
 pub const DEFAULT_PORT: u16 = 7607;
 /// Default heartbeat interval.
@@ -65,12 +69,12 @@ pub struct Config {
     pub key: Key,
     /// Where the cluster talks.
     pub interface: IfName,
-    /// Multicast group.
-    pub multicast: Ipv4Addr,
+    /// Multicast group (the nodes' family).
+    pub multicast: IpAddr,
     /// UDP port for the cluster.
     pub port: u16,
     /// Unicast peers, where multicast is unavailable.
-    pub peers: Vec<Ipv4Addr, MAX_PEERS>,
+    pub peers: Vec<IpAddr, MAX_PEERS>,
     /// Heartbeat interval.
     pub hello: Duration,
     /// Silence after which a peer is suspected (default 3 x hello).
@@ -150,13 +154,25 @@ pub enum Fencing {
     None,
 }
 
+/// Hash an address: an IPv4 one as before IPv6 came (an IPv4 cluster's
+/// digest is unchanged), an IPv6 one marked and whole.
+fn addr_into(h: &mut Fnv, a: IpAddr) {
+    match a {
+        IpAddr::V4(a) => h.u64(u32::from(a) as u64),
+        IpAddr::V6(a) => {
+            h.bytes(b"v6");
+            h.bytes(&a.octets());
+        }
+    }
+}
+
 /// One fail-over box.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeConf {
     /// Its name (`-n NAME`, default the host name, picks this box's line).
     pub name: Name,
-    /// Its cluster address.
-    pub address: Ipv4Addr,
+    /// Its cluster address (every node is of one family).
+    pub address: IpAddr,
     /// Configured priority; higher ranks first.
     pub priority: u8,
 }
@@ -302,14 +318,7 @@ impl VServer {
     /// per-box one, cleared in `without_local`).
     fn digest_into(&self, h: &mut Fnv) {
         h.str(&self.name);
-        match self.address {
-            // As before IPv6 came: an IPv4 cluster's digest is unchanged.
-            IpAddr::V4(a) => h.u64(u32::from(a) as u64),
-            IpAddr::V6(a) => {
-                h.bytes(b"v6");
-                h.bytes(&a.octets());
-            }
-        }
+        addr_into(h, self.address);
         h.u64(self.prefix as u64);
         h.str(&self.interface);
         h.u64(self.dedicated as u64);
@@ -372,10 +381,10 @@ impl Config {
         let mut h = Fnv::new();
         h.str(&self.cluster);
         h.str(&self.interface);
-        h.u64(u32::from(self.multicast) as u64);
+        addr_into(&mut h, self.multicast);
         h.u64(self.port as u64);
         for p in &self.peers {
-            h.u64(u32::from(*p) as u64);
+            addr_into(&mut h, *p);
         }
         h.u64(self.hello.as_millis() as u64);
         h.u64(self.dead.as_millis() as u64);
@@ -384,7 +393,7 @@ impl Config {
         h.u64(matches!(self.fencing, Fencing::Lease) as u64);
         for n in &self.nodes {
             h.str(&n.name);
-            h.u64(u32::from(n.address) as u64);
+            addr_into(&mut h, n.address);
             h.u64(n.priority as u64);
         }
         for v in &self.vservers {

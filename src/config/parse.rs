@@ -117,8 +117,8 @@ use heapless::{String, Vec};
 use super::HealthLimits;
 use super::{
     Check, Command, Config, Failback, Fencing, HookKind, IfName, Key, Name, NodeConf, NodeId,
-    Reachability, VServer, DEFAULT_CHECK, DEFAULT_GROUP, DEFAULT_HELLO, DEFAULT_LOST_ALERT,
-    DEFAULT_PORT, DEFAULT_PRIORITY, DEFAULT_TAKEOVER_TIMEOUT,
+    Reachability, VServer, DEFAULT_CHECK, DEFAULT_GROUP, DEFAULT_GROUP6, DEFAULT_HELLO,
+    DEFAULT_LOST_ALERT, DEFAULT_PORT, DEFAULT_PRIORITY, DEFAULT_TAKEOVER_TIMEOUT,
 };
 use crate::limits::MAX_TRACKED;
 use crate::limits::{
@@ -882,6 +882,8 @@ struct Parser {
     /// Limit errors are reported once each.
     over_nodes: bool,
     over_peers: bool,
+    /// A `multicast` line set the group (not a line with an error).
+    group_set: bool,
     over_vservers: bool,
     over_track: bool,
 }
@@ -944,7 +946,7 @@ impl Parser {
                 cluster: Name::new(),
                 key: Key::Insecure,
                 interface: IfName::new(),
-                multicast: DEFAULT_GROUP,
+                multicast: IpAddr::V4(DEFAULT_GROUP),
                 port: DEFAULT_PORT,
                 peers: Vec::new(),
                 hello: DEFAULT_HELLO,
@@ -974,6 +976,7 @@ impl Parser {
             own_refresh: 0,
             over_nodes: false,
             over_peers: false,
+            group_set: false,
             over_vservers: false,
             over_track: false,
         }
@@ -1172,12 +1175,23 @@ impl Parser {
     /// `multicast GROUP [port N]`.
     fn top_multicast(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
         let v = self.need(kw, t, "a group address")?;
-        let group = self.ipv4(v)?;
-        if !group.is_multicast() {
-            bad!(self, v.at, "{group} is not a multicast group (224.0.0.0/4)");
-            return None;
-        }
+        let group = if v.s.contains(':') {
+            let g = self.ipv6(v)?;
+            if !g.is_multicast() {
+                bad!(self, v.at, "{g} is not a multicast group (ff00::/8)");
+                return None;
+            }
+            IpAddr::V6(g)
+        } else {
+            let g = self.ipv4(v)?;
+            if !g.is_multicast() {
+                bad!(self, v.at, "{g} is not a multicast group (224.0.0.0/4)");
+                return None;
+            }
+            IpAddr::V4(g)
+        };
         self.cfg.multicast = group;
+        self.group_set = true;
         if let Some(p) = t.next() {
             if p.s != "port" {
                 bad!(self, p.at, "unexpected {}: expected `port N`", Q(p.s));
@@ -1192,7 +1206,7 @@ impl Parser {
     /// `peer ADDR`, repeatable.
     fn top_peer(&mut self, kw: Tok<'_>, t: &mut Toks<'_>) -> Option<()> {
         let v = self.need(kw, t, "an address")?;
-        let a = self.unicast(v)?;
+        let a = self.cluster_addr(v)?;
         if let Some(i) = self.cfg.peers.iter().position(|&p| p == a) {
             let first = self.peer_at.get(i).map_or(0, |p| p.line);
             bad!(self, v.at, "duplicate peer {a} (first on line {first})");
@@ -1351,7 +1365,7 @@ impl Parser {
             bad!(self, n.at, "node `{name}` needs an address");
             return;
         };
-        let Some(address) = self.unicast(a) else {
+        let Some(address) = self.cluster_addr(a) else {
             return;
         };
         let mut priority = DEFAULT_PRIORITY;
@@ -1884,6 +1898,7 @@ impl Parser {
                 bad!(self, whole, "missing `{what}` line");
             }
         }
+        self.one_family();
         let n = self.cfg.nodes.len();
         match self.quorum {
             None => self.cfg.quorum = (n / 2 + 1) as u8,
@@ -1938,12 +1953,7 @@ impl Parser {
             };
             let at = self.vs_at.get(i).copied().unwrap_or_default();
             let (addr, dedicated, ifname) = (v.address, v.dedicated, v.interface.clone());
-            if let Some(node) = self
-                .cfg
-                .nodes
-                .iter()
-                .find(|x| IpAddr::V4(x.address) == addr)
-            {
+            if let Some(node) = self.cfg.nodes.iter().find(|x| x.address == addr) {
                 let node = node.name.clone();
                 bad!(
                     self,
@@ -2017,6 +2027,39 @@ impl Parser {
         }
     }
 
+    fn ipv6(&mut self, v: Tok<'_>) -> Option<Ipv6Addr> {
+        match v.s.parse::<Ipv6Addr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                bad!(self, v.at, "bad IPv6 address {}", Q(v.s));
+                None
+            }
+        }
+    }
+
+    /// A node's or peer's address: IPv4 (see [`Parser::unicast`]) or IPv6:
+    /// not `::`, multicast or IPv4-mapped; link-local is allowed (the
+    /// cluster interface is its scope).
+    fn cluster_addr(&mut self, v: Tok<'_>) -> Option<IpAddr> {
+        if !v.s.contains(':') {
+            return self.unicast(v).map(IpAddr::V4);
+        }
+        let a = self.ipv6(v)?;
+        if a.is_unspecified() || a.is_multicast() {
+            bad!(self, v.at, "{a} is not a unicast address");
+            return None;
+        }
+        if a.to_ipv4_mapped().is_some() {
+            bad!(
+                self,
+                v.at,
+                "{a} is an IPv4-mapped address: write the IPv4 address"
+            );
+            return None;
+        }
+        Some(IpAddr::V6(a))
+    }
+
     /// An address a box can have: not 0.0.0.0, broadcast or multicast.
     fn unicast(&mut self, v: Tok<'_>) -> Option<Ipv4Addr> {
         let a = self.ipv4(v)?;
@@ -2025,6 +2068,48 @@ impl Parser {
             return None;
         }
         Some(a)
+    }
+
+    /// The cluster talks one family: every node and peer, and the group,
+    /// of the first node's. An IPv6 cluster without a `multicast` line uses
+    /// [`DEFAULT_GROUP6`].
+    fn one_family(&mut self) {
+        let Some(first) = self.cfg.nodes.first().map(|n| n.address) else {
+            return;
+        };
+        let six = first.is_ipv6();
+        let fam = if six { "IPv6" } else { "IPv4" };
+        let line0 = self.node_at.first().map_or(0, |p| p.line);
+        for i in 1..self.cfg.nodes.len() {
+            if self.cfg.nodes[i].address.is_ipv6() != six {
+                let at = self.node_at.get(i).copied().unwrap_or_default();
+                let (name, a) = (self.cfg.nodes[i].name.clone(), self.cfg.nodes[i].address);
+                bad!(
+                    self,
+                    at,
+                    "node `{name}`'s address {a} is not {fam} as the first node's (line {line0}): a cluster talks one family"
+                );
+            }
+        }
+        for i in 0..self.cfg.peers.len() {
+            if self.cfg.peers[i].is_ipv6() != six {
+                let at = self.peer_at.get(i).copied().unwrap_or_default();
+                let a = self.cfg.peers[i];
+                bad!(self, at, "peer {a} is not {fam} as the nodes are");
+            }
+        }
+        match self.seen[Top::Multicast as usize] {
+            _ if !self.group_set && six => self.cfg.multicast = IpAddr::V6(DEFAULT_GROUP6),
+            Some(at) if self.group_set && self.cfg.multicast.is_ipv6() != six => {
+                let g = self.cfg.multicast;
+                bad!(
+                    self,
+                    at,
+                    "multicast group {g} is not {fam} as the nodes are"
+                );
+            }
+            _ => {}
+        }
     }
 
     /// A vserver's address: `A.B.C.D/P` or an IPv6 `ADDR/P`.
@@ -2400,7 +2485,10 @@ vserver web {
     fn defaults_and_auto() {
         let c = parse("t.conf", MIN).unwrap();
         assert_eq!(c.key, Key::Insecure);
-        assert_eq!((c.multicast, c.port), (DEFAULT_GROUP, DEFAULT_PORT));
+        assert_eq!(
+            (c.multicast, c.port),
+            (IpAddr::V4(DEFAULT_GROUP), DEFAULT_PORT)
+        );
         assert_eq!((c.hello, c.dead), (DEFAULT_HELLO, DEFAULT_HELLO * 3));
         assert_eq!((c.quorum, c.fencing, c.notify), (1, Fencing::None, None));
         let two = format!("{MIN}node b 10.0.0.2\nhello 1s\n");
@@ -2671,6 +2759,48 @@ vserver web {
             "peer 10.0.0.1\nmulticast 224.0.0.18",
             "node b 127.0.0.2",
         ]);
+    }
+
+    /// An IPv6 cluster (issue 15): nodes, peers and group of one family;
+    /// the default group is link-local scope; errors name the line.
+    #[test]
+    fn an_ipv6_cluster_talks_one_family() {
+        let six = "cluster c\nkey-file insecure\ninterface eth0\nnode a fd00::1\nnode b fe80::2\n";
+        let c = parse("t.conf", six).unwrap();
+        assert_eq!(c.nodes[1].address, "fe80::2".parse::<IpAddr>().unwrap());
+        assert_eq!(c.multicast, IpAddr::V6(DEFAULT_GROUP6));
+        let c = parse(
+            "t.conf",
+            &format!("{six}multicast ff02::99 port 7000\npeer fd00::9\n"),
+        )
+        .unwrap();
+        assert_eq!((c.multicast, c.port), ("ff02::99".parse().unwrap(), 7000));
+        assert_eq!(c.peers[0], "fd00::9".parse::<IpAddr>().unwrap());
+        let errs = |t: &str| match parse("t.conf", t) {
+            Ok(_) => std::string::String::new(),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(
+            errs(&format!("{six}node c 10.0.0.3\n")),
+            "t.conf:6:6: node `c`'s address 10.0.0.3 is not IPv6 as the first node's (line 4): a cluster talks one family\n"
+        );
+        assert_eq!(
+            errs(&format!("{six}peer 10.0.0.9\nmulticast 239.1.1.1\n")),
+            "t.conf:6:6: peer 10.0.0.9 is not IPv6 as the nodes are\n\
+             t.conf:7:1: multicast group 239.1.1.1 is not IPv6 as the nodes are\n"
+        );
+        assert_eq!(
+            errs(&format!("{MIN}multicast ff02::1\n")),
+            "t.conf:5:1: multicast group ff02::1 is not IPv4 as the nodes are\n"
+        );
+        assert_eq!(
+            errs(&format!("{six}multicast fd00::5\n")),
+            "t.conf:6:11: fd00::5 is not a multicast group (ff00::/8)\n"
+        );
+        assert_eq!(
+            errs(&format!("{six}node c ff02::3\n")),
+            "t.conf:6:8: ff02::3 is not a unicast address\n"
+        );
     }
 
     /// IPv6 vserver addresses (issue 15): any unicast, not scoped or

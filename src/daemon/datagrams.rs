@@ -3,7 +3,9 @@
 //! addresses, or to one box. The codec counts every datagram it drops; the
 //! counters here are what `bongoyo status` shows of the transport.
 
-use core::net::{SocketAddr, SocketAddrV4};
+use core::net::SocketAddr;
+
+use crate::os::net;
 use std::io;
 
 use log::debug;
@@ -97,20 +99,21 @@ impl Daemon {
             }
         };
         let port = self.config.port;
+        let ifindex = self.iface.index;
         let my_addr = self.config.nodes.get(self.me as usize).map(|n| n.address);
         match to {
             Dest::All => {
-                self.send_to(SocketAddrV4::new(self.config.multicast, port), len);
+                self.send_to(net::scoped(self.config.multicast, port, ifindex), len);
                 for i in 0..self.config.peers.len() {
                     let peer = self.config.peers[i];
                     if Some(peer) != my_addr {
-                        self.send_to(SocketAddrV4::new(peer, port), len);
+                        self.send_to(net::scoped(peer, port, ifindex), len);
                     }
                 }
             }
             Dest::Node(n) => match self.config.nodes.get(n as usize) {
                 Some(node) => {
-                    let addr = SocketAddrV4::new(node.address, port);
+                    let addr = net::scoped(node.address, port, ifindex);
                     self.send_to(addr, len)
                 }
                 None => self.counters.send_errors += 1,
@@ -118,13 +121,13 @@ impl Daemon {
         }
     }
 
-    fn send_to(&mut self, addr: SocketAddrV4, len: usize) {
+    fn send_to(&mut self, addr: SocketAddr, len: usize) {
         let Some(datagram) = self.tx.get(..len) else {
             self.counters.send_errors += 1;
             return;
         };
         loop {
-            match self.unicast.send_to(datagram, SocketAddr::V4(addr)) {
+            match self.unicast.send_to(datagram, addr) {
                 Ok(_) => {
                     self.counters.sent += 1;
                     return;

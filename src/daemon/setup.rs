@@ -79,27 +79,25 @@ pub(super) fn cluster_sockets(
         .nodes
         .get(me as usize)
         .map(|n| n.address)
-        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let port = config.port;
-    let unicast = net::unicast_socket(my_addr, port, iface.index).map_err(|e| {
+    let at = net::scoped(my_addr, port, iface.index);
+    let unicast = net::unicast_socket_ip(my_addr, port, iface.index).map_err(|e| {
         if e.kind() == io::ErrorKind::AddrInUse {
             let name = config.nodes.get(me as usize).map_or("?", |n| n.name.as_str());
             Failure {
                 code: EX_OSERR,
                 message: format!(
-                    "UDP {my_addr}:{port} is in use: another bongoyo runs as node {name} on this box (or another program has the port); nothing was changed"
+                    "UDP {at} is in use: another bongoyo runs as node {name} on this box (or another program has the port); nothing was changed"
                 ),
             }
         } else {
-            Failure::os(format_args!("unicast socket {my_addr}:{port}"), e)
+            Failure::os(format_args!("unicast socket {at}"), e)
         }
     })?;
-    let multicast = net::multicast_socket(config.multicast, port, iface.index).map_err(|e| {
-        Failure::os(
-            format_args!("multicast socket {}:{port} on {ifname}", config.multicast),
-            e,
-        )
-    })?;
+    let group = net::scoped(config.multicast, port, iface.index);
+    let multicast = net::multicast_socket_ip(config.multicast, port, iface.index)
+        .map_err(|e| Failure::os(format_args!("multicast socket {group} on {ifname}"), e))?;
     Ok((unicast, multicast))
 }
 

@@ -883,6 +883,21 @@ pub fn ifindex(name: &str) -> io::Result<u32> {
     }
 }
 
+/// The name of interface `index` (`if_indextoname`).
+pub fn ifname(index: u32) -> io::Result<String<MAX_IFNAME>> {
+    let mut buf = [0u8; libc::IF_NAMESIZE];
+    // SAFETY: `buf` has room for IF_NAMESIZE bytes, what the call writes.
+    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr() as *mut libc::c_char) };
+    if p.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    core::str::from_utf8(&buf[..len])
+        .ok()
+        .and_then(|n| String::try_from(n).ok())
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))
+}
+
 /// Whether link `name` is usable: administratively up (`IFF_UP`) and
 /// operationally up (`IFF_RUNNING`: carrier, or a driver that reports no
 /// carrier such as `dummy`). An interface that does not exist is an error

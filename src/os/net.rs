@@ -12,9 +12,11 @@
 //!   box never hears itself).
 //!
 //! Both are non-blocking and close-on-exec, handed to the shell as
-//! `std::net::UdpSocket`s ready for mio.
+//! `std::net::UdpSocket`s ready for mio. An IPv6 cluster (issue 15) has the
+//! same two, `AF_INET6` and IPv6-only: the group joined with `ipv6_mreq`,
+//! hop limit 1, loopback off, link-local addresses scoped to the interface.
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::ffi::CString;
 use std::io;
 use std::net::UdpSocket;
@@ -73,10 +75,14 @@ pub fn interface(name: &str) -> io::Result<Interface> {
 }
 
 fn udp_fd() -> io::Result<OwnedFd> {
+    udp_fd_of(libc::AF_INET)
+}
+
+fn udp_fd_of(family: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the result is checked before use.
     let fd = cvt(unsafe {
         libc::socket(
-            libc::AF_INET,
+            family,
             libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
             0,
         )
@@ -196,6 +202,135 @@ pub fn unicast_socket(address: Ipv4Addr, port: u16, ifindex: u32) -> io::Result<
     let raw = fd.as_raw_fd();
     bind(raw, SocketAddrV4::new(address, port))?;
     multicast_send_options(raw, ifindex)?;
+    Ok(UdpSocket::from(fd))
+}
+
+/// [`unicast_socket`] or [`unicast_socket6`], by the address's family.
+pub fn unicast_socket_ip(address: IpAddr, port: u16, ifindex: u32) -> io::Result<UdpSocket> {
+    match address {
+        IpAddr::V4(a) => unicast_socket(a, port, ifindex),
+        IpAddr::V6(a) => unicast_socket6(a, port, ifindex),
+    }
+}
+
+/// [`multicast_socket`] or [`multicast_socket6`], by the group's family.
+pub fn multicast_socket_ip(group: IpAddr, port: u16, ifindex: u32) -> io::Result<UdpSocket> {
+    match group {
+        IpAddr::V4(g) => multicast_socket(g, port, ifindex),
+        IpAddr::V6(g) => multicast_socket6(g, port, ifindex),
+    }
+}
+
+/// Where to send to `addr:port` from the cluster interface `ifindex`: a
+/// link-local or link-scope multicast IPv6 address needs the interface as
+/// its scope.
+pub fn scoped(addr: IpAddr, port: u16, ifindex: u32) -> std::net::SocketAddr {
+    match addr {
+        IpAddr::V4(a) => std::net::SocketAddr::V4(SocketAddrV4::new(a, port)),
+        IpAddr::V6(a) => {
+            let scope = if needs_scope(a) { ifindex } else { 0 };
+            std::net::SocketAddr::V6(SocketAddrV6::new(a, port, 0, scope))
+        }
+    }
+}
+
+/// Link-local unicast (`fe80::/10`) and interface- or link-local multicast
+/// (`ff01::/16`, `ff02::/16`) name an interface.
+fn needs_scope(a: Ipv6Addr) -> bool {
+    a.is_unicast_link_local() || (a.is_multicast() && matches!(a.segments()[0] & 0x000f, 1 | 2))
+}
+
+/// Linux's `IPV6_MULTICAST_ALL` (`include/uapi/linux/in6.h`; the libc
+/// crate defines it for some targets only).
+const IPV6_MULTICAST_ALL: libc::c_int = 29;
+
+fn bind6(fd: RawFd, addr: Ipv6Addr, port: u16, ifindex: u32) -> io::Result<()> {
+    let scope = if needs_scope(addr) { ifindex } else { 0 };
+    let sa = libc::sockaddr_in6 {
+        sin6_family: libc::AF_INET6 as libc::sa_family_t,
+        sin6_port: port.to_be(),
+        sin6_flowinfo: 0,
+        sin6_addr: libc::in6_addr {
+            s6_addr: addr.octets(),
+        },
+        sin6_scope_id: scope,
+    };
+    // SAFETY: `sa` is a valid sockaddr_in6 of the length passed.
+    cvt(unsafe {
+        libc::bind(
+            fd,
+            (&sa as *const libc::sockaddr_in6).cast(),
+            core::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+    .map_err(|e| super::needs(e, "CAP_NET_BIND_SERVICE"))
+}
+
+/// IPv6 multicast sending options: out of `ifindex`, hop limit 1, no
+/// loopback; and IPv6 only (no IPv4-mapped traffic on this socket).
+fn multicast_send_options6(fd: RawFd, ifindex: u32) -> io::Result<()> {
+    setsockopt(
+        fd,
+        libc::IPPROTO_IPV6,
+        libc::IPV6_V6ONLY,
+        &(1 as libc::c_int),
+    )?;
+    setsockopt(
+        fd,
+        libc::IPPROTO_IPV6,
+        libc::IPV6_MULTICAST_IF,
+        &(ifindex as libc::c_int),
+    )?;
+    setsockopt(
+        fd,
+        libc::IPPROTO_IPV6,
+        libc::IPV6_MULTICAST_HOPS,
+        &(1 as libc::c_int),
+    )?;
+    setsockopt(
+        fd,
+        libc::IPPROTO_IPV6,
+        libc::IPV6_MULTICAST_LOOP,
+        &(0 as libc::c_int),
+    )
+}
+
+/// [`unicast_socket`] for an IPv6 cluster.
+pub fn unicast_socket6(address: Ipv6Addr, port: u16, ifindex: u32) -> io::Result<UdpSocket> {
+    let fd = udp_fd_of(libc::AF_INET6)?;
+    let raw = fd.as_raw_fd();
+    multicast_send_options6(raw, ifindex)?;
+    bind6(raw, address, port, ifindex)?;
+    Ok(UdpSocket::from(fd))
+}
+
+/// [`multicast_socket`] for an IPv6 cluster: bound to `[group]:port`,
+/// joined on interface `ifindex`, only that interface's packets.
+pub fn multicast_socket6(group: Ipv6Addr, port: u16, ifindex: u32) -> io::Result<UdpSocket> {
+    let fd = udp_fd_of(libc::AF_INET6)?;
+    let raw = fd.as_raw_fd();
+    setsockopt(
+        raw,
+        libc::SOL_SOCKET,
+        libc::SO_REUSEADDR,
+        &(1 as libc::c_int),
+    )?;
+    multicast_send_options6(raw, ifindex)?;
+    bind6(raw, group, port, ifindex)?;
+    let mreq = libc::ipv6_mreq {
+        ipv6mr_multiaddr: libc::in6_addr {
+            s6_addr: group.octets(),
+        },
+        ipv6mr_interface: ifindex,
+    };
+    setsockopt(raw, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq)?;
+    setsockopt(
+        raw,
+        libc::IPPROTO_IPV6,
+        IPV6_MULTICAST_ALL,
+        &(0 as libc::c_int),
+    )?;
     Ok(UdpSocket::from(fd))
 }
 

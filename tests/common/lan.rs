@@ -70,8 +70,11 @@ pub struct Opts {
     /// `web` is IPv6 (issue 15): every host also has `fd81:K::part/64`,
     /// the VIP is `fd81:K::50/64`, the client connects over IPv6 and its
     /// watcher sends neighbour solicitations instead of ARP probes. The
-    /// cluster itself still talks IPv4.
+    /// cluster itself still talks IPv4 (see `ipv6_only`).
     pub ipv6: bool,
+    /// With `ipv6`: the hosts have no IPv4 address at all and the cluster
+    /// talks IPv6 too (nodes `fd81:K::11`..., the link-local default group).
+    pub ipv6_only: bool,
 }
 
 /// A TCP service answering its box name, in one namespace; stopped on
@@ -481,7 +484,11 @@ impl Lan {
                 let a6 = format!("fd81:{k:x}::{part}/64");
                 ns.ip(&["-6", "addr", "add", &a6, "dev", "eth0", "nodad"]);
             }
-            ns.bring_up("eth0", &format!("10.81.{k}.{part}/24"));
+            if lan.opts.ipv6 && lan.opts.ipv6_only {
+                ns.up("eth0");
+            } else {
+                ns.bring_up("eth0", &format!("10.81.{k}.{part}/24"));
+            }
             lan.macs.push((mac(&ns.name, "eth0"), host.to_owned()));
             lan.namespaces.push(ns);
         }
@@ -523,6 +530,11 @@ impl Lan {
         }
     }
 
+    /// The hosts talk IPv6 only ([`Opts::ipv6_only`]).
+    fn six_only(&self) -> bool {
+        self.opts.ipv6 && self.opts.ipv6_only
+    }
+
     /// `web`'s address with its prefix, as the configuration writes it.
     fn vip_cidr(&self) -> String {
         match self.vip_ip() {
@@ -549,8 +561,13 @@ impl Lan {
              cluster {name}\n\
              key-file insecure\n\
              interface eth0\n\
-             multicast 239.255.76.7 port 7607\n",
-            name = format_args!("net-{}k{k}", std::process::id())
+             multicast {group} port 7607\n",
+            name = format_args!("net-{}k{k}", std::process::id()),
+            group = if self.six_only() {
+                "ff02::7607"
+            } else {
+                "239.255.76.7"
+            },
         );
         if let Some(h) = &self.opts.hello {
             s += &format!("hello {h}\n");
@@ -559,15 +576,25 @@ impl Lan {
             s += l;
             s += "\n";
         }
+        let node = |part: u8| {
+            if self.six_only() {
+                format!("fd81:{k:x}::{part}")
+            } else {
+                format!("10.81.{k}.{part}")
+            }
+        };
         s += &format!(
-            "node f1 10.81.{k}.11 priority 200\n\
-             node f2 10.81.{k}.12\n\
-             node f3 10.81.{k}.13\n\
+            "node f1 {n1} priority 200\n\
+             node f2 {n2}\n\
+             node f3 {n3}\n\
              vserver web {{\n\
              \x20   address {vip}\n\
              \x20   interface eth0\n\
              \x20   service {service}\n",
             vip = self.vip_cidr(),
+            n1 = node(11),
+            n2 = node(12),
+            n3 = node(13),
             service = self
                 .opts
                 .service

@@ -56,7 +56,7 @@ pub fn config(n: usize, hello_ms: u64, dead_ms: u64, quorum: u8, fencing: Fencin
         let _ = core::fmt::Write::write_fmt(&mut name, format_args!("f{}", i + 1));
         let _ = nodes.push(NodeConf {
             name,
-            address: core::net::Ipv4Addr::new(10, 0, 0, 11 + i as u8),
+            address: core::net::Ipv4Addr::new(10, 0, 0, 11 + i as u8).into(),
             priority: 100,
         });
     }
@@ -64,7 +64,7 @@ pub fn config(n: usize, hello_ms: u64, dead_ms: u64, quorum: u8, fencing: Fencin
         cluster: heapless::String::try_from("sim").unwrap(),
         key: sim_key(),
         interface: heapless::String::try_from("eth0").unwrap(),
-        multicast: DEFAULT_GROUP,
+        multicast: DEFAULT_GROUP.into(),
         port: DEFAULT_PORT,
         peers: heapless::Vec::new(),
         hello: Duration::from_millis(hello_ms),
