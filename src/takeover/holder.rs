@@ -406,7 +406,17 @@ impl Holder {
             let plan = self.plans[vs];
             let slot = &mut self.slots[vs];
             match slot {
+                // A takeover past its alias step too: its hooks may run
+                // longer than the address's kernel lifetime (sim seed
+                // 1392764117: a post-takeover hook outlasted it during a
+                // pause, and the takeover's next gratuitous ARP announced an
+                // address the kernel had removed).
                 Slot::Held(_) if lease_valid => {
+                    self.push(HolderAction::Renew {
+                        vserver: vs as VsId,
+                    });
+                }
+                Slot::Taking { seq, .. } if lease_valid && seq.aliased() => {
                     self.push(HolderAction::Renew {
                         vserver: vs as VsId,
                     });
@@ -687,6 +697,29 @@ mod tests {
         h.step_done(Instant(401), 1, Step::RemoveAlias, true);
         assert_eq!(h.claims(), 0);
         assert!(!h.busy(1));
+    }
+
+    /// A takeover past its alias step has its address's kernel lifetime
+    /// renewed every hello, as a held vserver does: a slow post-takeover
+    /// hook must not outlast it.
+    #[test]
+    fn a_takeover_past_its_alias_is_renewed() {
+        let mut h = holder();
+        h.assume(Instant(0), 1, 1, 3, true);
+        h.tick(Instant(1), true);
+        let renewed = |a: &[HolderAction]| a.contains(&HolderAction::Renew { vserver: 1 });
+        assert!(
+            !renewed(&drain(&mut h)),
+            "not while the pre-takeover hook runs"
+        );
+        h.step_done(Instant(2), 1, Step::PreTakeover, true);
+        h.step_done(Instant(3), 1, Step::AddAlias, true);
+        drain(&mut h);
+        // The post-takeover hook runs on: the hellos renew the address.
+        h.tick(Instant(300), true);
+        assert!(renewed(&drain(&mut h)));
+        h.tick(Instant(600), true);
+        assert!(renewed(&drain(&mut h)));
     }
 
     /// A vserver given up at a lease lapse is reported to whichever boss

@@ -227,6 +227,12 @@ fn run_seed(seed: u64) -> Outcome {
 /// (`docs/DECISIONS.md`, "Simulator", says what each found).
 const REGRESSION_SEEDS: &[(u64, &str)] = &[
     (
+        1392764117,
+        "a gratuitous ARP for an address the kernel had removed: a takeover's \
+         post-takeover hook outlasted the address's lifetime (a pause), and \
+         only held vservers were renewed",
+    ),
+    (
         1083477026,
         "cluster world, lists differing in the quiet: agreement was checked \
          before a box cut off through the faults was listed again",
