@@ -197,7 +197,10 @@ fuzz:
 # change that grows the binary past them must say why, and move the budget
 # in the same commit (docs/DECISIONS.md, "Firmware builds and packages").
 # The tiny one is the firmware target (issue 14): 250,000 B.
-BUDGET_X86 ?= 700000
+# x86_64 moved to 705,000 B the evening of 2026-12-03: IPv6 vservers and an
+# IPv6 cluster (issue 15) took it to 701,608 B after three link flags had
+# won back 14 KB (docs/DECISIONS.md, "Firmware builds and packages").
+BUDGET_X86 ?= 705000
 BUDGET_ARM ?= 635000
 BUDGET_TINY_X86 ?= 250000
 # FILE BUDGET: fail with a clear message when FILE is larger.
