@@ -117,13 +117,17 @@ fn sockaddr(addr: SocketAddrV4) -> libc::sockaddr_in {
 }
 
 fn bind(fd: RawFd, addr: SocketAddrV4) -> io::Result<()> {
-    let sa = sockaddr(addr);
-    // SAFETY: `sa` is a valid sockaddr_in of the length passed.
+    bind_to(fd, &sockaddr(addr))
+}
+
+/// bind(2) to `sa`, a `sockaddr_in` or `sockaddr_in6`.
+fn bind_to<T>(fd: RawFd, sa: &T) -> io::Result<()> {
+    // SAFETY: `sa` is a live socket address of the length passed.
     cvt(unsafe {
         libc::bind(
             fd,
-            (&sa as *const libc::sockaddr_in).cast(),
-            core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            (sa as *const T).cast(),
+            core::mem::size_of::<T>() as libc::socklen_t,
         )
     })
     .map(drop)
@@ -255,16 +259,7 @@ fn bind6(fd: RawFd, addr: Ipv6Addr, port: u16, ifindex: u32) -> io::Result<()> {
         },
         sin6_scope_id: scope,
     };
-    // SAFETY: `sa` is a valid sockaddr_in6 of the length passed.
-    cvt(unsafe {
-        libc::bind(
-            fd,
-            (&sa as *const libc::sockaddr_in6).cast(),
-            core::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-        )
-    })
-    .map(drop)
-    .map_err(|e| super::needs(e, "CAP_NET_BIND_SERVICE"))
+    bind_to(fd, &sa)
 }
 
 /// IPv6 multicast sending options: out of `ifindex`, hop limit 1, no
